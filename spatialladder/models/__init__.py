@@ -1,0 +1,1 @@
+"""Model loading shared by every stage and the evaluator."""

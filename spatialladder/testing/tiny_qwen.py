@@ -1,0 +1,161 @@
+"""A real Qwen2.5-VL, tiny and random, built with no network.
+
+Tests and the demo need the exact classes users train (``Qwen2_5_VLForConditionalGeneration`` with its processor),
+but no model hub is reachable. So we train a byte-level BPE tokenizer locally, give it Qwen's special tokens and
+Qwen2.5-VL's chat template byte for byte (trl's assistant-only loss recognises the template only if it is
+identical), and build a random model a few hundred thousand parameters large. The saved folder reloads with
+``AutoProcessor`` / ``AutoModelForImageTextToText`` exactly like a Hub checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+QWEN_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+REASONING_TOKENS = ("<think>", "</think>", "<answer>", "</answer>")
+"""Ordinary added tokens (not special), so decoding with ``skip_special_tokens=True`` keeps them, as in GRPO."""
+
+TINY_MAX_PIXELS = 28 * 28 * 16
+TINY_MIN_PIXELS = 28 * 28
+
+
+def chat_template() -> str:
+    """Qwen2.5-VL's chat template, byte-identical to the released one (and to trl's copy)."""
+    return resources.files("spatialladder.testing").joinpath("qwen2_5_vl_chat_template.jinja").read_text("utf-8")
+
+
+def _corpus() -> list[str]:
+    """Text the tokenizer learns merges from: the words our prompts, answers and categories use."""
+    words = (
+        "These are frames of a video. Answer the question using a single word or phrase. "
+        "Answer with the option's letter from the given choices directly. Options: A. B. C. D. "
+        "How many chair(s) are in this room? What is the length of the longest dimension (length, width, or height) "
+        "of the table, measured in centimeters? What is the size of this room (in square meters)? "
+        "If multiple rooms are shown, estimate the size of the combined space. Measuring from the closest point of "
+        "each object, what is the direct distance between the sofa and the lamp (in meters)? Which of these objects "
+        "is the closest to the bed? If I am standing by the door and facing the window, is the tv to my front-left, "
+        "front-right, back-left, or back-right? left right back front What will be the first-time appearance order "
+        "of the following categories in the video? Output the thinking process in <think> </think> and final answer "
+        "in <answer> </answer> tags. Locate the objects in the image and output bbox_2d label json. "
+        "door table chair trash bin window backpack pillow bed mirror lamp sofa refrigerator monitor radiator tv "
+        "counter bookshelf towel nightstand telephone printer microwave plant keyboard clock closet fan washing "
+        "machine oven mattress computer mouse guitar piano 0 1 2 3 4 5 6 7 8 9 10 25 100 1.5 3.2 [ ] { } , : . "
+    )
+    return [words] * 4 + [w for w in words.split()]
+
+
+def build_tokenizer(vocab_size: int = 400):
+    """A byte-level BPE tokenizer with Qwen2's pre-tokenizer, Qwen's special tokens and the real chat template."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer)
+    import json
+
+    model = json.loads(tok.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    tk = Qwen2Tokenizer(
+        vocab=model["vocab"],
+        merges=merges,
+        unk_token=None,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tk.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
+    tk.add_tokens(list(REASONING_TOKENS), special_tokens=False)
+    tk.chat_template = chat_template()
+    return tk
+
+
+def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
+    """Write a tiny random Qwen2.5-VL checkpoint (model + processor) to ``out_dir`` and return the path."""
+    import torch
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tk = build_tokenizer()
+    common = dict(patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=TINY_MIN_PIXELS)
+    image_processor = Qwen2VLImageProcessor(max_pixels=TINY_MAX_PIXELS, **common)
+    video_processor = Qwen2VLVideoProcessor(max_pixels=TINY_MAX_PIXELS, fps=2.0, do_sample_frames=False, **common)
+    processor = Qwen2_5_VLProcessor(
+        image_processor=image_processor, tokenizer=tk, video_processor=video_processor, chat_template=chat_template()
+    )
+    ids = {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    vocab_size = ((len(tk) + 63) // 64) * 64
+    config = Qwen2_5_VLConfig(
+        text_config=dict(
+            vocab_size=vocab_size,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=8192,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=64,
+            intermediate_size=128,
+            num_heads=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            tokens_per_second=2,
+            window_size=112,
+            out_hidden_size=64,
+            fullatt_block_indexes=[1],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = tk.pad_token_id
+    model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    n_params = sum(p.numel() for p in model.parameters())
+    logger.info("wrote tiny Qwen2.5-VL (%d parameters, vocab %d) to %s", n_params, len(tk), out)
+    return out
