@@ -6,6 +6,7 @@ typo'd YAML key: with the full dotted path in the message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,13 +21,35 @@ M = TypeVar("M", bound=BaseModel)
 RESOLVED_NAME = "config.resolved.yaml"
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-5`` as a float (YAML 1.1 insists on ``1.0e-5``; ML configs never do)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; anything else is a ConfigError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
@@ -45,7 +68,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(parts):
         raise ConfigError(f"--set {text!r}: empty segment in key path {key!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from None
     return parts, value
@@ -87,7 +110,11 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not allowed here)"
         got = err.get("input")
-        suffix = f" (got {got!r})" if got is not None and err["type"] != "extra_forbidden" and not isinstance(got, dict) else ""
+        suffix = (
+            f" (got {got!r})"
+            if got is not None and err["type"] != "extra_forbidden" and not isinstance(got, dict)
+            else ""
+        )
         lines.append(f"{source}: {loc}: {msg}{suffix}")
     return "\n".join(lines)
 

@@ -30,7 +30,7 @@ class LoadedModel:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") != 1 or Path(name).suffix != ""
+    return name.startswith((".", "/", "~")) or name.count("/") != 1
 
 
 def resolve_source(name_or_path: str) -> str:
@@ -100,15 +100,18 @@ def load_processor(source: str, settings: ModelSettings) -> Any:
     """The processor with the configured pixel budget applied once, to images and videos alike."""
     from transformers import AutoProcessor
 
-    kwargs: dict[str, Any] = {}
-    if settings.min_pixels is not None:
-        kwargs["min_pixels"] = settings.min_pixels
-    if settings.max_pixels is not None:
-        kwargs["max_pixels"] = settings.max_pixels
     try:
-        return AutoProcessor.from_pretrained(source, trust_remote_code=False, **kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model {source}: cannot load its processor ({exc})") from None
+    for part in (processor.image_processor, processor.video_processor):
+        size = dict(part.size)
+        if settings.min_pixels is not None:
+            size["shortest_edge"] = settings.min_pixels
+        if settings.max_pixels is not None:
+            size["longest_edge"] = settings.max_pixels
+        part.size = {"shortest_edge": size["shortest_edge"], "longest_edge": size["longest_edge"]}
+    return processor
 
 
 def load_model_and_processor(settings: ModelSettings, *, for_training: bool = False) -> LoadedModel:

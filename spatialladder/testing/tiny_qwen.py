@@ -109,9 +109,10 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tk = build_tokenizer()
-    common = dict(patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=TINY_MIN_PIXELS)
-    image_processor = Qwen2VLImageProcessor(max_pixels=TINY_MAX_PIXELS, **common)
-    video_processor = Qwen2VLVideoProcessor(max_pixels=TINY_MAX_PIXELS, fps=2.0, do_sample_frames=False, **common)
+    size = {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS}
+    common = dict(patch_size=14, temporal_patch_size=2, merge_size=2, size=size)
+    image_processor = Qwen2VLImageProcessor(**common)
+    video_processor = Qwen2VLVideoProcessor(fps=2.0, do_sample_frames=False, **common)
     processor = Qwen2_5_VLProcessor(
         image_processor=image_processor, tokenizer=tk, video_processor=video_processor, chat_template=chat_template()
     )
