@@ -54,7 +54,7 @@ def test_unknown_enum_lists_allowed_values(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_lists_kinds(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"kind: expected one of data, eval, grpo, sft"):
+    with pytest.raises(ConfigError, match=r"kind: expected one of data, eval, grpo, ladder, sft"):
         load_config(write(tmp_path, {**BASE, "kind": "train"}))
 
 
@@ -128,3 +128,16 @@ def test_exponent_floats_without_dot_are_floats(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(BASE).replace("learning_rate: 1.0e-05", "learning_rate: 1e-5"))
     assert "1e-5" in path.read_text()
     assert load_config(path).trainer["learning_rate"] == 1e-5 == cfg.trainer["learning_rate"]
+
+
+def test_gpu_config_validates_on_cpu_with_device_check_skipped(tmp_path: Path) -> None:
+    from spatialladder.config.validate import deep_validate
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: trl checks the device for real")
+    cfg = load_config(write(tmp_path, {**BASE, "trainer": {"bf16": True, "learning_rate": 1e-5}}))
+    checked = deep_validate(cfg, "cfg.yaml")
+    assert checked[-1] == "trl.SFTConfig (device check of bf16 skipped: no CUDA here)"
+    with pytest.raises(ConfigError, match="learning_rte: not a field of trl.SFTConfig"):
+        deep_validate(load_config(write(tmp_path, {**BASE, "trainer": {"bf16": True, "learning_rte": 1}})))

@@ -1,0 +1,21 @@
+"""Pure scoring functions shared by rewards and benchmark scorers (no torch)."""
+
+from spatialladder.metrics.core import (
+    MRA_CONFIDENCES,
+    NUMBER_PROFILES,
+    box_iou,
+    exact_match,
+    mean_relative_accuracy,
+    parse_number,
+    to_float,
+)
+
+__all__ = [
+    "MRA_CONFIDENCES",
+    "NUMBER_PROFILES",
+    "box_iou",
+    "exact_match",
+    "mean_relative_accuracy",
+    "parse_number",
+    "to_float",
+]

@@ -1,0 +1,137 @@
+"""The official reward table (official-spatialladder.md §5.4) plus the documented fixes."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spatialladder.errors import UnknownNameError
+from spatialladder.rewards import REWARDS, accuracy_reward, clean_text, format_reward, get_reward, iou_reward
+from spatialladder.rewards.iou import parse_boxes
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "<think>hmm</think><answer>B</answer>",
+        "  <think>a\nb</think>\n\n<answer>3.5</answer>\n",
+        "<think></think> <answer></answer>",
+    ],
+)
+def test_format_accepts(completion):
+    assert format_reward(completion) == 1.0
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "<think><think>x</think><answer>B</answer>",  # nested think
+        "<think>x</think><answer>B</answer><answer>C</answer>",  # two answers
+        "<think>x</think><answer>B</answer> extra",  # text after the answer
+        "so <think>x</think><answer>B</answer>",  # text before the think
+        "<think>x</think>then<answer>B</answer>",  # text between the blocks
+        "<answer>B</answer>",
+        "<think>x</think>",
+        "",
+    ],
+)
+def test_format_rejects(completion):
+    assert format_reward(completion) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("<answer>A</answer>", "a"),
+        ("<answer>A</answer><answer>B.</answer>", "b"),  # last block
+        ("B.", "b"),
+        ("  B. chair ", "b. chair"),
+        ("3\n5", "3 5"),  # newline without whitespace before → space
+        ("3 \n5", "3 5"),  # newline after whitespace → deleted
+        ("A\r\n", "a"),
+        ("no tags", "no tags"),
+    ],
+)
+def test_clean_text(text, cleaned):
+    assert clean_text(text) == cleaned
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("<think>x</think><answer>B</answer>", 1.0),
+        ("<think>x</think><answer>B.</answer>", 1.0),
+        ("<think>x</think><answer>b</answer>", 1.0),
+        ("<think>x</think><answer>B. chair</answer>", 0.0),
+        ("<answer>A</answer> <answer>B</answer>", 1.0),  # the last block counts
+        ("<answer>B</answer> <answer>A</answer>", 0.0),
+        ("B", 1.0),  # no tags: the whole cleaned text
+        ("", 0.0),
+    ],
+)
+def test_accuracy_multiple_choice(completion, expected):
+    assert accuracy_reward(completion, "B", "mca") == expected
+
+
+@pytest.mark.parametrize(
+    ("completion", "solution", "expected"),
+    [
+        ("<answer>9</answer>", "10", 0.9),
+        ("<answer>5</answer>", "4", 0.6),
+        ("<answer>3.5 m</answer>", "3.5", 0.0),  # units are unparsable under float()
+        ("<answer>3.5.</answer>", "3.5", 1.0),  # trailing period stripped by clean_text
+        ("<answer>0</answer>", "0", 1.0),  # zero target: no ZeroDivisionError
+        ("<answer>2</answer>", "0", 0.0),
+        ("<answer>abc</answer>", "2", 0.0),
+        ("", "2", 0.0),
+    ],
+)
+def test_accuracy_numeric_uses_mra(completion, solution, expected):
+    assert accuracy_reward(completion, solution, "na") == pytest.approx(expected)
+    assert accuracy_reward(completion, solution, "number") == pytest.approx(expected)
+
+
+def test_accuracy_unknown_kind_is_loud():
+    with pytest.raises(UnknownNameError, match="answer kind"):
+        accuracy_reward("A", "A", "letter")
+
+
+BOX_SOLUTION = '```json\n[\n    {\n        "bbox_2d": [0, 0, 10, 10],\n        "label": "chair"\n    }\n]\n```'
+
+
+def test_parse_boxes_json_and_bare():
+    assert parse_boxes(BOX_SOLUTION) == [[0.0, 0.0, 10.0, 10.0]]
+    assert parse_boxes('<answer>[{"bbox_2d": [1, 2, 3, 4]}]</answer>') == [[1.0, 2.0, 3.0, 4.0]]
+    assert parse_boxes("box at [5, 0, 15, 10] ok") == [[5.0, 0.0, 15.0, 10.0]]
+    assert parse_boxes("[3, 3, 1, 1]") == []  # inverted
+    assert parse_boxes("nothing") == []
+
+
+def test_iou_reward_values():
+    assert iou_reward('[{"bbox_2d": [5, 0, 15, 10], "label": "chair"}]', BOX_SOLUTION) == pytest.approx(1 / 3)
+    assert iou_reward(BOX_SOLUTION, BOX_SOLUTION) == 1.0
+    assert iou_reward("no box", BOX_SOLUTION) == 0.0
+    assert iou_reward(BOX_SOLUTION, BOX_SOLUTION, "mca") == 0.0
+    two = '[{"bbox_2d": [0, 0, 10, 10]}, {"bbox_2d": [20, 20, 30, 30]}]'
+    assert iou_reward('[{"bbox_2d": [0, 0, 10, 10]}]', two) == pytest.approx(0.5)  # mean over reference boxes
+    assert accuracy_reward(BOX_SOLUTION, BOX_SOLUTION, "box") == 1.0
+
+
+def test_registry():
+    assert sorted(REWARDS) == ["accuracy", "format", "iou"]
+    assert get_reward("format") is format_reward
+    with pytest.raises(UnknownNameError, match="valid names: accuracy, format, iou"):
+        get_reward("acuracy")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(), st.sampled_from(["mca", "na", "box"]), st.text(max_size=8))
+def test_rewards_never_raise_and_stay_in_range(completion, kind, solution):
+    for name, fn in REWARDS.items():
+        value = fn(completion, solution, kind)
+        assert 0.0 <= value <= 1.0, name
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="<>/thinkaswer 0123456789.AB\n", max_size=60))
+def test_format_reward_binary_on_tag_soup(completion):
+    assert format_reward(completion) in (0.0, 1.0)
