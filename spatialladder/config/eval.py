@@ -1,0 +1,101 @@
+"""Config for ``spatialladder eval``: which benchmark, which model, which prompt protocol and how to generate."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from spatialladder.config.base import QWEN_PATCH_PIXELS, ModelSettings, Strict
+
+PromptStyle = Literal["lmms", "direct", "thinking"]
+ScoringProfile = Literal["vsibench-2024", "lmms-eval", "spatialladder"]
+
+
+class GenerationSettings(Strict):
+    """Decoding settings; ``None`` max_new_tokens = the protocol's own (lmms 16, direct 128, thinking 1024).
+
+    Greedy by default: the official eval passes ``temperature=0.01`` to a sampling generation config, which is
+    greedy in effect; we use ``do_sample=False`` and record it.
+    """
+
+    max_new_tokens: int | None = Field(None, ge=1)
+    do_sample: bool = False
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0)
+
+
+class EvalConfig(Strict):
+    kind: Literal["eval"]
+    bench: str
+    """Registry name (``spatialladder.eval.BENCHMARKS``); ``vsi`` is an alias of ``vsibench``."""
+    data_dir: str
+    """Local folder in the benchmark's Hub layout (see ``docs/benchmarks.md``)."""
+    output_dir: str
+    model: ModelSettings = Field(
+        default_factory=lambda: ModelSettings(
+            name_or_path="Qwen/Qwen2.5-VL-3B-Instruct",
+            min_pixels=16 * QWEN_PATCH_PIXELS,
+            max_pixels=512 * QWEN_PATCH_PIXELS,
+        )
+    )
+    prompt: PromptStyle = "thinking"
+    scoring: ScoringProfile | None = None
+    """Numeric answer parser; None = ``vsibench-2024`` with the ``lmms`` prompt, else ``spatialladder``."""
+    direction_merge: Literal["present", "official", "tis"] = "present"
+    frames: int = Field(32, ge=1)
+    """Video frames sampled at ``np.linspace(0, total - 1, frames)``."""
+    batch_size: int = Field(8, ge=1)
+    limit: int | None = Field(None, ge=1)
+    """Score a seeded random subset of this many questions; None = the full benchmark."""
+    seed: int = 0
+    backend: Literal["hf", "vllm"] = "hf"
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+
+    @model_validator(mode="after")
+    def _lmms_is_video_only(self) -> EvalConfig:
+        from spatialladder.errors import ConfigError
+
+        if self.prompt == "lmms" and self.bench not in ("vsi", "vsibench"):
+            raise ConfigError(
+                f"prompt 'lmms' is the lmms-eval VSI-Bench video protocol; bench {self.bench!r} needs 'direct' or "
+                "'thinking'"
+            )
+        return self
+
+    def resolved_scoring(self) -> str:
+        """The scoring profile actually used (the issue's defaults per prompt style)."""
+        if self.scoring is not None:
+            return self.scoring
+        return "vsibench-2024" if self.prompt == "lmms" else "spatialladder"
+
+    def resolved_max_new_tokens(self) -> int:
+        if self.generation.max_new_tokens is not None:
+            return self.generation.max_new_tokens
+        return {"lmms": 16, "direct": 128, "thinking": 1024}[self.prompt]
+
+
+def build_eval_config(
+    config: str | None,
+    overrides: list[str],
+    *,
+    bench: str | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    out: str | None = None,
+    **flags: object,
+) -> EvalConfig:
+    """EvalConfig from an optional YAML, then command-line flags, then ``--set`` overrides (in that order)."""
+    from spatialladder.config.load import apply_overrides, read_yaml, validate_mapping
+
+    data_map = read_yaml(config) if config else {"kind": "eval"}
+    data_map.setdefault("kind", "eval")
+    for key, value in {"bench": bench, "data_dir": data, "output_dir": out, **flags}.items():
+        if value is not None:
+            data_map[key] = value
+    if model is not None:
+        data_map["model"] = {**data_map.get("model", {}), "name_or_path": model}
+    if "output_dir" not in data_map and "bench" in data_map:
+        data_map["output_dir"] = f"outputs/eval/{data_map['bench']}"
+    return validate_mapping(apply_overrides(data_map, overrides), EvalConfig, source=config or "<command line>")

@@ -1,0 +1,27 @@
+"""Benchmarks: an explicit registry of local-file loaders with their official prompts and scoring rules."""
+
+from __future__ import annotations
+
+from spatialladder.errors import UnknownNameError
+from spatialladder.eval import cvbench, spbench, viewspatial, vsibench
+from spatialladder.eval.base import BenchmarkSpec, EvalSample
+
+BENCHMARKS: dict[str, BenchmarkSpec] = {
+    "vsibench": vsibench.SPEC,
+    "spbench-si": spbench.SI_SPEC,
+    "spbench-mv": spbench.MV_SPEC,
+    "cvbench": cvbench.SPEC,
+    "viewspatial": viewspatial.SPEC,
+}
+ALIASES = {"vsi": "vsibench"}
+
+
+def get_benchmark(name: str) -> BenchmarkSpec:
+    """The benchmark registered as ``name`` (or an alias); an unknown name lists the valid ones."""
+    name = ALIASES.get(name, name)
+    if name not in BENCHMARKS:
+        raise UnknownNameError("benchmark", name, [*BENCHMARKS, *ALIASES])
+    return BENCHMARKS[name]
+
+
+__all__ = ["ALIASES", "BENCHMARKS", "BenchmarkSpec", "EvalSample", "get_benchmark"]

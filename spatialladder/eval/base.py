@@ -1,0 +1,100 @@
+"""What every benchmark module provides: local loading, per-sample scoring, and the benchmark's own averaging."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spatialladder.errors import DataFormatError
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """One benchmark question with everything needed to prompt and score it.
+
+    ``images`` holds file paths or encoded image bytes (loaded lazily); ``video`` is an mp4 path.
+    ``group`` is the key some benchmarks average by (CV-Bench ``source``). ``extra`` is SPAR's MC line.
+    """
+
+    id: str
+    question_type: str
+    question: str
+    ground_truth: str
+    kind: str  # "mca" | "na" | "free"
+    options: tuple[str, ...] | None = None
+    images: tuple[Any, ...] = ()
+    video: Path | None = None
+    group: str | None = None
+    extra: str | None = None
+
+
+Scorer = Callable[[str, EvalSample, str], tuple[float, bool]]
+"""``(prediction after answer extraction, sample, scoring profile) -> (score in [0, 1], parsed)``."""
+Aggregator = Callable[[Sequence[EvalSample], Sequence[float], str], dict[str, Any]]
+"""``(samples, scores, direction_merge) -> {"overall": pct, ...}``."""
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str
+    description: str
+    layout: str
+    """Human-readable expected file layout, shown in missing-file errors."""
+    load: Callable[[Path], list[EvalSample]]
+    score: Scorer
+    aggregate: Aggregator
+    letter_examples: bool = False
+    """Direct-mode MC post prompt with ``(e.g., A, B, etc.)`` (VSI-Bench and SPBench scripts)."""
+    modalities: tuple[str, ...] = field(default=("image",))
+
+
+def require_files(data_dir: Path, names: Sequence[str], bench: str, layout: str) -> list[Path]:
+    """The listed files under ``data_dir``, or a DataFormatError that lists what was expected where."""
+    if not data_dir.is_dir():
+        raise DataFormatError(f"{bench}: data folder {data_dir} does not exist; expected layout:\n{layout}")
+    paths = [data_dir / n for n in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        present = sorted(p.name for p in data_dir.iterdir())[:20]
+        raise DataFormatError(
+            f"{bench}: missing {', '.join(missing)}; expected layout:\n{layout}\nfound in {data_dir}: {present}"
+        )
+    return paths
+
+
+def read_parquet_rows(path: Path, required: Sequence[str], bench: str) -> list[dict[str, Any]]:
+    """All rows of a parquet file as dicts; a missing column is an error naming the file and the column."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
+        raise DataFormatError(f"{bench}: cannot read parquet {path}: {exc}") from None
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise DataFormatError(f"{bench}: {path} lacks columns {missing}; has {table.column_names}")
+    return table.to_pylist()
+
+
+def image_bytes(value: Any, where: str) -> bytes:
+    """Encoded bytes from a Hub image cell (``{"bytes": b…}`` or raw bytes)."""
+    if isinstance(value, dict):
+        value = value.get("bytes")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise DataFormatError(f"{where}: expected an image cell with bytes, got {type(value).__name__}")
+
+
+def open_image(item: Any):
+    """A PIL RGB image from a path or encoded bytes."""
+    from PIL import Image
+
+    if isinstance(item, (bytes, bytearray)):
+        return Image.open(io.BytesIO(item)).convert("RGB")
+    path = Path(item)
+    if not path.is_file():
+        raise DataFormatError(f"image file {path} does not exist")
+    return Image.open(path).convert("RGB")

@@ -1,0 +1,97 @@
+"""VSI-Bench (``nyu-visionx/VSI-Bench``) and the VSI scoring rules SPBench reuses (reference §1.2–§1.4b).
+
+Layout: ``<data>/test-00000-of-00001.parquet`` + videos at ``<data>/<dataset>/<scene_name>.mp4``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spatialladder.errors import DataFormatError
+from spatialladder.eval.base import BenchmarkSpec, EvalSample, read_parquet_rows, require_files
+from spatialladder.metrics.aggregate import vsi_aggregate
+from spatialladder.metrics.core import vsi_sample_score
+
+MCA_TYPES = (
+    "object_rel_direction_easy",
+    "object_rel_direction_medium",
+    "object_rel_direction_hard",
+    "object_rel_direction",
+    "object_rel_distance",
+    "route_planning",
+    "obj_appearance_order",
+)
+NA_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
+KIND_OF_TYPE = {**{t: "mca" for t in MCA_TYPES}, **{t: "na" for t in NA_TYPES}}
+TABLE_ORDER = (
+    "object_counting",
+    "object_abs_distance",
+    "object_size_estimation",
+    "room_size_estimation",
+    "object_rel_distance",
+    "object_rel_direction",
+    "route_planning",
+    "obj_appearance_order",
+)
+"""The order of the official results table."""
+
+PARQUET = "test-00000-of-00001.parquet"
+LAYOUT = f"  <data>/{PARQUET}\n  <data>/<dataset>/<scene_name>.mp4   (dataset = arkitscenes | scannet | scannetpp)"
+COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_truth")
+
+
+def kind_of(question_type: str, where: str) -> str:
+    if question_type not in KIND_OF_TYPE:
+        raise DataFormatError(
+            f"{where}: unknown question_type {question_type!r}; expected one of {sorted(KIND_OF_TYPE)}"
+        )
+    return KIND_OF_TYPE[question_type]
+
+
+def options_of(row: dict[str, Any]) -> tuple[str, ...] | None:
+    options = row.get("options")
+    return tuple(str(o) for o in options) if options else None
+
+
+def load(data_dir: Path) -> list[EvalSample]:
+    (parquet,) = require_files(data_dir, [PARQUET], "vsibench", LAYOUT)
+    samples = []
+    for i, row in enumerate(read_parquet_rows(parquet, COLUMNS, "vsibench")):
+        where = f"{parquet} row {i}"
+        video = data_dir / str(row["dataset"]) / f"{row['scene_name']}.mp4"
+        if not video.is_file():
+            raise DataFormatError(f"{where}: video {video} not found; expected layout:\n{LAYOUT}")
+        samples.append(
+            EvalSample(
+                id=str(row["id"]),
+                question_type=str(row["question_type"]),
+                question=str(row["question"]),
+                ground_truth=str(row["ground_truth"]),
+                kind=kind_of(str(row["question_type"]), where),
+                options=options_of(row),
+                video=video,
+            )
+        )
+    return samples
+
+
+def score(pred: str, sample: EvalSample, profile: str) -> tuple[float, bool]:
+    return vsi_sample_score(pred, sample.ground_truth, sample.kind, profile)
+
+
+def aggregate(samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str) -> dict[str, Any]:
+    return vsi_aggregate([s.question_type for s in samples], scores, KIND_OF_TYPE, direction_merge)
+
+
+SPEC = BenchmarkSpec(
+    name="vsibench",
+    description="VSI-Bench: 8 spatial tasks on ScanNet/ScanNet++/ARKitScenes videos; macro mean over task types.",
+    layout=LAYOUT,
+    load=load,
+    score=score,
+    aggregate=aggregate,
+    letter_examples=True,
+    modalities=("video",),
+)

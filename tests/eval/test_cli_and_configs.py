@@ -1,0 +1,49 @@
+"""Shipped eval configs validate; `eval` and `score` work through the CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spatialladder.cli import app
+from spatialladder.config.eval import EvalConfig, build_eval_config
+from spatialladder.eval import get_benchmark
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "configs" / "eval").glob("*.yaml")) + sorted((REPO / "configs" / "debug").glob("eval_*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_validate(path: Path):
+    cfg = build_eval_config(str(path), [])
+    assert isinstance(cfg, EvalConfig)
+    get_benchmark(cfg.bench)
+
+
+def test_flags_and_overrides_layer_over_yaml():
+    cfg = build_eval_config(
+        str(REPO / "configs" / "eval" / "vsibench.yaml"), ["generation.max_new_tokens=7"], model="m", limit=5, seed=2
+    )
+    assert (cfg.model.name_or_path, cfg.model.max_pixels) == ("m", 401408)
+    assert (cfg.limit, cfg.seed, cfg.generation.max_new_tokens) == (5, 2, 7)
+    assert build_eval_config(None, [], bench="cvbench", data="d").output_dir == "outputs/eval/cvbench"
+
+
+def test_cli_eval_then_score(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path):
+    runner = CliRunner()
+    out = tmp_path / "e"
+    args = ["eval", "-c", str(REPO / "configs/debug/eval_vsibench.yaml"), "--model", str(tiny_model_dir)]
+    args += ["--data", str(vsi_dir), "--out", str(out), "--limit", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "vsibench: overall" in result.output
+    score = runner.invoke(
+        app,
+        ["score", "--bench", "vsi", "--predictions", str(out / "predictions.jsonl"), "--data", str(vsi_dir)]
+        + ["--out", str(tmp_path / "s"), "--prompt", "direct"],
+    )
+    assert score.exit_code == 0, score.output
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["overall"] == pytest.approx(
+        json.loads((out / "results.json").read_text())["overall"]
+    )
