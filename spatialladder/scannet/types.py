@@ -84,6 +84,9 @@ class SceneMeta:
     first_appearance_s: dict[str, float] = field(default_factory=dict)  # category -> first visible time
     video_path: str | None = None
     skipped_frames: int = 0  # frames dropped for a non-finite pose
+    invalid_frames: tuple[int, ...] = ()  # indices of those frames
+    total_frames: int = 0  # frames in the scan (valid + invalid); 0 when unknown (released meta-info)
+    ingest_stats: dict[str, int] = field(default_factory=dict)  # counted drops: duplicate groups, unmapped labels…
 
     def instances_of(self, category: str) -> tuple[Instance, ...]:
         return tuple(i for i in self.instances if i.category == category)

@@ -1,0 +1,299 @@
+"""Readers for the files of one ScanNet v2 scene folder (raw release and exported frames).
+
+Every malformed or missing input raises SceneFormatError(scene, file, problem).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatialladder.errors import SceneFormatError
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True)
+class ScenePaths:
+    """Where each file of a scene lives (raw release names)."""
+
+    scene_id: str
+    root: Path
+
+    @property
+    def txt(self) -> Path:
+        return self.root / f"{self.scene_id}.txt"
+
+    @property
+    def ply(self) -> Path:
+        return self.root / f"{self.scene_id}_vh_clean_2.ply"
+
+    @property
+    def segs(self) -> Path:
+        return self.root / f"{self.scene_id}_vh_clean_2.0.010000.segs.json"
+
+    @property
+    def aggregation(self) -> Path:
+        return self.root / f"{self.scene_id}.aggregation.json"
+
+    @property
+    def sens(self) -> Path:
+        return self.root / f"{self.scene_id}.sens"
+
+    @property
+    def exported(self) -> bool:
+        return (self.root / "pose").is_dir() and (self.root / "depth").is_dir()
+
+
+def _require(scene: str, path: Path) -> Path:
+    if not path.is_file():
+        raise SceneFormatError(scene, path.name, f"missing file (looked for {path})")
+    return path
+
+
+def _read_json(scene: str, path: Path) -> object:
+    _require(scene, path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SceneFormatError(scene, path.name, f"malformed JSON ({exc})") from exc
+
+
+# --------------------------------------------------------------------------------------------------- <scene>.txt
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    """The parts of ``<scene>.txt`` we use. Intrinsics are 3×3 pinhole matrices."""
+
+    axis_alignment: np.ndarray  # (4, 4); identity when the key is absent (test scenes)
+    color_size: tuple[int, int] | None  # (width, height)
+    depth_size: tuple[int, int] | None
+    intrinsic_color: np.ndarray | None
+    intrinsic_depth: np.ndarray | None
+    has_axis_alignment: bool
+
+
+def _pinhole(values: dict[str, str], kind: str) -> np.ndarray | None:
+    keys = [f"fx_{kind}", f"fy_{kind}", f"mx_{kind}", f"my_{kind}"]
+    if not all(k in values for k in keys):
+        return None
+    fx, fy, mx, my = (float(values[k]) for k in keys)
+    return np.array([[fx, 0.0, mx], [0.0, fy, my], [0.0, 0.0, 1.0]])
+
+
+def read_scan_info(scene: str, path: Path) -> ScanInfo:
+    """Parse the ``key = value`` lines of ``<scene>.txt``."""
+    _require(scene, path)
+    values: dict[str, str] = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        if "=" not in line:
+            raise SceneFormatError(scene, path.name, f"line {line_no} is not 'key = value': {line[:80]!r}")
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip()
+    try:
+        if "axisAlignment" in values:
+            numbers = [float(x) for x in values["axisAlignment"].split()]
+            if len(numbers) != 16 or not np.all(np.isfinite(numbers)):
+                raise ValueError(f"axisAlignment needs 16 finite numbers, got {len(numbers)}")
+            axis = np.array(numbers).reshape(4, 4)
+        else:
+            axis = np.eye(4)
+        color = (int(values["colorWidth"]), int(values["colorHeight"])) if "colorWidth" in values else None
+        depth = (int(values["depthWidth"]), int(values["depthHeight"])) if "depthWidth" in values else None
+        k_color, k_depth = _pinhole(values, "color"), _pinhole(values, "depth")
+    except ValueError as exc:
+        raise SceneFormatError(scene, path.name, f"bad value ({exc})") from exc
+    return ScanInfo(axis, color, depth, k_color, k_depth, "axisAlignment" in values)
+
+
+# --------------------------------------------------------------------------------------------------- PLY
+
+_PLY_TYPES = {
+    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
+    "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+}  # fmt: skip
+REQUIRED_VERTEX_PROPERTIES = ("x", "y", "z", "red", "green", "blue")
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """Mesh vertices in the raw (unaligned) scan frame; faces are not needed downstream."""
+
+    vertices: np.ndarray  # (N, 3) float64
+    colors: np.ndarray  # (N, 3) uint8
+    num_faces: int
+
+
+def read_ply(scene: str, path: Path) -> Mesh:
+    """Read a binary little-endian PLY's vertex block (x y z red green blue [alpha] …) without extra packages."""
+    _require(scene, path)
+    with path.open("rb") as handle:
+        if handle.readline().strip() != b"ply":
+            raise SceneFormatError(scene, path.name, "not a PLY file (first line is not 'ply')")
+        fmt, elements, current = None, [], None
+        while True:
+            line = handle.readline()
+            if not line:
+                raise SceneFormatError(scene, path.name, "PLY header has no end_header")
+            parts = line.decode("ascii", errors="replace").split()
+            if not parts or parts[0] in ("comment", "obj_info"):
+                continue
+            if parts[0] == "end_header":
+                break
+            if parts[0] == "format":
+                fmt = parts[1] if len(parts) > 1 else None
+            elif parts[0] == "element" and len(parts) == 3:
+                current = {"name": parts[1], "count": int(parts[2]), "props": []}
+                elements.append(current)
+            elif parts[0] == "property" and current is not None:
+                current["props"].append(parts[1:])
+        if fmt != "binary_little_endian":
+            raise SceneFormatError(scene, path.name, f"expected format binary_little_endian, got {fmt}")
+        if not elements or elements[0]["name"] != "vertex":
+            raise SceneFormatError(scene, path.name, "first PLY element must be 'vertex'")
+        vertex = elements[0]
+        dtype_fields = []
+        for prop in vertex["props"]:
+            if prop[0] == "list" or len(prop) != 2 or prop[0] not in _PLY_TYPES:
+                raise SceneFormatError(scene, path.name, f"unsupported vertex property {' '.join(prop)}")
+            dtype_fields.append((prop[1], "<" + _PLY_TYPES[prop[0]]))
+        names = [name for name, _ in dtype_fields]
+        missing = [p for p in REQUIRED_VERTEX_PROPERTIES if p not in names]
+        if missing:
+            raise SceneFormatError(scene, path.name, f"vertex lacks properties {missing}; has {names}")
+        dtype = np.dtype(dtype_fields)
+        count = vertex["count"]
+        data = handle.read(dtype.itemsize * count)
+        if len(data) != dtype.itemsize * count:
+            raise SceneFormatError(
+                scene, path.name, f"truncated: {count} vertices need {dtype.itemsize * count} bytes, got {len(data)}"
+            )
+    table = np.frombuffer(data, dtype=dtype)
+    xyz = np.stack([table["x"], table["y"], table["z"]], axis=1).astype(np.float64)
+    if not np.all(np.isfinite(xyz)):
+        raise SceneFormatError(scene, path.name, "vertex coordinates contain NaN or inf")
+    rgb = np.stack([table["red"], table["green"], table["blue"]], axis=1).astype(np.uint8)
+    faces = next((e["count"] for e in elements if e["name"] == "face"), 0)
+    return Mesh(vertices=xyz, colors=rgb, num_faces=faces)
+
+
+# --------------------------------------------------------------------------------------------------- segs / aggregation
+
+
+def read_segs(scene: str, path: Path, num_vertices: int) -> np.ndarray:
+    """Segment id per mesh vertex from ``*.segs.json``."""
+    data = _read_json(scene, path)
+    if not isinstance(data, dict) or not isinstance(data.get("segIndices"), list):
+        raise SceneFormatError(scene, path.name, "expected an object with a 'segIndices' list")
+    try:
+        seg = np.asarray(data["segIndices"], dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise SceneFormatError(scene, path.name, f"segIndices must be integers ({exc})") from exc
+    if seg.ndim != 1 or len(seg) != num_vertices:
+        raise SceneFormatError(scene, path.name, f"segIndices has {seg.size} entries but the mesh has {num_vertices}")
+    return seg
+
+
+@dataclass(frozen=True)
+class SegGroup:
+    object_id: int
+    label: str
+    segments: tuple[int, ...]
+
+
+def read_aggregation(scene: str, path: Path) -> tuple[list[SegGroup], int]:
+    """segGroups of ``<scene>.aggregation.json``; exact duplicates (scene0217_00) are dropped and counted."""
+    data = _read_json(scene, path)
+    if not isinstance(data, dict) or not isinstance(data.get("segGroups"), list):
+        raise SceneFormatError(scene, path.name, "expected an object with a 'segGroups' list")
+    groups, seen, duplicates = [], set(), 0
+    for k, group in enumerate(data["segGroups"]):
+        try:
+            object_id = int(group.get("objectId", group.get("id")))
+            label = str(group["label"])
+            segments = tuple(int(s) for s in group["segments"])
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise SceneFormatError(
+                scene, path.name, f"segGroups[{k}] needs integer objectId/id, a label and a segments list ({exc!r})"
+            ) from exc
+        key = (label, tuple(sorted(segments)))
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        groups.append(SegGroup(object_id, label, segments))
+    if duplicates:
+        logger.info("scene %s: dropped %d duplicated segGroups in %s", scene, duplicates, path.name)
+    return groups, duplicates
+
+
+# --------------------------------------------------------------------------------------------------- exported layout
+
+_FRAME_NAME = re.compile(r"^(\d+)$")
+
+
+def _indexed_files(folder: Path, suffix: str) -> dict[int, Path]:
+    out = {}
+    for path in folder.iterdir():
+        if path.suffix.lower() == suffix and _FRAME_NAME.match(path.stem):
+            out[int(path.stem)] = path
+    return out
+
+
+def read_matrix_txt(scene: str, path: Path, shape: tuple[int, int] = (4, 4)) -> np.ndarray:
+    """A whitespace-separated matrix file (pose or intrinsic); non-finite values are kept for the caller."""
+    _require(scene, path)
+    try:
+        values = np.array(path.read_text(encoding="utf-8").split(), dtype=np.float64)
+    except ValueError as exc:
+        raise SceneFormatError(scene, path.name, f"not a numeric matrix ({exc})") from exc
+    if values.size != shape[0] * shape[1]:
+        raise SceneFormatError(scene, path.name, f"expected {shape[0]}×{shape[1]} numbers, got {values.size}")
+    return values.reshape(shape)
+
+
+def decode_color(scene: str, file: str, data: bytes) -> np.ndarray:
+    """JPEG/PNG bytes → (H, W, 3) uint8."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SceneFormatError(scene, file, f"cannot decode colour image ({exc})") from exc
+
+
+def decode_depth_png(scene: str, file: str, data: bytes) -> np.ndarray:
+    """16-bit PNG bytes → (H, W) uint16 millimetres."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            arr = np.asarray(img)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SceneFormatError(scene, file, f"cannot decode depth PNG ({exc})") from exc
+    if arr.ndim != 2:
+        raise SceneFormatError(scene, file, f"depth PNG must be single-channel 16-bit, got shape {arr.shape}")
+    return arr.astype(np.uint16)
+
+
+def encode_depth_png(depth_mm: np.ndarray) -> bytes:
+    """(H, W) uint16 millimetres → 16-bit PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(depth_mm, dtype=np.uint16)).save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,68 @@
+"""Label mapping by raw_category with the real ScanNet tsv (the VLM-3R id-keyed bug must not come back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spatialladder.errors import ConfigError, DataFormatError
+from spatialladder.scannet.labels import load_category_spec, make_label_mapper, read_label_map
+
+LABEL_MAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scannetv2-labels.combined.tsv"
+
+
+@pytest.fixture(scope="module")
+def mapper():
+    if not LABEL_MAP.is_file():
+        pytest.skip(f"real label map not found at {LABEL_MAP}")
+    return make_label_mapper(LABEL_MAP)
+
+
+@pytest.mark.parametrize(
+    ("raw", "category"),
+    [
+        ("chair", "chair"), ("door", "door"), ("pillow", "pillow"), ("bookshelf", "bookshelf"), ("lamp", "lamp"),
+        ("towel", "towel"), ("washing machine", "washing machine"), ("couch", "sofa"), ("sofa", "sofa"),
+        ("desk", "table"), ("trash can", "trash bin"), ("recycling bin", "trash bin"), ("mouse", "computer mouse"),
+        ("doors", "door"), ("table lamp", "lamp"), ("office chair", "chair"), ("mattress", "mattress"),
+    ],
+)  # fmt: skip
+def test_vsi_categories_survive_mapping(mapper, raw, category):
+    assert mapper.category(raw) == category
+
+
+@pytest.mark.parametrize("raw", ["wall", "floor", "ceiling", "cabinet", "no such label"])
+def test_structure_and_unlisted_labels_are_dropped(mapper, raw):
+    assert mapper.category(raw) is None
+
+
+def test_tsv_ids_are_not_unique_so_we_key_by_raw_category(mapper):
+    rows = read_label_map(LABEL_MAP)
+    assert rows["chair"].label_id == rows["stack of chairs"].label_id == 2
+    assert rows["door"].label_id == rows["doors"].label_id == 5
+    assert len(rows) == 607
+
+
+def test_packaged_vocabulary_loads():
+    spec = load_category_spec()
+    assert len(spec.vocabulary) == 34 and "computer mouse" in spec.vocabulary
+    assert spec.remap["couch"] == "sofa" and spec.remap["desk"] == "table"
+
+
+def test_bad_label_map_and_categories_file(tmp_path):
+    with pytest.raises(DataFormatError, match="not found"):
+        read_label_map(tmp_path / "missing.tsv")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tname\n1\twall\n")
+    with pytest.raises(DataFormatError, match="bad.tsv.*raw_category"):
+        read_label_map(bad)
+    cats = tmp_path / "cats.yaml"
+    cats.write_text("vocabulary: [chair]\n")
+    with pytest.raises(ConfigError, match="cats.yaml.*expected exactly the keys"):
+        load_category_spec(cats)
+    cats.write_text("scannet20_nyu40: {}\nscannet200_ids: {}\nremap: {desk: table}\nvocabulary: [chair]\n")
+    with pytest.raises(ConfigError, match="remap target 'table'"):
+        load_category_spec(cats)
+    with pytest.raises(ConfigError, match="label_map is not set"):
+        make_label_mapper(None)
