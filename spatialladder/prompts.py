@@ -111,6 +111,32 @@ SPAR_BOX_NOTE = (
 """SPAR-Bench inserts this before the MC post prompt for ``position_matching`` and ``camera_motion_infer``."""
 
 
+MMSI_POST = "\nAnswer with the option's letter from the given choices directly. Enclose the option's letter within ``."
+"""MMSI-Bench's official post prompt (InternRobotics/MMSI-Bench README), appended to the question (options inside)."""
+
+MINDCUBE_RAW_QA_INSTRUCTION = (
+    "[Task]\n"
+    "Your task is to analyze the spatial arrangement of objects in the scene by examining the provided images, "
+    "which show the scene from different viewpoints.\n"
+    "[Answer Instruction]\n"
+    "You only need to provide *ONE* correct answer selecting from the options listed below. For example, if you "
+    "think the correct answer is 'A. Above' from 'A. Above B. Under C. Front D. Behind', your response should "
+    "**only** be '<answer>A. Above</answer>'.\n"
+)
+"""MindCube ``raw_qa`` background instruction (mll-lab-nu/MindCube ``src/prompt_generation/templates.py``)."""
+MINDCUBE_QUESTION_HEADER = "[Question]\n"
+
+
+def mmsi_user_text(question: str) -> str:
+    """MMSI-Bench official text: the question (options embedded) followed by ``MMSI_POST``."""
+    return question + MMSI_POST
+
+
+def mindcube_raw_qa_text(question: str) -> str:
+    """MindCube ``raw_qa`` text: instruction and ``[Question]`` block joined by a newline, as ``RawQATemplate``."""
+    return MINDCUBE_RAW_QA_INSTRUCTION + "\n" + MINDCUBE_QUESTION_HEADER + question
+
+
 def _check(kind: str, name: str, choices: Sequence[str]) -> None:
     if name not in choices:
         raise UnknownNameError(kind, name, list(choices))

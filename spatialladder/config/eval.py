@@ -44,13 +44,20 @@ class EvalConfig(Strict):
     scoring: ScoringProfile | None = None
     """Numeric answer parser; None = ``vsibench-2024`` with the ``lmms`` prompt, else ``spatialladder``."""
     direction_merge: Literal["present", "official", "tis"] = "present"
+    official_quirks: bool = False
+    """Score with a benchmark's official function bug for bug where we fix a quirk (SPAR-Bench; docs/fidelity.md)."""
     frames: int = Field(32, ge=1)
     """Video frames sampled at ``np.linspace(0, total - 1, frames)``."""
+    video_fps: float = Field(2.0, gt=0.0)
+    """Frame rate the model is told the sampled frames have (``second_per_grid_ts`` = 2 / fps). The official eval
+    ran transformers 4.49 with the processor default 2.0 (→ 1.0 s per temporal grid step); transformers 5 would
+    otherwise assume 24 fps for a frame list and squeeze the temporal positions 12× (docs/fidelity.md)."""
     batch_size: int = Field(8, ge=1)
     limit: int | None = Field(None, ge=1)
     """Score a seeded random subset of this many questions; None = the full benchmark."""
     seed: int = 0
     backend: Literal["hf", "vllm"] = "hf"
+    """``vllm`` (GPU nodes, ``pip install vllm``) runs vLLM's offline ``LLM.generate``; ``hf`` batched ``generate``."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
     @model_validator(mode="after")

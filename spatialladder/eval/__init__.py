@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spatialladder.errors import UnknownNameError
-from spatialladder.eval import cvbench, spbench, viewspatial, vsibench
+from spatialladder.eval import cvbench, mindcube, mmsi, sparbench, spbench, viewspatial, vsibench
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
@@ -11,7 +11,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     "spbench-si": spbench.SI_SPEC,
     "spbench-mv": spbench.MV_SPEC,
     "cvbench": cvbench.SPEC,
+    "sparbench": sparbench.SPEC,
     "viewspatial": viewspatial.SPEC,
+    "mmsi": mmsi.SPEC,
+    "mindcube": mindcube.SPEC,
 }
 ALIASES = {"vsi": "vsibench"}
 

@@ -49,6 +49,14 @@ class BenchmarkSpec:
     letter_examples: bool = False
     """Direct-mode MC post prompt with ``(e.g., A, B, etc.)`` (VSI-Bench and SPBench scripts)."""
     modalities: tuple[str, ...] = field(default=("image",))
+    official_score: Scorer | None = None
+    """The official scorer, kept bug for bug, where ours fixes a quirk that changes numbers (``official_quirks``)."""
+    direct_text: Callable[[EvalSample], str] | None = None
+    """The benchmark's own official direct-answer prompt (MMSI-Bench, MindCube); None = SpatialLadder's ``direct``."""
+
+    def scorer(self, official_quirks: bool) -> Scorer:
+        """The scorer to use: the official one when asked for and the benchmark has one, else ours."""
+        return self.official_score if official_quirks and self.official_score is not None else self.score
 
 
 def require_files(data_dir: Path, names: Sequence[str], bench: str, layout: str) -> list[Path]:
@@ -86,6 +94,15 @@ def image_bytes(value: Any, where: str) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     raise DataFormatError(f"{where}: expected an image cell with bytes, got {type(value).__name__}")
+
+
+def image_bytes_list(value: Any, where: str) -> tuple[bytes, ...]:
+    """Encoded bytes of every image in a Hub list-of-images cell (SPAR-Bench, MMSI-Bench); empty is an error."""
+    if value is None or isinstance(value, (bytes, bytearray, dict)) or len(value) == 0:
+        if isinstance(value, (bytes, bytearray, dict)):
+            return (image_bytes(value, where),)
+        raise DataFormatError(f"{where}: expected a non-empty list of images, got {value!r:.40}")
+    return tuple(image_bytes(v, f"{where} image {k}") for k, v in enumerate(value))
 
 
 def open_image(item: Any):

@@ -140,3 +140,72 @@ def write_cvbench(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
     for name, rows in tables.items():
         _write_parquet(rows, out / name)
     return out
+
+
+def write_sparbench(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
+    """``data/test-00000-of-00001.parquet`` (the Hub layout) with ``image`` = a list of ``{bytes}`` cells.
+
+    ``question_type`` is the SPAR task; ``extra["img_type"]`` defaults to single_view for one frame, else multi_view.
+    """
+    out = Path(out_dir)
+    rows = [
+        {
+            "id": f"spar-{i}",
+            "img_type": item.extra.get("img_type", "single_view" if len(item.frames) == 1 else "multi_view"),
+            "task": item.question_type,
+            "image": [{"bytes": _png(f), "path": None} for f in item.frames],
+            "question": item.question,
+            "answer": item.ground_truth,
+        }
+        for i, item in enumerate(items)
+    ]
+    _write_parquet(rows, out / "data" / "test-00000-of-00001.parquet")
+    return out
+
+
+def write_mmsi(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
+    """``MMSI_Bench.parquet`` with ``images`` = a list of raw encoded bytes, as the released file."""
+    out = Path(out_dir)
+    rows = [
+        {
+            "id": i,
+            "images": [_png(f) for f in item.frames],
+            "question_type": item.question_type,
+            "question": item.question,
+            "answer": item.ground_truth,
+            "thought": "",
+        }
+        for i, item in enumerate(items)
+    ]
+    _write_parquet(rows, out / "MMSI_Bench.parquet")
+    return out
+
+
+def write_mindcube(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
+    """``raw/MindCube_tinybench.jsonl`` + ``other_all_image/<scene>/<k>.png``; ``extra["id"]`` sets the record id
+    (the setting is read from it), defaulting to ``<question_type>_<i>``."""
+    import json
+
+    out = Path(out_dir)
+    lines = []
+    for i, item in enumerate(items):
+        paths = []
+        for k, frame in enumerate(item.frames):
+            rel = f"other_all_image/{item.scene}/{i}_{k}.png"
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(_png(frame))
+            paths.append(rel)
+        record = {
+            "id": item.extra.get("id", f"{item.question_type}_{i}"),
+            "category": [item.question_type],
+            "type": "raw_qa",
+            "meta_info": [],
+            "question": item.question,
+            "images": paths,
+            "gt_answer": item.ground_truth,
+        }
+        lines.append(json.dumps(record))
+    target = out / "raw" / "MindCube_tinybench.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out

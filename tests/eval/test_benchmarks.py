@@ -13,7 +13,8 @@ from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, 
 
 def test_registry_and_alias():
     assert get_benchmark("vsi") is BENCHMARKS["vsibench"]
-    with pytest.raises(UnknownNameError, match="cvbench, spbench-mv, spbench-si, viewspatial, vsi, vsibench"):
+    names = "cvbench, mindcube, mmsi, sparbench, spbench-mv, spbench-si, viewspatial, vsi, vsibench"
+    with pytest.raises(UnknownNameError, match=names):
         get_benchmark("vsi-bench")
 
 

@@ -93,3 +93,16 @@ def test_config_rejects_lmms_on_image_benchmarks(tmp_path: Path):
     cfg = EvalConfig(kind="eval", bench="vsi", data_dir="d", output_dir="o", prompt="lmms")
     assert cfg.resolved_scoring() == "vsibench-2024" and cfg.resolved_max_new_tokens() == 16
     assert EvalConfig(kind="eval", bench="vsi", data_dir="d", output_dir="o").resolved_max_new_tokens() == 1024
+
+
+@pytest.mark.parametrize(("fps", "expected"), [(2.0, 1.0), (0.5, 4.0)])
+def test_video_time_scale_follows_video_fps(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path, fps, expected):
+    """transformers 5 would assume 24 fps for a frame list (0.083 s per grid step); we pass the configured rate."""
+    from spatialladder.eval.runner import HFGenerator
+
+    cfg = make_cfg(tiny_model_dir, vsi_dir, tmp_path, video_fps=fps)
+    spec = get_benchmark("vsibench")
+    sample = spec.load(vsi_dir)[2]
+    inputs = HFGenerator(cfg).encode([build_message(sample, spec, "direct", frames=4)])
+    assert inputs["video_grid_thw"][0, 0].item() == 2  # 4 frames / temporal patch 2
+    assert inputs["second_per_grid_ts"].tolist() == [expected]

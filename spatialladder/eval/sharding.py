@@ -1,0 +1,147 @@
+"""Multi-process evaluation: deterministic shards, one predictions file per rank, and a crash-safe merge.
+
+Under ``accelerate launch`` / ``torchrun`` with N processes, rank k predicts the samples whose index in the
+(selected) benchmark satisfies ``index % N == k`` and appends them to ``predictions.rank<k>.jsonl``. After a
+barrier the main process merges every rank file into ``predictions.jsonl`` and deletes the rank files. If a run
+dies before the merge, rerunning (with any number of processes) reads ``predictions.jsonl`` *and* the leftover rank
+files, so finished ids are never predicted twice, and its own merge folds them in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from spatialladder.errors import ConfigError, DataFormatError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PREDICTIONS = "predictions.jsonl"
+_RANK_FILE = re.compile(r"^predictions\.rank(\d+)\.jsonl$")
+
+
+def dist_env() -> tuple[int, int]:
+    """``(rank, world_size)`` from the ``RANK`` / ``WORLD_SIZE`` variables torchrun and accelerate set; (0, 1) alone."""
+    try:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise ConfigError(
+            f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} must be integers"
+        ) from None
+    check_rank(rank, world)
+    return rank, world
+
+
+def check_rank(rank: int, world_size: int) -> None:
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} / world size {world_size}: need world_size >= 1 and 0 <= rank < world_size")
+
+
+def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
+    """The items whose index ``i`` has ``i % world_size == rank`` (disjoint, covering, balanced to ±1)."""
+    check_rank(rank, world_size)
+    return [item for i, item in enumerate(items) if i % world_size == rank]
+
+
+def shard_path(out_dir: Path, rank: int, world_size: int) -> Path:
+    """Where rank ``rank`` appends: ``predictions.jsonl`` for a single process, else ``predictions.rank<k>.jsonl``."""
+    check_rank(rank, world_size)
+    return out_dir / (PREDICTIONS if world_size == 1 else f"predictions.rank{rank}.jsonl")
+
+
+def rank_files(out_dir: Path) -> list[Path]:
+    """Leftover per-rank files in rank order."""
+    if not out_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in out_dir.iterdir() if (m := _RANK_FILE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def read_predictions(path: Path, key: str | None = None) -> dict[str, dict[str, Any]]:
+    """``id -> record`` from a predictions file; first record per id wins; a torn last line (killed mid-write) is
+    ignored. Records need ``id`` and ``prediction`` (``predicted_answer`` — the official harness' key — also works).
+    With ``key``, a record written under different settings is an error."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return records
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines):
+                logger.warning("%s: ignoring a truncated last line (an interrupted run)", path)
+                continue
+            raise DataFormatError(f"{path}:{n}: not valid JSON") from None
+        if "prediction" not in record and "predicted_answer" in record:
+            record["prediction"] = record["predicted_answer"]
+        if "id" not in record or "prediction" not in record:
+            raise DataFormatError(f"{path}:{n}: a prediction needs 'id' and 'prediction' keys; got {sorted(record)}")
+        if key is not None and record.get("run_key") != key:
+            raise ConfigError(
+                f"{path}:{n}: written by a run with different model/prompt/generation settings "
+                f"(run_key {record.get('run_key')} != {key}); use a new --out folder"
+            )
+        records.setdefault(str(record["id"]), record)
+    return records
+
+
+def repair_tail(path: Path) -> None:
+    """Drop a torn last line so new records start on a fresh line."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def collect_predictions(out_dir: Path, key: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every finished prediction in ``predictions.jsonl`` and the rank files (first record per id wins)."""
+    records: dict[str, dict[str, Any]] = {}
+    for path in [out_dir / PREDICTIONS, *rank_files(out_dir)]:
+        for sample_id, record in read_predictions(path, key).items():
+            records.setdefault(sample_id, record)
+    return records
+
+
+def merge_predictions(out_dir: str | Path, key: str | None = None) -> dict[str, dict[str, Any]]:
+    """Fold the rank files into ``predictions.jsonl`` (each id once), then delete them; safe to rerun after a crash.
+
+    The merged file is written next to the target and renamed over it, so a crash mid-merge loses nothing.
+    """
+    out_dir = Path(out_dir)
+    records = collect_predictions(out_dir, key)
+    leftovers = rank_files(out_dir)
+    if not leftovers:
+        return records
+    tmp = out_dir / (PREDICTIONS + ".merging")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in records.values():
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, out_dir / PREDICTIONS)
+    for path in leftovers:
+        path.unlink()
+    return records
+
+
+def barrier(world_size: int) -> None:
+    """Wait for every process (no-op for one); uses the process group torchrun/accelerate set up."""
+    if world_size == 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        return
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
