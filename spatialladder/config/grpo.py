@@ -1,4 +1,11 @@
-"""Config for stage 3: GRPO with format + accuracy rewards."""
+"""Config for stage 3: GRPO with format + accuracy rewards (``official-spatialladder.md`` §5).
+
+The algorithm's knobs (sampling, loss aggregation, KL, clipping, rewards, rollout engine) are typed fields here,
+with the paper's values as defaults, because trl's own defaults differ (``loss_type="dapo"``, ``beta=0``,
+``num_generations=8``, ``top_k=0``). Everything else trl's ``GRPOConfig`` offers (learning rate, batch sizes,
+schedule, logging, saving) passes through ``trainer:`` untouched; setting one of our fields there is an error,
+so no setting has two sources.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +16,68 @@ from pydantic import Field, field_validator
 from spatialladder.config.base import ModelSettings, Strict
 from spatialladder.config.sft import reject_owned_keys
 
-OWNED_TRAINER_KEYS = frozenset({"output_dir", "seed", "data_seed", "reward_weights"})
+OWNED_TRAINER_KEYS = frozenset(
+    {
+        "output_dir",
+        "seed",
+        "data_seed",
+        "reward_weights",
+        "num_generations",
+        "max_completion_length",
+        "temperature",
+        "top_p",
+        "top_k",
+        "loss_type",
+        "scale_rewards",
+        "beta",
+        "epsilon",
+        "use_vllm",
+        "vllm_mode",
+    }
+)
+
+LOSS_TYPES = ("grpo", "dapo", "dr_grpo")
+"""``grpo``: per-sequence token mean, then batch mean — the paper's sample-level GRPO (official §5.5)."""
 
 
 class RewardSpec(Strict):
+    """One reward from ``spatialladder.rewards.REWARDS`` and its weight in the summed reward."""
+
     name: str
     weight: float = 1.0
 
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from spatialladder.rewards import REWARDS
+
+        if v not in REWARDS:
+            raise ValueError(f"unknown reward {v!r}; valid names: {', '.join(sorted(REWARDS))}")
+        return v
+
 
 class GRPODataSettings(Strict):
+    """Spatial records (the stage-2 file, ``official-spatialladder.md`` §2.3) and where their images live."""
+
     files: list[str] = Field(min_length=1)
     image_root: str | None = None
     max_samples: int | None = Field(None, ge=1)
-    video_frames: int = Field(16, ge=2)
+    video_frames: int | None = Field(16, ge=2)
+    """At most this many frames per video row, sampled evenly; null keeps every frame the record lists (official)."""
+    video_fps: float = Field(2.0, gt=0)
+    """Frame rate a frame list is declared at, as in SFT: ``second_per_grid_ts`` = 2 / fps (official 2 fps → 1.0)."""
     shuffle_seed: int = 42
+
+
+class SamplingSettings(Strict):
+    """Rollout sampling. Defaults are what the official run actually used (T=1, top-k 50, top-p 1; §5.3)."""
+
+    num_generations: int = Field(4, ge=2)
+    max_completion_length: int = Field(1024, ge=1)
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(50, ge=0)
+    """0 disables top-k filtering."""
 
 
 class GRPOStageConfig(Strict):
@@ -33,11 +88,28 @@ class GRPOStageConfig(Strict):
     model: ModelSettings
     data: GRPODataSettings
     prompt_fidelity: Literal["fixed", "official"] = "fixed"
+    """``official``: §5.2's training text and text-before-video; ``fixed``: the eval thinking text, vision first."""
     rewards: list[RewardSpec] = Field(
         default_factory=lambda: [RewardSpec(name="format"), RewardSpec(name="accuracy")], min_length=1
     )
+    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    loss_type: Literal["grpo", "dapo", "dr_grpo"] = "grpo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    """``group``: A = (r - mean_g) / (std_g + 1e-4) with the unbiased group std, as the official trainer."""
+    beta: float = Field(0.01, ge=0.0)
+    epsilon: float = Field(0.2, gt=0.0, lt=1.0)
     rollout: Literal["hf", "vllm"] = "hf"
+    """``vllm`` generates with vLLM colocated on the training GPUs (needs CUDA and ``spatialladder[vllm]``)."""
     trainer: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("rewards")
+    @classmethod
+    def _unique_rewards(cls, v: list[RewardSpec]) -> list[RewardSpec]:
+        names = [r.name for r in v]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"reward {duplicated[0]!r} is listed twice; give each reward once with its weight")
+        return v
 
     @field_validator("trainer")
     @classmethod

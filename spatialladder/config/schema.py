@@ -18,6 +18,7 @@ CONFIG_KINDS: dict[str, tuple[str, str]] = {
     "sft": ("spatialladder.config.sft", "SFTStageConfig"),
     "grpo": ("spatialladder.config.grpo", "GRPOStageConfig"),
     "eval": ("spatialladder.config.eval", "EvalConfig"),
+    "ladder": ("spatialladder.config.ladder", "LadderConfig"),
 }
 
 

@@ -24,12 +24,19 @@ def reject_owned_keys(trainer: dict[str, Any], owned: frozenset[str]) -> dict[st
 
 
 class SFTDataSettings(Strict):
-    """Where the records are and how their vision inputs are prepared."""
+    """Where the records are and how their vision inputs are prepared (each setting is applied exactly once)."""
 
     files: list[str] = Field(min_length=1)
     image_root: str | None = None
+    """Folder the records' relative image paths start from; default ``<folder of each JSONL>/images``."""
     max_samples: int | None = Field(None, ge=1)
-    video_frames: int = Field(16, ge=2)
+    """Keep the first N usable records (across files, in file order): for smoke runs."""
+    video_frames: int | None = Field(16, ge=2)
+    """Frames kept per video record, sampled uniformly from the listed frames; None keeps all (official)."""
+    video_fps: float = Field(2.0, gt=0)
+    """Frame rate a frame list is declared at: sets Qwen2.5-VL's temporal positions (official processor default 2)."""
+    bbox_source_size: tuple[int, int] | None = None
+    """``[W, H]`` of the frame the stored boxes are in; None: the record's ``image_size``, else the image file's."""
     shuffle_seed: int = 42
 
 
@@ -41,8 +48,11 @@ class SFTStageConfig(Strict):
     model: ModelSettings
     data: SFTDataSettings
     prompt_fidelity: Literal["fixed", "official"] = "fixed"
+    """``official`` reproduces the official prompt drift (system text without period, no newline before Options:)."""
     bbox_target: Literal["rescaled", "official"] = "rescaled"
+    """``official``: the 968x1296-assumed rescale and the double-JSON-encoded target string of sft_spld_stage1.py."""
     loss_on: Literal["assistant", "all"] = "assistant"
+    """``all``: loss on the whole sequence except padding and <|image_pad|>, exactly as the official collator."""
     trainer: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("trainer")

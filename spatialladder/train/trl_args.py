@@ -22,6 +22,14 @@ def _build(cls: type, source: str, owned: dict[str, Any], trainer: dict[str, Any
         raise ConfigError(f"{source}: trainer: trl.{cls.__name__} rejected the settings: {exc}") from None
 
 
+SFT_DEFAULTS: dict[str, Any] = {
+    "max_length": None,  # trl's 1024 would cut a 16-frame video row mid-vision-tokens; official never truncated
+    "activation_checkpointing_kwargs": {"use_reentrant": False},  # as the official SFT scripts
+    "remove_unused_columns": False,  # rows are built from an ``index`` column on access (see train/data.py)
+}
+"""Our defaults where trl's differ from what the official stage scripts ran; ``trainer:`` keys override them."""
+
+
 def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.SFTConfig`` from an SFT stage config."""
     from trl import SFTConfig
@@ -32,17 +40,58 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
         "data_seed": cfg.seed,
         "assistant_only_loss": cfg.loss_on == "assistant",
     }
-    return _build(SFTConfig, source, owned, dict(cfg.trainer))
+    return _build(SFTConfig, source, owned, {**SFT_DEFAULTS, **cfg.trainer})
 
 
 def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
-    """Build ``trl.GRPOConfig`` from the stage-3 config; reward weights come from ``rewards:``."""
+    """Build ``trl.GRPOConfig`` from the stage-3 config: the algorithm fields, reward weights from ``rewards:``, and
+    trl's batch rule checked first so a bad batch shape is one clear error, not a trl traceback."""
     from trl import GRPOConfig
 
+    trainer = dict(cfg.trainer)
+    check_grpo_batch_rule(cfg.sampling.num_generations, trainer, source)
     owned = {
         "output_dir": cfg.output_dir,
         "seed": cfg.seed,
         "data_seed": cfg.seed,
         "reward_weights": [r.weight for r in cfg.rewards],
+        **cfg.sampling.model_dump(),
+        "loss_type": cfg.loss_type,
+        "scale_rewards": cfg.scale_rewards,
+        "beta": cfg.beta,
+        "epsilon": cfg.epsilon,
+        "use_vllm": cfg.rollout == "vllm",
+        "vllm_mode": "colocate",
     }
-    return _build(GRPOConfig, source, owned, dict(cfg.trainer))
+    return _build(GRPOConfig, source, owned, trainer)
+
+
+def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source: str = "<config>") -> None:
+    """trl groups every generation batch into prompts of ``num_generations`` completions, so the generation batch
+    (per-device batch × steps per generation × processes, or ``generation_batch_size``) must divide evenly."""
+    import os
+
+    from trl import GRPOConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
+
+    def get(key: str) -> Any:
+        return trainer.get(key, defaults[key])
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    per_device = get("per_device_train_batch_size")
+    if get("generation_batch_size") is not None:
+        total, how = get("generation_batch_size"), "trainer.generation_batch_size"
+    else:
+        steps = get("steps_per_generation") or get("gradient_accumulation_steps")
+        total = per_device * steps * processes
+        how = (
+            f"trainer.per_device_train_batch_size ({per_device}) x steps per generation ({steps}, "
+            f"trainer.steps_per_generation or else trainer.gradient_accumulation_steps) x processes ({processes})"
+        )
+    if total % num_generations:
+        raise ConfigError(
+            f"{source}: the generation batch {how} = {total} is not divisible by sampling.num_generations "
+            f"({num_generations}); every prompt needs all its {num_generations} completions in one batch. "
+            f"Make it a multiple of {num_generations}, e.g. trainer.per_device_train_batch_size={num_generations}"
+        )

@@ -1,0 +1,173 @@
+"""Stage 3: GRPO with the format + accuracy rewards over single-image, multi-view and video prompts.
+
+config → rows → model → rewards → trainer → train → save. trl owns the loop; ``VideoGRPOTrainer`` only adds the
+video tensors trl leaves out of the log-prob forwards (see ``spatialladder/train/video_grpo.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spatialladder.config.grpo import GRPOStageConfig
+from spatialladder.errors import ConfigError
+from spatialladder.prompts import grpo_text_before_video
+
+logger = logging.getLogger(__name__)
+
+LOG_NAME = "train_log.jsonl"
+CURVE_KEYS = ("reward", "kl")
+"""Logged series drawn as PNG curves next to the model (plus every ``rewards/<name>/mean``)."""
+
+
+@dataclass
+class GRPOResult:
+    output_dir: Path
+    global_step: int
+    rows: dict[str, int]
+    skipped: dict[str, int]
+    resumed_from: str | None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_rollout(rollout: str) -> None:
+    """vLLM colocate rollouts need the ``vllm`` package and a CUDA GPU; say so before anything is loaded."""
+    if rollout != "vllm":
+        return
+    import torch
+
+    problems = []
+    if importlib.util.find_spec("vllm") is None:
+        problems.append("the vllm package is not installed (pip install 'spatialladder[vllm]')")
+    if not torch.cuda.is_available():
+        problems.append("no CUDA GPU is visible")
+    if problems:
+        raise ConfigError(f"rollout: vllm needs vLLM on a CUDA GPU, but {' and '.join(problems)}; use rollout: hf")
+
+
+def reward_functions(cfg: GRPOStageConfig) -> list[Callable[..., list[float]]]:
+    """trl reward callables named after the config's rewards; weights go to trl as ``reward_weights``."""
+    from spatialladder.rewards.trl_adapter import as_trl_reward
+
+    return [as_trl_reward(spec.name) for spec in cfg.rewards]
+
+
+def build_trainer(
+    cfg: GRPOStageConfig,
+    args: Any,
+    loaded: Any,
+    dataset: Any,
+    reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
+) -> Any:
+    """The trainer for ``cfg``; ``reward_funcs`` replaces the configured rewards one for one (weights stay)."""
+    from spatialladder.train.video_grpo import VideoGRPOTrainer
+
+    if reward_funcs is not None and len(reward_funcs) != len(cfg.rewards):
+        raise ConfigError(
+            f"{len(reward_funcs)} reward functions for the {len(cfg.rewards)} weighted rewards: in the config"
+        )
+
+    return VideoGRPOTrainer(
+        model=loaded.model,
+        reward_funcs=list(reward_funcs) if reward_funcs is not None else reward_functions(cfg),
+        args=args,
+        train_dataset=dataset,
+        processing_class=loaded.processor,
+        peft_config=loaded.peft_config,
+        text_before_video=grpo_text_before_video(cfg.prompt_fidelity),
+        video_fps=cfg.data.video_fps,
+    )
+
+
+def write_log(log_history: Sequence[dict[str, Any]], path: Path) -> None:
+    """The trainer log as JSONL, one logged step (rewards, KL, lengths, loss) per line, as the SFT stages write it."""
+    with path.open("w", encoding="utf-8") as fh:
+        for entry in log_history:
+            fh.write(json.dumps(entry) + "\n")
+
+
+def save_curves(log_history: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """One PNG per logged series (rewards per function, total reward, KL) against the optimizer step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({k for e in log_history for k in e if k.startswith("rewards/") and k.endswith("/mean")})
+    written = []
+    for key in [*keys, *CURVE_KEYS]:
+        points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
+        if not points:
+            continue
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot(*zip(*points, strict=True), marker=".")
+        ax.set_xlabel("step")
+        ax.set_ylabel(key)
+        ax.set_title(f"GRPO {key}")
+        fig.tight_layout()
+        path = out_dir / f"curve_{key.replace('/', '_')}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def run_grpo(
+    cfg: GRPOStageConfig,
+    *,
+    resume: bool = False,
+    source: str = "<config>",
+    reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
+) -> GRPOResult:
+    """Train stage 3 as ``cfg`` says and save model, processor, curves and resolved config to ``cfg.output_dir``.
+
+    ``resume``: continue from the newest ``checkpoint-*`` in the output folder (full trainer state: optimizer,
+    scheduler, RNG, step); without one, training starts fresh.
+    """
+    from spatialladder.config.load import save_resolved
+    from spatialladder.train.checkpoints import latest_checkpoint, load_for_training
+    from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+    from spatialladder.train.trl_args import to_grpo_args
+
+    args = to_grpo_args(cfg, source)
+    check_rollout(cfg.rollout)
+    out_dir = Path(cfg.output_dir)
+    data = load_grpo_rows(
+        cfg.data.files,
+        cfg.data.image_root,
+        fidelity=cfg.prompt_fidelity,
+        video_frames=cfg.data.video_frames,
+        max_samples=cfg.data.max_samples,
+        shuffle_seed=cfg.data.shuffle_seed,
+    )
+    counts = {t: data.count(t) for t in ("single_image", "multi_view", "video")}
+    if cfg.rollout == "vllm" and counts["video"]:
+        raise ConfigError(f"{source}: rollout: vllm cannot take the {counts['video']} video rows; use rollout: hf")
+    logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))
+    found = latest_checkpoint(out_dir) if resume else None
+    checkpoint = str(found) if found is not None else None
+    if resume and checkpoint is None:
+        logger.info("no checkpoint in %s to resume from; starting stage 3 fresh", out_dir)
+    save_resolved(cfg, out_dir)
+    loaded = load_for_training(cfg.model, checkpoint)
+    trainer = build_trainer(cfg, args, loaded, rows_to_dataset(data.rows), reward_funcs)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(out_dir))
+    if trainer.is_world_process_zero():
+        loaded.processor.save_pretrained(str(out_dir))
+        trainer.create_model_card(model_name=out_dir.name, tags=["spatialladder", "grpo", "stage3"])
+        save_curves(trainer.state.log_history, out_dir)
+        write_log(trainer.state.log_history, out_dir / LOG_NAME)
+    return GRPOResult(
+        output_dir=out_dir,
+        global_step=trainer.state.global_step,
+        rows=counts,
+        skipped=dict(data.skipped),
+        resumed_from=checkpoint,
+        log_history=list(trainer.state.log_history),
+    )

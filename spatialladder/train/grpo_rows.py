@@ -1,0 +1,145 @@
+"""Spatial records (``official-spatialladder.md`` §2.3) → stage-3 GRPO rows for trl.
+
+A row carries:
+
+- ``prompt``: one user turn with the stage-3 text (``prompts.grpo_user_text``), string content; trl puts the
+  images before the text, and ``VideoGRPOTrainer`` puts the video before it too (after it under
+  ``prompt_fidelity: official``, the official trainer's order);
+- ``images``: image paths for ``single_image``/``multi_view`` rows, ``[]`` otherwise (trl's native column);
+- ``video``: frame paths for ``video`` rows, ``[]`` otherwise;
+- ``solution``, ``answer_kind`` (what the rewards read), plus ``question_type``, ``data_type``, ``question_id``
+  (every column reaches the reward functions as a keyword argument).
+
+Paths are decoded to PIL images on access by ``datasets.Image``, so a 9,000-video dataset is not held in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spatialladder.errors import DataFormatError
+from spatialladder.prompts import Fidelity, grpo_user_text
+
+logger = logging.getLogger(__name__)
+
+ANSWER_KIND_OF_TYPE = {
+    "relative direction": "mca",
+    "relative distance": "mca",
+    "appearance order": "mca",
+    "object size": "na",
+    "room size": "na",
+    "object count": "na",
+    "absolute distance": "na",
+}
+"""The official ``accu_reward_method`` per ``question_type`` (§5.1). Other types take their kind from ``options``."""
+
+
+@dataclass
+class GRPORows:
+    rows: list[dict[str, Any]]
+    skipped: Counter = field(default_factory=Counter)
+    """Records left out, per reason (only ``beyond data.max_samples``: bad records are errors, as in SFT)."""
+
+    def count(self, data_type: str) -> int:
+        return sum(1 for r in self.rows if r["data_type"] == data_type)
+
+
+def answer_kind(record: dict[str, Any], where: str) -> str:
+    """``mca`` when the record has options, else ``na``; checked against the official table for its type."""
+    kind = "mca" if record.get("options") else "na"
+    expected = ANSWER_KIND_OF_TYPE.get(str(record.get("question_type")))
+    if expected is not None and expected != kind:
+        raise DataFormatError(
+            f"{where}: question_type {record['question_type']!r} is {expected.upper()} but the record "
+            f"{'has' if kind == 'mca' else 'lacks'} options"
+        )
+    return kind
+
+
+def record_to_row(
+    record: dict[str, Any],
+    image_root: Path,
+    *,
+    fidelity: Fidelity = "fixed",
+    video_frames: int | None = None,
+    where: str = "<record>",
+) -> dict[str, Any]:
+    """One GRPO row from one spatial record; a malformed record or a missing image is a DataFormatError naming
+    ``where``. Record parsing (image list, data type, paths) is the SFT loader's, so both stages read alike."""
+    from spatialladder.train.data import record_data_type, record_images, record_kind, resolve_media, sample_frame_paths
+
+    if record_kind(record, where) != "spatial":
+        raise DataFormatError(f"{where}: stage 3 needs spatial records (question, answer, options, question_type)")
+    if "question_type" not in record:
+        raise DataFormatError(f"{where}: missing key 'question_type'")
+    options = record.get("options") or None
+    if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
+        raise DataFormatError(f"{where}: options must be a list of strings or null (got {options!r:.80})")
+    images = record_images(record, where)
+    data_type = record_data_type(record, len(images), where)
+    if data_type == "video":
+        images = sample_frame_paths(images, video_frames)
+        if len(images) < 2:
+            raise DataFormatError(f"{where}: a video record needs at least 2 frames (got {len(images)})")
+    files = [str(p) for p in resolve_media(images, image_root, where)]
+    kind = answer_kind(record, where)
+    question = str(record["question"]).replace("<image>", "")
+    return {
+        "prompt": [{"role": "user", "content": grpo_user_text(question, options, kind, fidelity=fidelity)}],
+        "images": [] if data_type == "video" else files,
+        "video": files if data_type == "video" else [],
+        "solution": str(record["answer"]),
+        "answer_kind": kind,
+        "question_type": str(record["question_type"]),
+        "data_type": data_type,
+        "question_id": str(record.get("question_id", "")),
+    }
+
+
+def load_grpo_rows(
+    files: Sequence[str | Path],
+    image_root: str | Path | None = None,
+    *,
+    fidelity: Fidelity = "fixed",
+    video_frames: int | None = 16,
+    max_samples: int | None = None,
+    shuffle_seed: int = 42,
+) -> GRPORows:
+    """Rows from spatial JSONL files; relative image paths resolve as in SFT (``image_root``, else
+    ``<file folder>/images``, else the file's folder). ``max_samples`` keeps a seeded random subset, in file order."""
+    from spatialladder.train.data import read_jsonl, resolve_image_root
+
+    out = GRPORows(rows=[])
+    for file in files:
+        root = resolve_image_root(file, image_root)
+        for lineno, record in read_jsonl(file):
+            where = f"{file}:{lineno}"
+            out.rows.append(record_to_row(record, root, fidelity=fidelity, video_frames=video_frames, where=where))
+    if not out.rows:
+        raise DataFormatError(f"data.files {list(map(str, files))}: no records")
+    if max_samples is not None and len(out.rows) > max_samples:
+        keep = sorted(random.Random(shuffle_seed).sample(range(len(out.rows)), max_samples))
+        out.skipped["beyond data.max_samples"] += len(out.rows) - max_samples
+        out.rows = [out.rows[i] for i in keep]
+    return out
+
+
+def rows_to_dataset(rows: Sequence[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` whose ``images``/``video`` columns decode paths to PIL images on access."""
+    from datasets import Dataset, Features, Image, Sequence, Value
+
+    features = Features(
+        {
+            "prompt": [{"role": Value("string"), "content": Value("string")}],
+            "images": Sequence(Image()),
+            "video": Sequence(Image()),
+            **{k: Value("string") for k in ("solution", "answer_kind", "question_type", "data_type", "question_id")},
+        }
+    )
+    return Dataset.from_list(list(rows), features=features)

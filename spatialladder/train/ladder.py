@@ -1,0 +1,149 @@
+"""``spatialladder train``: one rung, or the whole ladder 1 → 2 → cs → 3 with skip-finished and resume.
+
+Each finished stage leaves a marker (``stage_marker.json``) holding the sha256 of its resolved config and the
+run id of the stage it started from. A rerun skips a stage whose marker matches; a changed config, or a rerun of
+an earlier stage, reruns it and every stage after it; an interrupted stage resumes from its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatialladder.config.ladder import LadderConfig
+from spatialladder.config.load import load_config, read_yaml, validate_mapping
+from spatialladder.errors import ConfigError, UnknownNameError
+
+logger = logging.getLogger(__name__)
+
+MARKER_NAME = "stage_marker.json"
+STAGE_ALIASES = {
+    "1": "localization",
+    "localization": "localization",
+    "2": "spatial",
+    "spatial": "spatial",
+    "cs": "coldstart",
+    "coldstart": "coldstart",
+    "3": "grpo",
+    "grpo": "grpo",
+}
+
+
+def canonical_stage(name: str) -> str:
+    """``1|2|cs|3`` or a stage name → the stage name."""
+    if name not in STAGE_ALIASES:
+        raise UnknownNameError("stage", name, [*STAGE_ALIASES, "all"])
+    return STAGE_ALIASES[name]
+
+
+def check_stage(cfg: Any, stage: str, source: str) -> None:
+    """The config file must be for the stage asked for (``--stage 1`` with a stage-2 file is a mistake)."""
+    kind = "grpo" if stage == "grpo" else "sft"
+    if cfg.kind != kind or (kind == "sft" and cfg.stage != stage):
+        got = cfg.kind if cfg.kind != "sft" else f"sft/{cfg.stage}"
+        raise ConfigError(f"{source}: a {got} config, but --stage asks for {stage}")
+
+
+def run_stage(stage: str, cfg: Any, resume: bool | None = None) -> Any:
+    """Run one rung; stage 3 lives in the GRPO module, imported only when it is run."""
+    if stage == "grpo":
+        from spatialladder.train.grpo import run_grpo
+
+        return run_grpo(cfg, resume=bool(resume))
+    from spatialladder.train.sft import run_sft
+
+    return run_sft(cfg, resume=resume)
+
+
+@dataclass
+class StageOutcome:
+    stage: str
+    output_dir: str
+    action: str  # "skipped" | "trained" | "resumed"
+
+
+def read_marker(output_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(output_dir) / MARKER_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_marker(output_dir: str | Path, marker: dict[str, Any]) -> None:
+    path = Path(output_dir) / MARKER_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def split_overrides(overrides: Sequence[str], stages: Sequence[str]) -> dict[str, list[str]]:
+    """``spatial.trainer.max_steps=5`` → ``{"spatial": ["trainer.max_steps=5"]}``; the prefix may be an alias."""
+    out: dict[str, list[str]] = {s: [] for s in stages}
+    for text in overrides:
+        head, _, rest = text.partition(".")
+        stage = STAGE_ALIASES.get(head)
+        if stage not in out or not rest:
+            raise ConfigError(
+                f"--set {text!r}: with --stage all, prefix each override with a stage of the ladder "
+                f"({', '.join(stages)}), e.g. spatial.trainer.learning_rate=2e-5"
+            )
+        out[stage].append(rest)
+    return out
+
+
+def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequence[str] = ()) -> list[StageOutcome]:
+    """Run the ladder's stages in order, each initialised from the previous stage's final folder."""
+    from spatialladder.train.checkpoints import latest_checkpoint
+    from spatialladder.train.sft import config_sha256
+
+    base = Path(ladder_path).parent
+    paths = ladder.stage_paths()
+    per_stage = split_overrides(overrides, list(paths))
+    previous_dir, upstream = ladder.base_model, None
+    outcomes = []
+    for stage, rel in paths.items():
+        path = base / rel
+        extra = [] if previous_dir is None else [f"model.name_or_path={json.dumps(str(previous_dir))}"]
+        cfg = load_config(path, [*per_stage[stage], *extra])
+        check_stage(cfg, stage, str(path))
+        fingerprint = {"stage": stage, "config_sha256": config_sha256(cfg), "upstream_run_id": upstream}
+        marker = read_marker(cfg.output_dir)
+        same = marker is not None and all(marker.get(k) == v for k, v in fingerprint.items())
+        if same and marker.get("status") == "done":
+            logger.info("%s: finished before with this config (%s); skipped", stage, cfg.output_dir)
+            outcomes.append(StageOutcome(stage, cfg.output_dir, "skipped"))
+        else:
+            if marker is not None and not same:
+                stale = sorted(Path(cfg.output_dir).glob("checkpoint-*"))
+                logger.warning(
+                    "%s: config or upstream changed; rerunning (removing %d stale checkpoints)", stage, len(stale)
+                )
+                for ckpt in stale:
+                    shutil.rmtree(ckpt)
+            resume = same and latest_checkpoint(cfg.output_dir) is not None
+            write_marker(cfg.output_dir, {**fingerprint, "status": "running"})
+            # no marker at all: a folder from a standalone run; run_sft resumes it only if its config is the same
+            run_stage(stage, cfg, resume=True if resume else (None if marker is None else False))
+            marker = {**fingerprint, "status": "done", "run_id": uuid.uuid4().hex}
+            write_marker(cfg.output_dir, marker)
+            outcomes.append(StageOutcome(stage, cfg.output_dir, "resumed" if resume else "trained"))
+        previous_dir, upstream = cfg.output_dir, marker["run_id"]
+    return outcomes
+
+
+def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (), resume: bool = False) -> list[str]:
+    """The ``spatialladder train`` command: returns the lines to print."""
+    if stage == "all":
+        ladder = validate_mapping(read_yaml(config), LadderConfig, source=str(config))
+        return [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]
+    name = canonical_stage(stage)
+    cfg = load_config(config, overrides)
+    check_stage(cfg, name, str(config))
+    result = run_stage(name, cfg, resume=True if resume else None)
+    step = getattr(result, "global_step", None)
+    return [f"{name}: done → {cfg.output_dir}" + ("" if step is None else f" (step {step})")]

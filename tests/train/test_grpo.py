@@ -1,0 +1,269 @@
+"""Stage-3 GRPO on the tiny model: video really in the loss, mixed modalities, rewards, weights, sampling, resume."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spatialladder.config.grpo import GRPOStageConfig
+from spatialladder.config.load import load_config
+from spatialladder.models.load import load_model_and_processor
+from spatialladder.train.grpo import build_trainer, run_grpo
+from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+from spatialladder.train.trl_args import to_grpo_args
+
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
+
+
+def tiny_cfg(model_dir: Path, records: dict[str, Path], out: Path, *overrides: str) -> GRPOStageConfig:
+    return load_config(
+        TINY_CONFIG,
+        [
+            f"model.name_or_path={model_dir}",
+            f"data.files=[{records['spatial']}]",
+            f"output_dir={out}",
+            "trainer.disable_tqdm=true",
+            "rewards=[{name: format}]",
+            *overrides,
+        ],
+    )
+
+
+def rows_of(records: dict[str, Path], *data_types: str) -> list[dict[str, Any]]:
+    rows = load_grpo_rows([records["spatial"]], video_frames=4).rows
+    return [r for r in rows if r["data_type"] in data_types]
+
+
+def random_reward(completions: list[Any], **kwargs: Any) -> list[float]:
+    """Varies within every group, so advantages are non-zero and the policy must move."""
+    rng = random.Random(len(kwargs["prompts"]) + kwargs["trainer_state"].global_step)
+    return [rng.random() for _ in completions]
+
+
+def vision_grad_calls(model: Any) -> list[bool]:
+    """Record, for every vision-tower forward, whether autograd was on (True only in the loss pass)."""
+    calls: list[bool] = []
+    model.model.visual.register_forward_hook(
+        lambda module, args, out: calls.append(__import__("torch").is_grad_enabled())
+    )
+    return calls
+
+
+def trained(cfg: GRPOStageConfig, rows: list[dict[str, Any]], rewards: list[Any], trainer_cls: Any = None) -> Any:
+    loaded = load_model_and_processor(cfg.model, for_training=True)
+    calls = vision_grad_calls(loaded.model)
+    before = {n: p.detach().clone() for n, p in loaded.model.named_parameters()}
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), rewards)
+    if trainer_cls is not None:
+        trainer.__class__ = trainer_cls
+    trainer.train()
+    changed = {n for n, p in loaded.model.named_parameters() if not bool((p.detach() == before[n]).all())}
+    return trainer, calls, changed
+
+
+def test_video_rows_put_the_vision_tower_in_the_loss_pass(tiny_model_dir, tiny_records, tmp_path) -> None:
+    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4")
+    trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
+    assert calls == [False, True, False, True]  # per step: one rollout (no grad), one loss forward (grad)
+    assert any(n.startswith("model.visual.") for n in changed)
+    assert trainer.state.global_step == 2
+
+
+def test_plain_trl_leaves_the_video_out_of_the_loss(tiny_model_dir, tiny_records, tmp_path) -> None:
+    """The gap this project closes: trl 1.16 alone generates with the video but scores without it."""
+    from trl import GRPOTrainer
+
+    from spatialladder.train.video_grpo import VIDEO_COLUMN, VideoGRPOTrainer, with_video_part
+
+    class TrlOnly(VideoGRPOTrainer):
+        def _generate_and_score_completions(self, inputs):  # video inline in the prompt, then trl's own scoring
+            inputs = [{**x, "prompt": with_video_part(x["prompt"], x[VIDEO_COLUMN])} for x in inputs]
+            return GRPOTrainer._generate_and_score_completions(self, inputs)
+
+    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "beta=0")
+    _, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward], TrlOnly)
+    assert calls == [False, False]  # rollouts saw the video; the loss never did
+    assert not any(n.startswith("model.visual.") for n in changed)
+
+
+def test_mixed_batch_trains_and_rewards_get_answer_columns(tiny_model_dir, tiny_records, tmp_path) -> None:
+    seen: dict[str, list[Any]] = {}
+
+    def recording_reward(completions: list[Any], **kwargs: Any) -> list[float]:
+        for key in ("solution", "answer_kind", "question_type", "data_type"):
+            seen.setdefault(key, []).extend(kwargs[key])
+        return random_reward(completions, **kwargs)
+
+    cfg = tiny_cfg(
+        tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=12", "trainer.max_steps=1"
+    )
+    rows = rows_of(tiny_records, "single_image", "multi_view", "video")[:3]  # one of each, one step
+    trainer, calls, changed = trained(cfg, rows, [recording_reward])
+    assert sorted(set(seen["data_type"])) == ["multi_view", "single_image", "video"]
+    assert sorted(zip(seen["data_type"], seen["solution"], seen["answer_kind"], seen["question_type"], strict=True))[
+        ::4
+    ] == [
+        ("multi_view", "1", "na", "object count"),
+        ("single_image", "A", "mca", "relative distance"),
+        ("video", "10", "na", "room size"),
+    ]
+    assert calls.count(True) == 2  # the loss forward encodes the images and the video
+    assert any(n.startswith("model.visual.") for n in changed)
+
+
+def test_reward_weights_are_applied(tiny_model_dir, tiny_records, tmp_path) -> None:
+    def one(completions: list[Any], **kwargs: Any) -> list[float]:
+        return [1.0] * len(completions)
+
+    def three(completions: list[Any], **kwargs: Any) -> list[float]:
+        return [3.0] * len(completions)
+
+    cfg = tiny_cfg(
+        tiny_model_dir,
+        tiny_records,
+        tmp_path,
+        "rewards=[{name: format, weight: 2.0}, {name: accuracy, weight: 0.5}]",
+        "trainer.max_steps=1",
+    )
+    trainer, _, _ = trained(cfg, rows_of(tiny_records, "single_image"), [one, three])
+    log = trainer.state.log_history[0]
+    assert (log["rewards/one/mean"], log["rewards/three/mean"]) == (1.0, 3.0)
+    assert log["reward"] == pytest.approx(2.0 * 1.0 + 0.5 * 3.0)
+
+
+def test_sampling_settings_reach_the_generation_config(tiny_model_dir, tiny_records, tmp_path) -> None:
+    cfg = tiny_cfg(
+        tiny_model_dir,
+        tiny_records,
+        tmp_path,
+        "sampling.temperature=0.7",
+        "sampling.top_p=0.9",
+        "sampling.top_k=5",
+        "loss_type=dapo",
+        "epsilon=0.3",
+        "rewards=[{name: format}, {name: accuracy}]",
+    )
+    loaded = load_model_and_processor(cfg.model, for_training=True)
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows_of(tiny_records, "video")))
+    gen = trainer.generation_config
+    assert (gen.temperature, gen.top_p, gen.top_k, gen.max_new_tokens, gen.do_sample) == (0.7, 0.9, 5, 8, True)
+    assert loaded.model.config.video_token_id in gen.suppress_tokens
+    assert loaded.model.config.image_token_id in gen.suppress_tokens
+    assert (trainer.loss_type, trainer.epsilon_low, trainer.beta, trainer.num_generations) == ("dapo", 0.3, 0.01, 4)
+    assert [f.__name__ for f in trainer.reward_funcs] == ["format", "accuracy"]
+
+
+def test_run_grpo_logs_saves_and_resumes(tiny_model_dir, tiny_records, tmp_path) -> None:
+    out = tmp_path / "stage3"
+    cfg = tiny_cfg(
+        tiny_model_dir,
+        tiny_records,
+        out,
+        "trainer.save_strategy=steps",
+        "trainer.save_steps=1",
+        "rewards=[{name: format}, {name: accuracy}]",
+    )
+    result = run_grpo(cfg)
+    assert result.global_step == 2 and result.rows == {"single_image": 4, "multi_view": 4, "video": 4}
+    first = result.log_history[0]
+    for key in ("rewards/format/mean", "rewards/accuracy/mean", "rewards/format/std", "kl", "completions/mean_length"):
+        assert key in first
+    assert 0.0 <= first["rewards/format/mean"] <= 1.0 and 0.0 <= first["rewards/accuracy/mean"] <= 1.0
+    for name in (
+        "model.safetensors",
+        "processor_config.json",
+        "config.resolved.yaml",
+        "README.md",
+        "curve_kl.png",
+        "curve_reward.png",
+        "curve_rewards_format_mean.png",
+        "curve_rewards_accuracy_mean.png",
+        "train_log.jsonl",
+    ):
+        assert (out / name).is_file(), name
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in logged if "loss" in e] == [1, 2] and "kl" in logged[0]
+    # A run killed after step 1: only checkpoint-1 survives. Resuming continues at step 2, not from scratch.
+    shutil.rmtree(out / "checkpoint-2")
+    resumed = run_grpo(cfg, resume=True)
+    assert resumed.resumed_from == str(out / "checkpoint-1")
+    assert [e["step"] for e in resumed.log_history if "loss" in e] == [1, 2]
+    assert resumed.global_step == 2
+
+
+def test_resume_starts_from_the_checkpoint_weights_and_ends_as_uninterrupted(
+    tiny_model_dir, tiny_records, tmp_path
+) -> None:
+    """transformers 5's Trainer reloads a plain model's checkpoint with a key-name-blind ``load_state_dict`` that
+    keeps the starting weights; the resumed run must start from the checkpoint and end where an uninterrupted one
+    does (generation sampling is reproducible: the checkpoint restores the RNG state)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from spatialladder.train.checkpoints import load_for_training
+
+    out = tmp_path / "stage3"
+    cfg = tiny_cfg(
+        tiny_model_dir,
+        tiny_records,
+        out,
+        "trainer.max_steps=4",
+        "trainer.save_strategy=steps",
+        "trainer.save_steps=2",
+        "trainer.lr_scheduler_type=constant",
+    )
+    run_grpo(cfg, reward_funcs=[random_reward])
+    uninterrupted = load_file(str(out / "model.safetensors"))
+    shutil.rmtree(out / "checkpoint-4")  # killed after step 2
+    ckpt = out / "checkpoint-2"
+
+    loaded = load_for_training(cfg.model, str(ckpt))
+    loaded.model.save_pretrained(tmp_path / "reloaded")
+    saved, reloaded = (
+        load_file(str(ckpt / "model.safetensors")),
+        load_file(str(tmp_path / "reloaded/model.safetensors")),
+    )
+    assert saved.keys() == reloaded.keys() and all(torch.equal(saved[k], reloaded[k]) for k in saved)
+    assert loaded.model.config.name_or_path == str(tiny_model_dir)  # trl's reference model: the stage's start
+
+    resumed = run_grpo(cfg, resume=True, reward_funcs=[random_reward])
+    assert resumed.resumed_from == str(ckpt) and resumed.global_step == 4
+    final = load_file(str(out / "model.safetensors"))
+    initial = load_file(str(tiny_model_dir / "model.safetensors"))
+    assert any(not torch.equal(saved[k], initial[k]) for k in saved)  # the first leg moved the weights
+    assert all(torch.allclose(final[k], uninterrupted[k], atol=1e-5) for k in final)
+
+
+def test_video_timing_reaching_the_model_is_declared_at_the_config_fps(tiny_model_dir, tiny_records, tmp_path) -> None:
+    """A 4-frame list at data.video_fps 2.0 → second_per_grid_ts 2 / 2 = 1.0 in the rollout and in the loss pass
+    (transformers 5 would assume 24 fps: 0.083); 4.0 fps → 0.5, so the setting is what decides it."""
+    import torch
+
+    def timings(fps: str) -> tuple[set[float], set[float]]:
+        cfg = tiny_cfg(
+            tiny_model_dir, tiny_records, tmp_path / fps, "trainer.max_steps=1", f"data.video_fps={fps}", "beta=0"
+        )
+        loaded = load_model_and_processor(cfg.model, for_training=True)
+        seen: dict[bool, set[float]] = {False: set(), True: set()}
+        rope_index = loaded.model.model.get_rope_index  # where second_per_grid_ts becomes temporal positions
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            ts = kwargs.get("second_per_grid_ts")
+            if kwargs.get("video_grid_thw") is not None:
+                assert ts is not None and len(ts) == len(kwargs["video_grid_thw"])
+                seen[torch.is_grad_enabled()].update(round(float(t), 4) for t in ts)
+            return rope_index(*args, **kwargs)
+
+        loaded.model.model.get_rope_index = spy  # a spy on this one test object, not a patch of the class
+        rows = rows_of(tiny_records, "video")
+        trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), [random_reward])
+        trainer.train()
+        return seen[False], seen[True]
+
+    assert timings("2.0") == ({1.0}, {1.0})  # (generation and old-policy passes, loss pass)
+    assert timings("4.0") == ({0.5}, {0.5})

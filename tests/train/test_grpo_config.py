@@ -1,0 +1,108 @@
+"""Stage-3 config: paper defaults, registry-checked rewards, trl's batch rule and the vLLM guard as clear errors."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from spatialladder.config.grpo import GRPOStageConfig
+from spatialladder.config.load import load_config
+from spatialladder.config.validate import deep_validate
+from spatialladder.errors import ConfigError
+from spatialladder.train.grpo import check_rollout
+from spatialladder.train.trl_args import to_grpo_args
+
+REPO = Path(__file__).resolve().parents[2]
+GPU_CONFIG = REPO / "configs/train/stage3_grpo.yaml"
+TINY_CONFIG = REPO / "configs/debug/grpo_tiny.yaml"
+CPU = ["trainer.bf16=false", "trainer.use_cpu=true"]
+
+
+def test_gpu_config_has_the_paper_settings() -> None:
+    cfg = load_config(GPU_CONFIG, CPU)
+    args = to_grpo_args(cfg, str(GPU_CONFIG))
+    assert (args.num_generations, args.beta, args.epsilon, args.max_completion_length) == (4, 0.01, 0.2, 1024)
+    assert args.learning_rate == 1e-6
+    assert cfg.model.max_pixels == 128 * 28 * 28
+    assert (args.loss_type, args.scale_rewards, args.use_vllm) == ("grpo", "group", False)
+    assert (args.temperature, args.top_p, args.top_k) == (1.0, 1.0, 50)
+    assert [r.name for r in cfg.rewards] == ["format", "accuracy"]
+    assert args.reward_weights == [1.0, 1.0]
+    assert args.generation_batch_size % args.num_generations == 0
+
+
+def test_tiny_config_validates_deeply() -> None:
+    assert deep_validate(load_config(TINY_CONFIG), str(TINY_CONFIG)) == ["schema (grpo)", "trl.GRPOConfig"]
+
+
+def test_sampling_and_loss_fields_reach_trl() -> None:
+    cfg = load_config(
+        TINY_CONFIG,
+        [
+            "sampling.temperature=0.7",
+            "sampling.top_p=0.9",
+            "sampling.top_k=0",
+            "loss_type=dr_grpo",
+            "scale_rewards=batch",
+            "beta=0.04",
+            "epsilon=0.28",
+            "rewards=[{name: format, weight: 0.5}, {name: accuracy, weight: 2.0}]",
+        ],
+    )
+    args = to_grpo_args(cfg)
+    assert (args.temperature, args.top_p, args.top_k) == (0.7, 0.9, 0)
+    assert (args.loss_type, args.scale_rewards, args.beta, args.epsilon) == ("dr_grpo", "batch", 0.04, 0.28)
+    assert args.reward_weights == [0.5, 2.0]
+
+
+def test_batch_rule_is_a_config_error_naming_the_keys() -> None:
+    cfg = load_config(TINY_CONFIG, ["trainer.per_device_train_batch_size=2"])
+    with pytest.raises(ConfigError) as err:
+        deep_validate(cfg, "tiny.yaml")
+    msg = str(err.value)
+    assert msg.startswith("tiny.yaml: the generation batch trainer.per_device_train_batch_size (2)")
+    assert "= 2 is not divisible by sampling.num_generations (4)" in msg
+
+
+def test_batch_rule_counts_accumulation_and_explicit_generation_batch() -> None:
+    ok = load_config(TINY_CONFIG, ["trainer.per_device_train_batch_size=2", "trainer.gradient_accumulation_steps=2"])
+    assert to_grpo_args(ok).generation_batch_size == 4
+    bad = load_config(TINY_CONFIG, ["trainer.generation_batch_size=6", "trainer.per_device_train_batch_size=2"])
+    with pytest.raises(ConfigError, match=r"trainer.generation_batch_size = 6 is not divisible"):
+        to_grpo_args(bad)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "rewards=[{name: formatt}]",
+            "rewards.0.name: Value error, unknown reward 'formatt'; valid names: accuracy, format, iou",
+        ),
+        ("rewards=[{name: format}, {name: format}]", "reward 'format' is listed twice"),
+        ("trainer.beta=0.1", "trainer.beta is set by spatialladder itself"),
+        ("loss_type=bnpo", "loss_type: Input should be 'grpo', 'dapo' or 'dr_grpo'"),
+        ("sampling.num_generations=1", "sampling.num_generations: Input should be greater than or equal to 2"),
+    ],
+)
+def test_bad_values_name_the_key(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(TINY_CONFIG, [override])
+    assert expected in str(err.value)
+
+
+def test_defaults_are_the_paper_not_trl() -> None:
+    cfg = GRPOStageConfig.model_validate(
+        {"kind": "grpo", "output_dir": "o", "model": {"name_or_path": "m"}, "data": {"files": ["f"]}}
+    )
+    assert (cfg.loss_type, cfg.beta, cfg.epsilon, cfg.scale_rewards) == ("grpo", 0.01, 0.2, "group")
+    assert (cfg.sampling.num_generations, cfg.sampling.top_k, cfg.sampling.max_completion_length) == (4, 50, 1024)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_vllm_rollout_without_vllm_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"rollout: vllm needs vLLM on a CUDA GPU, but the vllm package is not"):
+        check_rollout("vllm")
+    check_rollout("hf")

@@ -1,0 +1,95 @@
+"""``--stage all``: chaining, skip-finished, rerun-after-edit, stage names, and the CLI command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spatialladder.cli import app
+from spatialladder.config.load import read_yaml
+from spatialladder.errors import ConfigError, UnknownNameError
+from spatialladder.train.ladder import MARKER_NAME, canonical_stage, split_overrides, train_command
+
+STAGES = ("localization", "spatial", "coldstart")
+
+
+def write_ladder(tmp_path: Path, sft_config, max_steps: int = 1) -> Path:
+    ladder = {"kind": "ladder"}
+    for stage in STAGES:
+        cfg = sft_config(stage, tmp_path / "out" / stage, {"max_steps": max_steps})
+        (tmp_path / f"{stage}.yaml").write_text(yaml.safe_dump(cfg))
+        ladder[stage] = f"{stage}.yaml"
+    path = tmp_path / "ladder.yaml"
+    path.write_text(yaml.safe_dump(ladder))
+    return path
+
+
+def actions(lines: list[str]) -> list[str]:
+    return [line.split(": ")[1].split(" ")[0] for line in lines]
+
+
+def test_ladder_chains_skips_finished_and_reruns_after_an_edit(tmp_path, sft_config, tiny_model_dir) -> None:
+    ladder = write_ladder(tmp_path, sft_config)
+    assert actions(train_command("all", ladder)) == ["trained", "trained", "trained"]
+    out = tmp_path / "out"
+    # each stage starts from the previous stage's final folder
+    assert read_yaml(out / "spatial/config.resolved.yaml")["model"]["name_or_path"] == str(out / "localization")
+    assert read_yaml(out / "coldstart/config.resolved.yaml")["model"]["name_or_path"] == str(out / "spatial")
+    assert read_yaml(out / "localization/config.resolved.yaml")["model"]["name_or_path"] == str(tiny_model_dir)
+    assert json.loads((out / "spatial" / MARKER_NAME).read_text())["status"] == "done"
+
+    assert actions(train_command("all", ladder)) == ["skipped", "skipped", "skipped"]
+
+    spatial = yaml.safe_load((tmp_path / "spatial.yaml").read_text())
+    spatial["trainer"]["learning_rate"] = 5e-4
+    (tmp_path / "spatial.yaml").write_text(yaml.safe_dump(spatial))
+    assert actions(train_command("all", ladder)) == ["skipped", "trained", "trained"]
+    assert actions(train_command("all", ladder, ["spatial.trainer.learning_rate=5e-4"])) == ["skipped"] * 3
+
+
+def test_interrupted_stage_resumes_from_its_checkpoint(tmp_path, sft_config) -> None:
+    ladder = write_ladder(tmp_path, sft_config, max_steps=2)
+    for stage in STAGES:
+        cfg = yaml.safe_load((tmp_path / f"{stage}.yaml").read_text())
+        cfg["trainer"].update(save_strategy="steps", save_steps=1)
+        (tmp_path / f"{stage}.yaml").write_text(yaml.safe_dump(cfg))
+    train_command("all", ladder)
+    marker_path = tmp_path / "out/coldstart" / MARKER_NAME
+    marker = json.loads(marker_path.read_text())
+    marker_path.write_text(json.dumps({**marker, "status": "running"}))  # as if killed after checkpoint-2
+    assert actions(train_command("all", ladder)) == ["skipped", "skipped", "resumed"]
+
+
+def test_stage_names_and_override_routing() -> None:
+    assert [canonical_stage(s) for s in ("1", "2", "cs", "3", "spatial")] == [
+        "localization",
+        "spatial",
+        "coldstart",
+        "grpo",
+        "spatial",
+    ]
+    with pytest.raises(UnknownNameError, match="unknown stage '4'"):
+        canonical_stage("4")
+    assert split_overrides(["2.trainer.max_steps=3", "cs.seed=1"], STAGES) == {
+        "localization": [],
+        "spatial": ["trainer.max_steps=3"],
+        "coldstart": ["seed=1"],
+    }
+    with pytest.raises(ConfigError, match="prefix each override with a stage"):
+        split_overrides(["trainer.max_steps=3"], STAGES)
+
+
+def test_cli_trains_one_stage_and_rejects_a_mismatched_config(tmp_path, sft_config) -> None:
+    cfg_path = tmp_path / "s1.yaml"
+    cfg_path.write_text(yaml.safe_dump(sft_config("localization", tmp_path / "s1", {"max_steps": 1})))
+    result = CliRunner().invoke(app, ["train", "--stage", "1", "--config", str(cfg_path), "--set", "seed=3"])
+    assert result.exit_code == 0, result.output
+    assert "localization: done" in result.output and "(step 1)" in result.output
+    result = CliRunner().invoke(app, ["train", "--stage", "cs", "--config", str(cfg_path)])
+    assert isinstance(
+        result.exception, ConfigError
+    ) and "sft/localization config, but --stage asks for coldstart" in str(result.exception)
