@@ -69,9 +69,10 @@ def test_official_files_load_with_datasets(built):
         spatial.column_names
     )
     parquet = load_dataset(str(out / "hf"), "grounding", split="train")
-    assert parquet[0]["answer"][0]["bbox_2d"] == json.loads((out / JSONL[0]).read_text().splitlines()[0])["answer"][
-        0
-    ]["bbox_2d"]
+    assert (
+        parquet[0]["answer"][0]["bbox_2d"]
+        == json.loads((out / JSONL[0]).read_text().splitlines()[0])["answer"][0]["bbox_2d"]
+    )
 
 
 def test_parallel_run_and_resume_are_byte_identical(built, scans, tmp_path):

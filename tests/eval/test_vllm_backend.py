@@ -31,7 +31,12 @@ def test_missing_cuda_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
         pytest.skip("a CUDA GPU is visible")
     (tmp_path / "vllm").mkdir()
     (tmp_path / "vllm" / "__init__.py").write_text('"""An empty stand-in package: only the import must succeed."""\n')
+    import sys
+
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(__import__("sys").modules, "vllm", raising=False)
-    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-        require_vllm()
+    monkeypatch.delitem(sys.modules, "vllm", raising=False)
+    try:
+        with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+            require_vllm()
+    finally:  # the stand-in must not outlive this test (other tests check that vllm is absent)
+        sys.modules.pop("vllm", None)

@@ -15,8 +15,13 @@ def view(fraction, box):
 
 def test_groundable_objects(make_scene, make_frame, rng):
     scene = make_scene(
-        [("chair", (0, 0, 0), SMALL), ("chair", (1, 0, 0), SMALL), ("table", (2, 0, 0), SMALL),
-         ("lamp", (3, 0, 0), SMALL), ("tv", (4, 0, 0), SMALL)]
+        [
+            ("chair", (0, 0, 0), SMALL),
+            ("chair", (1, 0, 0), SMALL),
+            ("table", (2, 0, 0), SMALL),
+            ("lamp", (3, 0, 0), SMALL),
+            ("tv", (4, 0, 0), SMALL),
+        ]
     )
     frame = make_frame(
         10,
@@ -29,8 +34,9 @@ def test_groundable_objects(make_scene, make_frame, rng):
         },
     )
     assert localization.groundable(scene, frame, localization.Params()) == [("table", 2)]
-    (item,) = localization.generate(scene.__class__(**{**scene.__dict__, "frames": (frame,)}), localization.Params(),
-                                    rng, LetterBalancer())
+    (item,) = localization.generate(
+        scene.__class__(**{**scene.__dict__, "frames": (frame,)}), localization.Params(), rng, LetterBalancer()
+    )
     assert item.question == "Where is the table in the image?"
     assert item.boxes_2d == (("table", (400.0, 300.0, 800.0, 600.0)),)
     assert item.frame_indices == (10,) and item.answer_kind == "grounding"

@@ -26,9 +26,7 @@ def test_counting_asks_only_categories_seen_twice(make_scene, rng):
 
 
 def test_counting_trusts_object_counts_over_box_lists(make_scene, rng):
-    scene = make_scene(
-        [("window", (0, 0, 1), (1, 0.1, 1)), ("window", (3, 0, 1), (1, 0.1, 1))], counts={"window": 3}
-    )
+    scene = make_scene([("window", (0, 0, 1), (1, 0.1, 1)), ("window", (3, 0, 1), (1, 0.1, 1))], counts={"window": 3})
     (item,) = run("object_counting", scene, rng)
     assert item.answer == "3"
 

@@ -50,8 +50,10 @@ def test_rel_distance_answer_is_closest_category(make_scene, rng):
     assert option_value(item) == "chair"
     assert len(item.options) == 4 and [o[0] for o in item.options] == list("ABCD")
     values = [o[3:] for o in item.options]
-    assert item.question.startswith(f"Measuring from the closest point of each object, which of these objects "
-                                    f"({', '.join(values)}) is the closest to the table?")
+    assert item.question.startswith(
+        f"Measuring from the closest point of each object, which of these objects "
+        f"({', '.join(values)}) is the closest to the table?"
+    )
     assert item.evidence["distances_m"] == pytest.approx({"chair": 1.0, "lamp": 2.0, "sofa": 3.0, "bed": 4.0})
 
 
@@ -96,8 +98,13 @@ def polar(angle_deg, r=2.0):
 
 @pytest.mark.parametrize(
     ("angle", "hard", "medium"),
-    [(45, "front-left", "left"), (120, "back-left", "left"), (200, "back-right", "back"),
-     (250, "back-right", "right"), (315, "front-right", "right")],
+    [
+        (45, "front-left", "left"),
+        (120, "back-left", "left"),
+        (200, "back-right", "back"),
+        (250, "back-right", "right"),
+        (315, "front-right", "right"),
+    ],
 )
 def test_rel_direction_sectors(make_scene, angle, hard, medium):
     scene = direction_scene(make_scene, polar(angle))

@@ -123,9 +123,37 @@ def test_registry():
         get_reward("acuracy")
 
 
+PROPERTY_EXAMPLES = 10_000
+"""Issue 6: at least 10k examples in CI that the rewards never raise and stay in range on arbitrary unicode."""
+
+answer_text = st.text().map(lambda t: f"<answer>{t}</answer>")
+tagged_text = st.tuples(st.text(max_size=40), st.text(max_size=40), st.text(max_size=10)).map(
+    lambda p: f"<think>{p[0]}</think>{p[2]}<answer>{p[1]}</answer>"
+)
+completions = st.one_of(st.text(), answer_text, tagged_text)
+"""Arbitrary unicode, bare or inside the tags, so the answer-parsing paths are reached too."""
+solutions = st.one_of(
+    st.text(max_size=8),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["0", "0.0", "A", "B", '[{"bbox_2d": [0, 0, 10, 10], "label": "x"}]']),
+)
+
+
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
+@given(completions)
+def test_format_reward_never_raises_and_is_binary(completion):
+    assert format_reward(completion) in (0.0, 1.0)
+
+
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
+@given(completions, solutions, st.sampled_from(["mca", "na", "box"]))
+def test_accuracy_reward_never_raises_and_stays_in_range(completion, solution, kind):
+    assert 0.0 <= accuracy_reward(completion, solution, kind) <= 1.0
+
+
 @settings(max_examples=2000, deadline=None)
-@given(st.text(), st.sampled_from(["mca", "na", "box"]), st.text(max_size=8))
-def test_rewards_never_raise_and_stay_in_range(completion, kind, solution):
+@given(completions, solutions, st.sampled_from(["mca", "na", "box"]))
+def test_every_registered_reward_never_raises_and_stays_in_range(completion, solution, kind):
     for name, fn in REWARDS.items():
         value = fn(completion, solution, kind)
         assert 0.0 <= value <= 1.0, name
