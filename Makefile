@@ -39,3 +39,9 @@ tiny-model: install
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache outputs
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+demo: install
+	$(BIN)/spatialladder demo --out $(DEMO_OUT)
+
+demo-smoke: install
+	$(BIN)/spatialladder demo --out outputs/demo-smoke --scenes 3 --smoke

@@ -75,6 +75,121 @@ def make_tiny_model(
     typer.echo(str(build_tiny_qwen2_5_vl(out_dir, seed=seed)))
 
 
+@app.command("eval")
+def eval_command(
+    bench: str = typer.Option(
+        None, "--bench", help="vsibench (vsi), spbench-si, spbench-mv, cvbench, sparbench, viewspatial, mmsi, mindcube."
+    ),
+    model: str = typer.Option(None, "--model", help="Checkpoint folder or Hub id."),
+    data: str = typer.Option(None, "--data", help="Benchmark folder in the Hub layout."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML eval config (flags override it)."),
+    prompt: str = typer.Option(None, "--prompt", help="lmms | direct | thinking."),
+    frames: int = typer.Option(None, "--frames", help="Video frames (default 32)."),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    limit: int = typer.Option(None, "--limit", help="Seeded random subset size (default: full set)."),
+    seed: int = typer.Option(None, "--seed"),
+    out: str = typer.Option(None, "--out", help="Output folder (default outputs/eval/<bench>); reruns resume."),
+    overrides: list[str] = SetOption,
+) -> None:
+    """Evaluate a model on a spatial benchmark with its official prompt and scoring; resumable.
+
+    Example: spatialladder eval --bench vsi --model hongxingli/SpatialLadder-3B --data data/VSI-Bench --prompt thinking
+    Multi-GPU: accelerate launch --num_processes 4 -m spatialladder eval --bench sparbench --model M --data D
+    """
+    from spatialladder.config.eval import build_eval_config
+    from spatialladder.eval.runner import run_eval
+
+    flags = dict(prompt=prompt, frames=frames, batch_size=batch_size, limit=limit, seed=seed)
+    source = str(config) if config else None
+    cfg = build_eval_config(source, overrides or [], bench=bench, model=model, data=data, out=out, **flags)
+    result = run_eval(cfg)
+    if result.results is not None:  # the main process scores the merged shards
+        scores = result.results
+        typer.echo(f"{cfg.bench}: overall {scores['overall']:.2f} (n={scores['n']}) -> {cfg.output_dir}")
+
+
+@app.command("build-data")
+def build_data_command(
+    config: Path = typer.Option(None, "--config", "-c", help="Data config YAML (kind: data)."),
+    scannet_root: Path = typer.Option(None, "--scannet-root", help="ScanNet scans/ folder."),
+    out: Path = typer.Option(None, "--out", help="Output folder (reruns resume finished scenes)."),
+    workers: int = typer.Option(None, "--workers", help="Parallel scene workers."),
+    seed: int = typer.Option(None, "--seed"),
+    scenes: Path = typer.Option(None, "--scenes", help="File of scene ids, one per line."),
+    fmt: str = typer.Option(None, "--format", help="jsonl | hf (also write parquet for datasets)."),
+    from_meta: Path = typer.Option(None, "--from-meta", help="Released VSI-Bench meta-info JSON instead of scans."),
+    overrides: list[str] = SetOption,
+) -> None:
+    """Build SpatialLadder-26k-style QA (grounding, spatial, cold-start JSONL + images) from ScanNet scans.
+
+    Example: spatialladder build-data -c configs/data/scannet.yaml --scannet-root data/scannet/scans --workers 2
+    """
+    from spatialladder.data.command import run_build_data
+
+    flags = dict(scannet_root=scannet_root, out_dir=out, workers=workers, seed=seed, scenes_file=scenes)
+    result = run_build_data(config, overrides or [], format=fmt, from_meta=from_meta, **flags)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("score")
+def score_command(
+    bench: str = typer.Option(..., "--bench", help="Benchmark name (see `spatialladder eval --help`)."),
+    predictions: Path = typer.Option(..., "--predictions", help="JSONL with 'id' and 'prediction', or an eval --out."),
+    data: Path = typer.Option(..., "--data", help="Benchmark folder in the Hub layout."),
+    out: Path = typer.Option(Path("outputs/score"), "--out", help="Where results.json/.md/.png go."),
+    prompt: str = typer.Option("thinking", "--prompt", help="Prompt style the predictions were made with."),
+    scoring: str = typer.Option(None, "--scoring", help="vsibench-2024 | lmms-eval | spatialladder."),
+    official_quirks: bool = typer.Option(False, "--official-quirks", help="Official scorer bug for bug (SPAR)."),
+) -> None:
+    """Score an existing predictions file by the same rules as `eval` (any model, any harness).
+
+    Example: spatialladder score --bench vsi --predictions preds.jsonl --data data/VSI-Bench --out outputs/score
+    """
+    from spatialladder.eval.runner import run_score
+
+    results = run_score(bench, predictions, data, out, prompt=prompt, scoring=scoring, official_quirks=official_quirks)
+    typer.echo(f"{results['bench']}: overall {results['overall']:.2f} (n={results['n']}) -> {out}")
+
+
+@app.command("train")
+def train_command(
+    stage: str = typer.Option(..., "--stage", help="1|2|cs|3 (or localization|spatial|coldstart|grpo), or all."),
+    config: Path = typer.Option(..., "--config", "-c", help="Stage config; with --stage all a `kind: ladder` file."),
+    overrides: list[str] = SetOption,
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint-* in output_dir."),
+) -> None:
+    """Train one rung of the ladder, or all of them (1 → 2 → cs → 3, finished stages skipped).
+
+    Example: spatialladder train --stage 1 --config configs/train/stage1_localization.yaml --set trainer.max_steps=10
+    Example: spatialladder train --stage all --config configs/ladder.yaml --set spatial.trainer.learning_rate=2e-5
+    Multi-GPU: accelerate launch --config_file configs/accelerate/zero3.yaml -m spatialladder train --stage 2 -c ...
+    """
+    from spatialladder.train.ladder import train_command as run
+
+    for line in run(stage, config, overrides or [], resume=resume):
+        typer.echo(line)
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("outputs/demo"), "--out", help="Folder for everything the demo writes."),
+    scenes: int = typer.Option(8, "--scenes", help="Synthetic training scans (held-out scans: a third, at least 1)."),
+    seed: int = typer.Option(0, "--seed", help="One seed for scenes, data, training and eval."),
+    smoke: bool = typer.Option(False, "--smoke", help="A minutes-long version for CI: fewer frames and steps."),
+    configs: Path = typer.Option(Path("configs/demo"), "--configs", help="The demo's YAML configs."),
+) -> None:
+    """The whole ladder end to end on synthetic ScanNet scans and a tiny Qwen2.5-VL, on CPU, offline; resumes.
+
+    Example: spatialladder demo --out outputs/demo --scenes 8 --seed 0
+    """
+    from spatialladder.demo import DemoPlan, run_demo, summary
+
+    plan = DemoPlan(out, train_scenes=scenes, heldout_scenes=max(1, scenes // 3), seed=seed, smoke=smoke,
+                    configs_dir=configs)  # fmt: skip
+    typer.echo(summary(run_demo(plan)))
+
+
 def main() -> None:
     """Console entry point: library errors become one clear line and exit code 2, not a traceback."""
     try:

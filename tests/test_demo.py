@@ -1,0 +1,69 @@
+"""The demo end to end at smoke size: every rung runs, the report has every stage and benchmark, reruns resume,
+and the same seed gives the same report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spatialladder.demo import BENCHES, MODELS, DemoPlan, run_demo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory):
+    plan = DemoPlan(tmp_path_factory.mktemp("demo") / "out", train_scenes=3, heldout_scenes=1, seed=0, smoke=True,
+                    configs_dir=REPO / "configs" / "demo")  # fmt: skip
+    return plan, run_demo(plan)
+
+
+def test_every_step_ran_and_report_is_complete(smoke_run) -> None:
+    plan, result = smoke_run
+    assert result.steps == {s: "ran" for s in result.steps} and len(result.steps) == 7
+    report = result.report.read_text()
+    for bench in BENCHES:
+        assert f"### {bench}" in report
+    for model in MODELS:
+        assert f"| {model} (direct) |" in report
+    assert "| coldstart (thinking) |" in report and "| stage3 (thinking) |" in report
+    assert (plan.out_dir / "sft_loss.png").is_file()
+    manifest = json.loads((plan.out_dir / "data" / "manifest.json").read_text())
+    total = sum(n for types in manifest["counts"].values() for n in types.values())
+    assert f"| **all** | | **{total}** |" in report
+
+
+def test_ladder_chained_each_stage_from_the_previous(smoke_run) -> None:
+    plan, _ = smoke_run
+    previous = str(plan.out_dir / "models" / "base")
+    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+        resolved = (plan.out_dir / "checkpoints" / stage / "config.resolved.yaml").read_text()
+        assert f"name_or_path: {previous}" in resolved, stage
+        previous = str(plan.out_dir / "checkpoints" / stage)
+
+
+def test_rerun_reuses_and_interrupted_step_resumes(smoke_run) -> None:
+    plan, first = smoke_run
+    before = first.report.read_text()
+    again = run_demo(plan)
+    assert set(again.steps.values()) == {"reused"}
+    # an interrupted eval: its step marker is gone and one run's predictions are half written
+    (plan.out_dir / ".demo_state" / "eval.json").unlink()
+    (plan.out_dir / ".demo_state" / "report.json").unlink()
+    preds = plan.out_dir / "eval" / "stage3-direct" / "vsibench" / "predictions.jsonl"
+    lines = preds.read_text().splitlines()
+    preds.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    resumed = run_demo(plan)
+    assert resumed.steps["eval"] == "ran" and resumed.steps["ladder"] == "reused"
+    assert resumed.report.read_text() == before
+
+
+def test_same_seed_same_report(smoke_run, tmp_path: Path) -> None:
+    plan, first = smoke_run
+    other = DemoPlan(tmp_path / "out", train_scenes=3, heldout_scenes=1, seed=0, smoke=True,
+                     configs_dir=plan.configs_dir)  # fmt: skip
+    second = run_demo(other)
+    strip = lambda text, root: text.replace(str(root), "<out>")  # noqa: E731
+    assert strip(second.report.read_text(), other.out_dir) == strip(first.report.read_text(), plan.out_dir)
