@@ -39,6 +39,17 @@ _Loader.add_implicit_resolver(
 )
 
 
+# YAML 1.1 also reads yes/no/on/off as booleans, so `--set trainer.save_strategy=no` would become False; keep
+# only true/false (YAML 1.2), which is what every trl/accelerate knob expects.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 

@@ -111,6 +111,9 @@ def load_processor(source: str, settings: ModelSettings) -> Any:
         if settings.max_pixels is not None:
             size["longest_edge"] = settings.max_pixels
         part.size = {"shortest_edge": size["shortest_edge"], "longest_edge": size["longest_edge"]}
+    # qwen-vl-utils' rule: a frame's cap is also bounded by an even share of a whole-video budget. With the paper's
+    # 128·28·28 per frame and ≤ 32 frames the share is far larger, so this only matters for very long frame lists.
+    processor.video_processor.cap_pixels_per_frame = True
     return processor
 
 

@@ -141,3 +141,11 @@ def test_gpu_config_validates_on_cpu_with_device_check_skipped(tmp_path: Path) -
     assert checked[-1] == "trl.SFTConfig (device check of bf16 skipped: no CUDA here)"
     with pytest.raises(ConfigError, match="learning_rte: not a field of trl.SFTConfig"):
         deep_validate(load_config(write(tmp_path, {**BASE, "trainer": {"bf16": True, "learning_rte": 1}})))
+
+
+def test_yes_no_stay_strings_true_false_are_bools(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(tmp_path, BASE), ["trainer.save_strategy=no", "trainer.x_on=on", "model.freeze_vision_tower=True"]
+    )
+    assert cfg.trainer["save_strategy"] == "no" and cfg.trainer["x_on"] == "on"
+    assert cfg.model.freeze_vision_tower is True
