@@ -7,7 +7,22 @@ import sys
 
 import pytest
 
-PURE = ["spatialladder", "spatialladder.cli", "spatialladder.config.load", "spatialladder.errors"]
+PURE = [
+    "spatialladder",
+    "spatialladder.cli",
+    "spatialladder.errors",
+    "spatialladder.config.load",
+    "spatialladder.config.data",
+    "spatialladder.config.sft",
+    "spatialladder.config.grpo",
+    "spatialladder.config.eval",
+    "spatialladder.questions",
+    "spatialladder.scannet.pipeline",
+    "spatialladder.metrics.core",
+    "spatialladder.rewards",
+    "spatialladder.prompts",
+    "spatialladder.demo",
+]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -116,8 +116,26 @@ def load_category_spec(path: Path | str | None = None) -> CategorySpec:
     return spec
 
 
-def make_label_mapper(label_map: Path | str | None, categories_file: Path | str | None = None) -> LabelMapper:
-    """The mapper a pipeline needs; ``label_map`` must be the real tsv."""
-    if label_map is None:
-        raise ConfigError("scannet.label_map is not set: point it at scannetv2-labels.combined.tsv")
-    return LabelMapper(rows=read_label_map(label_map), spec=load_category_spec(categories_file))
+LABEL_MAP_NAME = "scannetv2-labels.combined.tsv"
+
+
+def find_label_map(label_map: Path | str | None, scans_root: Path | str | None) -> Path | str | None:
+    """The configured tsv, else ScanNet's own copy: the release keeps it beside (or inside) the ``scans/`` folder."""
+    if label_map is not None or scans_root is None:
+        return label_map
+    root = Path(scans_root)
+    for candidate in (root / LABEL_MAP_NAME, root.parent / LABEL_MAP_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def make_label_mapper(
+    label_map: Path | str | None, categories_file: Path | str | None = None, scans_root: Path | str | None = None
+) -> LabelMapper:
+    """The mapper a pipeline needs; ``label_map`` must be the real tsv (found beside ``scans_root`` if unset)."""
+    path = find_label_map(label_map, scans_root)
+    if path is None:
+        where = f" and none was found in {scans_root} or its parent" if scans_root is not None else ""
+        raise ConfigError(f"scannet.label_map is not set{where}: point it at {LABEL_MAP_NAME}")
+    return LabelMapper(rows=read_label_map(path), spec=load_category_spec(categories_file))

@@ -52,7 +52,7 @@ def build_scene_meta(
     scene = scene_dir.name
     if not scene_dir.is_dir():
         raise SceneFormatError(scene, str(scene_dir), "scene folder not found")
-    mapper = mapper or make_label_mapper(settings.label_map, settings.categories_file)
+    mapper = mapper or make_label_mapper(settings.label_map, settings.categories_file, scene_dir.parent)
     times = timings if timings is not None else {}
     paths = ScenePaths(scene, scene_dir)
 
@@ -178,7 +178,7 @@ def ingest_scenes(
     report = IngestReport(refused_val=refused)
     if refused:
         logger.warning("refused %d val scenes (set allow_val_scenes to use them)", len(refused))
-    mapper = make_label_mapper(settings.label_map, settings.categories_file)
+    mapper = make_label_mapper(settings.label_map, settings.categories_file, scans_root)
     for scene in kept:
         try:
             meta = build_scene_meta(scans_root / scene, settings, mapper)

@@ -66,3 +66,14 @@ def test_bad_label_map_and_categories_file(tmp_path):
         load_category_spec(cats)
     with pytest.raises(ConfigError, match="label_map is not set"):
         make_label_mapper(None)
+
+
+def test_label_map_defaults_to_scannets_own_copy_beside_scans(tmp_path) -> None:
+    import shutil
+
+    scans = tmp_path / "ScanNet" / "scans"
+    scans.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"none was found in .*scans or its parent"):
+        make_label_mapper(None, scans_root=scans)
+    shutil.copy(LABEL_MAP, scans.parent / "scannetv2-labels.combined.tsv")
+    assert make_label_mapper(None, scans_root=scans).category("couch") == "sofa"
