@@ -19,7 +19,6 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +114,6 @@ def run_demo(plan: DemoPlan) -> DemoResult:
     return result
 
 
-def label_map_path() -> Path:
-    """The demo's label map: the real ScanNet tsv rows (header + the raw labels synthetic scenes use)."""
-    return Path(str(resources.files("spatialladder.testing").joinpath("synthetic_labels.tsv")))
-
-
 def sample_objects(rng: np.random.Generator, room: tuple[float, float, float]) -> tuple[Any, ...]:
     """A random furnished room: labels and counts drawn per scene, boxes on a jittered grid without overlaps."""
     from spatialladder.testing.synthetic_scannet import SyntheticObject
@@ -166,10 +160,12 @@ def write_scenes(plan: DemoPlan) -> None:
 
 
 def _data_overrides(plan: DemoPlan, split: str, out: str) -> list[str]:
+    from spatialladder.testing.synthetic_scannet import synthetic_label_map
+
     return [
         f"scannet_root={plan.path('scannet', split)}",
         f"out_dir={plan.path(out)}",
-        f"scannet.label_map={label_map_path()}",
+        f"scannet.label_map={synthetic_label_map()}",
         f"seed={plan.seed + (0 if split == 'train' else 1000)}",
     ]
 

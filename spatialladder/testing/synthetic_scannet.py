@@ -46,6 +46,14 @@ def _obj(label: str, cat: str | None, xy: tuple[float, float], size: tuple[float
     return SyntheticObject(label, cat, (xy[0], xy[1], z0 + size[2] / 2.0), size, yaw)
 
 
+def synthetic_label_map() -> Path:
+    """A label map for synthetic scenes: the real ``scannetv2-labels.combined.tsv`` header and the rows of every raw
+    label these scenes use (shipped with the package, so tests and the demo need no ScanNet download)."""
+    from importlib import resources
+
+    return Path(str(resources.files("spatialladder.testing").joinpath("synthetic_labels.tsv")))
+
+
 ROOM_SIZE = (5.0, 4.0, 2.5)
 DEFAULT_OBJECTS: tuple[SyntheticObject, ...] = (
     _obj("couch", "sofa", (2.5, 0.55), (2.0, 0.9, 0.8)),

@@ -77,3 +77,17 @@ def test_label_map_defaults_to_scannets_own_copy_beside_scans(tmp_path) -> None:
         make_label_mapper(None, scans_root=scans)
     shutil.copy(LABEL_MAP, scans.parent / "scannetv2-labels.combined.tsv")
     assert make_label_mapper(None, scans_root=scans).category("couch") == "sofa"
+
+
+def test_shipped_synthetic_label_map_is_a_faithful_subset_of_the_real_tsv():
+    from spatialladder.testing.synthetic_scannet import DEFAULT_OBJECTS, synthetic_label_map
+
+    if not LABEL_MAP.is_file():
+        pytest.skip(f"real label map not found at {LABEL_MAP}")
+    real = {line.split("\t")[1]: line for line in LABEL_MAP.read_text().splitlines()}
+    shipped = synthetic_label_map().read_text().splitlines()
+    assert shipped[0] == LABEL_MAP.read_text().splitlines()[0]
+    for line in shipped[1:]:
+        assert real[line.split("\t")[1]] == line
+    names = {line.split("\t")[1] for line in shipped[1:]}
+    assert {o.raw_label for o in DEFAULT_OBJECTS} <= names
