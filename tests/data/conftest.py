@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from spatialladder.config.data import DataConfig
-from spatialladder.testing.synthetic_scannet import write_synthetic_scene
+from spatialladder.testing.synthetic_scannet import synthetic_label_map, write_synthetic_scene
 
-LABEL_MAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scannetv2-labels.combined.tsv"
+LABEL_MAP = synthetic_label_map()
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SCENES = ("scene0000_00", "scene0001_00")
 
 
@@ -34,3 +35,12 @@ def make_config(scans: Path, out: Path, **overrides) -> DataConfig:
     for key, value in overrides.items():
         data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
     return DataConfig.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def vsi_meta_scannet() -> Path:
+    """The released VSI-Bench meta-info for ScanNet (../shared/data)."""
+    path = SHARED_DATA / "vsibench_meta_scannet_val.json"
+    if not path.is_file():
+        pytest.skip(f"released meta-info not found at {path}")
+    return path

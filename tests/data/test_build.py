@@ -111,8 +111,8 @@ def test_corrupt_scene_fails_alone(scans, tmp_path):
     assert lenient.ok
 
 
-def test_from_meta_builds_video_path_records(tmp_path):
-    meta = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vsibench_meta_scannet_val.json"
+def test_from_meta_builds_video_path_records(tmp_path, vsi_meta_scannet):
+    meta = vsi_meta_scannet
     scenes = tmp_path / "scenes.txt"
     scenes.write_text("scene0025_01\nscene0030_02\n")
     cfg = make_config(Path("unused"), tmp_path / "out", from_meta=str(meta), scenes_file=str(scenes),
@@ -123,12 +123,12 @@ def test_from_meta_builds_video_path_records(tmp_path):
     assert not read_jsonl(result.files["grounding"], GroundingRecord)
 
 
-def test_cli_build_data_from_meta(tmp_path):
+def test_cli_build_data_from_meta(tmp_path, vsi_meta_scannet):
     from typer.testing import CliRunner
 
     from spatialladder.cli import app
 
-    meta = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vsibench_meta_scannet_val.json"
+    meta = vsi_meta_scannet
     scenes = tmp_path / "scenes.txt"
     scenes.write_text("scene0025_01\n")
     args = ["build-data", "--from-meta", str(meta), "--scenes", str(scenes), "--out", str(tmp_path / "out"),
