@@ -339,12 +339,16 @@ def write_synthetic_scene(
     intrinsic/, no .sens) or "both". ``pad_width`` zero-pads exported frame names. ``duplicate_groups`` lists every
     segGroup twice (as ScanNet's scene0217_00). ``unique_views`` renders only that many distinct views and cycles
     them (with their poses) to make long .sens files quickly. Frames in ``invalid_frames`` get an all −inf pose.
+    Like a ScanNet download, ``root`` also gets ``scannetv2-labels.combined.tsv`` (the shipped subset) if it has none.
     """
     if layout not in ("raw", "exported", "both"):
         raise ValueError(f"layout must be raw, exported or both, got {layout!r}")
     objects = tuple(DEFAULT_OBJECTS if objects is None else objects)
     scene_dir = Path(root) / scene_id
     scene_dir.mkdir(parents=True, exist_ok=True)
+    label_map = Path(root) / "scannetv2-labels.combined.tsv"
+    if not label_map.is_file():
+        label_map.write_bytes(synthetic_label_map().read_bytes())
     rng = np.random.default_rng(seed)
     align = default_axis_alignment(seed)
     to_raw = np.linalg.inv(align)

@@ -140,3 +140,11 @@ def test_cli_build_data_from_meta(tmp_path, vsi_meta_scannet):
     assert len(spatial) == 5 and {r.scene_id for r in spatial} == {"scene0025_01"}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["config"]["from_meta"] == str(meta)
+
+
+def test_label_map_found_beside_the_scans_when_unset(scans, tmp_path):
+    """ScanNet keeps scannetv2-labels.combined.tsv with the scans; the synthetic writer does too."""
+    assert (scans / "scannetv2-labels.combined.tsv").is_file()
+    cfg = make_config(scans, tmp_path / "out", scannet={"label_map": None})
+    result = build_dataset(cfg, progress=False)
+    assert result.ok and not result.failed
