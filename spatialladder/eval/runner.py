@@ -33,6 +33,7 @@ from spatialladder.eval.sharding import (
     shard,
     shard_path,
 )
+from spatialladder.eval.video import FrameCache, read_frames
 from spatialladder.metrics.core import extract_eval_answer
 from spatialladder.prompts import eval_user_text
 
@@ -73,16 +74,19 @@ def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
     )
 
 
-def build_message(sample: EvalSample, spec: BenchmarkSpec, style: str, frames: int) -> tuple[list, list, list]:
-    """One user turn, vision before text, plus the decoded images and video frames in message order."""
-    from spatialladder.eval.video import read_frames
+def build_message(
+    sample: EvalSample, spec: BenchmarkSpec, style: str, frames: int, cache: FrameCache | None = None
+) -> tuple[list, list, list]:
+    """One user turn, vision before text, plus the decoded images and video frames in message order.
 
+    Video frames come from ``cache`` when given, so questions on the same video decode it once.
+    """
     content: list[dict[str, Any]] = []
     images = [open_image(item) for item in sample.images]
     content += [{"type": "image"} for _ in images]
     videos = []
     if sample.video is not None:
-        videos.append(read_frames(sample.video, frames))
+        videos.append(read_frames(sample.video, frames) if cache is None else cache.get(sample.video, frames))
         content.append({"type": "video"})
     content.append({"type": "text", "text": user_text(sample, spec, style)})
     return [{"role": "user", "content": content}], images, videos
@@ -324,10 +328,11 @@ def predict_shard(
     path = shard_path(out_dir, rank, world_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     repair_tail(path)
+    cache = FrameCache()
     with path.open("a", encoding="utf-8") as f:
         for start in range(0, len(todo), cfg.batch_size):
             batch = todo[start : start + cfg.batch_size]
-            texts = generate([build_message(s, spec, cfg.prompt, cfg.frames) for s in batch])
+            texts = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache) for s in batch])
             for sample, text in zip(batch, texts, strict=True):
                 record = {
                     "id": sample.id,
@@ -339,6 +344,10 @@ def predict_shard(
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 f.flush()
             logger.info("%s rank %d: %d/%d predicted", spec.name, rank, start + len(batch), len(todo))
+    if cache.decodes:
+        logger.info(
+            "%s rank %d: %d videos decoded, %d reused from the frame cache", spec.name, rank, cache.decodes, cache.hits
+        )
     return len(todo), len(mine) - len(todo)
 
 

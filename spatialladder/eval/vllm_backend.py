@@ -66,7 +66,7 @@ class VLLMGenerator:
             if images:
                 data["image"] = images if len(images) > 1 else images[0]
             if videos:
-                data["video"] = np.stack([np.asarray(frame.convert("RGB")) for frame in videos[0]])
+                data["video"] = np.asarray(videos[0], dtype=np.uint8)  # (T, H, W, 3) as read_frames returns
             requests.append({"prompt": prompt, "multi_modal_data": data} if data else {"prompt": prompt})
         outputs = self.llm.generate(requests, self.params, use_tqdm=False)
         return [out.outputs[0].text for out in outputs]

@@ -1,6 +1,7 @@
 """End to end on the tiny Qwen2.5-VL: eval runs, batching does not change greedy outputs, resume scores once."""
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,10 @@ def predictions(out: Path) -> dict[str, str]:
     return {json.loads(line)["id"]: json.loads(line)["prediction"] for line in lines}
 
 
-def test_eval_end_to_end_batched_equals_batch_one(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path):
-    batched = run_eval(make_cfg(tiny_model_dir, vsi_dir, tmp_path / "b3"))
+def test_eval_end_to_end_batched_equals_batch_one(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path, caplog):
+    with caplog.at_level(logging.INFO, logger="spatialladder.eval.runner"):
+        batched = run_eval(make_cfg(tiny_model_dir, vsi_dir, tmp_path / "b3"))
+    assert "2 videos decoded, 4 reused from the frame cache" in caplog.text  # 6 questions on 2 videos
     run_eval(make_cfg(tiny_model_dir, vsi_dir, tmp_path / "b1", batch_size=1))
     assert batched.n_generated == 6 and batched.n_reused == 0
     assert predictions(tmp_path / "b3") == predictions(tmp_path / "b1")
