@@ -35,4 +35,23 @@ def deep_validate(cfg: Any, source: str = "<config>") -> list[str]:
         build(checkable, source)
         name = "trl.SFTConfig" if cfg.kind == "sft" else "trl.GRPOConfig"
         checked.append(name + (f" (device check of {', '.join(skipped)} skipped: no CUDA here)" if skipped else ""))
+    if cfg.kind == "ladder":
+        checked += _validate_ladder(cfg, source)
+    return checked
+
+
+def _validate_ladder(cfg: Any, source: str) -> list[str]:
+    """Each rung's config, found relative to the ladder file, must validate deeply and be for its rung."""
+    from pathlib import Path
+
+    from spatialladder.config.load import load_config
+    from spatialladder.train.ladder import check_stage
+
+    base = Path(source).parent
+    checked = []
+    for stage, rel in cfg.stage_paths().items():
+        path = base / rel
+        stage_cfg = load_config(path)
+        check_stage(stage_cfg, stage, str(path))
+        checked.append(f"{stage}: {path} [{'; '.join(deep_validate(stage_cfg, str(path)))}]")
     return checked

@@ -142,6 +142,7 @@ def load_model_and_processor(settings: ModelSettings, *, for_training: bool = Fa
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, source).merge_and_unload()
+        model.requires_grad_(True)  # peft froze the base weights; merged, they are the next stage's weights to train
         logger.info("merged LoRA adapter %s into %s", source, base)
     processor = load_processor(source if (Path(source) / "processor_config.json").exists() else base, settings)
     if settings.freeze_vision_tower:

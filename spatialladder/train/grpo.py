@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from spatialladder.prompts import grpo_text_before_video
 logger = logging.getLogger(__name__)
 
 LOG_NAME = "train_log.jsonl"
+REFERENCE_DIR = "reference_model"
+"""Inside the output folder while stage 3 trains: the merged starting weights when the stage starts from a LoRA
+adapter folder, for trl to build the KL reference model from (see :func:`pin_reference`)."""
 CURVE_KEYS = ("reward", "kl")
 """Logged series drawn as PNG curves next to the model (plus every ``rewards/<name>/mean``)."""
 
@@ -84,6 +88,38 @@ def build_trainer(
     )
 
 
+def pin_reference(cfg: GRPOStageConfig, loaded: Any, checkpoint: str | None, out_dir: Path) -> Path | None:
+    """Make trl's KL reference model the weights this stage starts from, when those exist only in memory.
+
+    trl builds the reference model by loading ``model.config._name_or_path`` again (on every process, in any
+    DeepSpeed/FSDP layout). After a LoRA rung that path is the adapter folder, whose adapter the loader merged:
+    trl cannot load such a folder, and its base model is not where the stage starts. So the merged starting
+    model is saved once to ``<output_dir>/reference_model`` and the path points there; the folder is removed
+    when the stage finishes. Not needed with ``beta: 0`` (no reference) or a LoRA stage 3 (trl's reference is
+    the policy with its adapter disabled, i.e. the merged start).
+    """
+    from accelerate import PartialState
+
+    from spatialladder.models.load import load_model_and_processor
+    from spatialladder.train.checkpoints import is_main_process
+
+    if cfg.beta == 0.0 or cfg.model.lora is not None or not (Path(loaded.source) / "adapter_config.json").is_file():
+        return None
+    ref_dir = out_dir / REFERENCE_DIR
+    if is_main_process() and (checkpoint is None or not (ref_dir / "config.json").is_file()):
+        # a fresh run rewrites it (the adapter may have changed); a resumed run keeps the one it started with
+        start = loaded.model if checkpoint is None else load_model_and_processor(cfg.model).model
+        tmp = out_dir / f"{REFERENCE_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        start.save_pretrained(tmp)
+        shutil.rmtree(ref_dir, ignore_errors=True)
+        tmp.rename(ref_dir)
+        logger.info("KL reference: the merged start from %s, saved to %s", loaded.source, ref_dir)
+    PartialState().wait_for_everyone()
+    loaded.model.config._name_or_path = str(ref_dir)
+    return ref_dir
+
+
 def write_log(log_history: Sequence[dict[str, Any]], path: Path) -> None:
     """The trainer log as JSONL, one logged step (rewards, KL, lengths, loss) per line, as the SFT stages write it."""
     with path.open("w", encoding="utf-8") as fh:
@@ -130,11 +166,12 @@ def run_grpo(
     scheduler, RNG, step); without one, training starts fresh.
     """
     from spatialladder.config.load import save_resolved
-    from spatialladder.train.checkpoints import latest_checkpoint, load_for_training
+    from spatialladder.train.checkpoints import is_main_process, latest_checkpoint, load_for_training
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
-    from spatialladder.train.trl_args import to_grpo_args
+    from spatialladder.train.trl_args import check_report_to_installed, to_grpo_args
 
     args = to_grpo_args(cfg, source)
+    check_report_to_installed(args, source)
     check_rollout(cfg.rollout)
     out_dir = Path(cfg.output_dir)
     data = load_grpo_rows(
@@ -153,12 +190,16 @@ def run_grpo(
     checkpoint = str(found) if found is not None else None
     if resume and checkpoint is None:
         logger.info("no checkpoint in %s to resume from; starting stage 3 fresh", out_dir)
-    save_resolved(cfg, out_dir)
+    if is_main_process():  # every process of a multi-process run gets here; one writes
+        save_resolved(cfg, out_dir)
     loaded = load_for_training(cfg.model, checkpoint)
+    reference = pin_reference(cfg, loaded, checkpoint, out_dir)
     trainer = build_trainer(cfg, args, loaded, rows_to_dataset(data.rows), reward_funcs)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(out_dir))
     if trainer.is_world_process_zero():
+        if reference is not None:
+            shutil.rmtree(reference)
         loaded.processor.save_pretrained(str(out_dir))
         trainer.create_model_card(model_name=out_dir.name, tags=["spatialladder", "grpo", "stage3"])
         save_curves(trainer.state.log_history, out_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -50,15 +51,15 @@ def check_stage(cfg: Any, stage: str, source: str) -> None:
         raise ConfigError(f"{source}: a {got} config, but --stage asks for {stage}")
 
 
-def run_stage(stage: str, cfg: Any, resume: bool | None = None) -> Any:
-    """Run one rung; stage 3 lives in the GRPO module, imported only when it is run."""
+def run_stage(stage: str, cfg: Any, resume: bool | None = None, source: str = "<config>") -> Any:
+    """Run one rung (``source``: its config file, named in errors); stage 3's module is imported only when run."""
     if stage == "grpo":
         from spatialladder.train.grpo import run_grpo
 
-        return run_grpo(cfg, resume=bool(resume))
+        return run_grpo(cfg, resume=bool(resume), source=source)
     from spatialladder.train.sft import run_sft
 
-    return run_sft(cfg, resume=resume)
+    return run_sft(cfg, resume=resume, source=source)
 
 
 @dataclass
@@ -96,9 +97,25 @@ def split_overrides(overrides: Sequence[str], stages: Sequence[str]) -> dict[str
     return out
 
 
+def barrier() -> None:
+    """Under several processes, wait for all of them; a plain run has nothing to wait for.
+
+    The ladder reads and writes its markers and deletes stale checkpoints before any trainer exists, so it makes the
+    process group itself, with trl's default ``ddp_timeout`` (1800 s); the trainers then reuse it.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    from datetime import timedelta
+
+    import torch
+    from accelerate import PartialState
+
+    PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(seconds=1800)).wait_for_everyone()
+
+
 def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequence[str] = ()) -> list[StageOutcome]:
     """Run the ladder's stages in order, each initialised from the previous stage's final folder."""
-    from spatialladder.train.checkpoints import latest_checkpoint
+    from spatialladder.train.checkpoints import is_main_process, latest_checkpoint
     from spatialladder.train.sft import config_sha256
 
     base = Path(ladder_path).parent
@@ -112,25 +129,31 @@ def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequenc
         cfg = load_config(path, [*per_stage[stage], *extra])
         check_stage(cfg, stage, str(path))
         fingerprint = {"stage": stage, "config_sha256": config_sha256(cfg), "upstream_run_id": upstream}
+        # Every process decides from the same on-disk state: all read before the main process writes anything.
         marker = read_marker(cfg.output_dir)
         same = marker is not None and all(marker.get(k) == v for k, v in fingerprint.items())
+        resume = same and latest_checkpoint(cfg.output_dir) is not None
+        barrier()
         if same and marker.get("status") == "done":
             logger.info("%s: finished before with this config (%s); skipped", stage, cfg.output_dir)
             outcomes.append(StageOutcome(stage, cfg.output_dir, "skipped"))
         else:
-            if marker is not None and not same:
-                stale = sorted(Path(cfg.output_dir).glob("checkpoint-*"))
-                logger.warning(
-                    "%s: config or upstream changed; rerunning (removing %d stale checkpoints)", stage, len(stale)
-                )
-                for ckpt in stale:
-                    shutil.rmtree(ckpt)
-            resume = same and latest_checkpoint(cfg.output_dir) is not None
-            write_marker(cfg.output_dir, {**fingerprint, "status": "running"})
+            if is_main_process():
+                if marker is not None and not same:
+                    stale = sorted(Path(cfg.output_dir).glob("checkpoint-*"))
+                    logger.warning(
+                        "%s: config or upstream changed; rerunning (removing %d stale checkpoints)", stage, len(stale)
+                    )
+                    for ckpt in stale:
+                        shutil.rmtree(ckpt)
+                write_marker(cfg.output_dir, {**fingerprint, "status": "running"})
+            barrier()
             # no marker at all: a folder from a standalone run; run_sft resumes it only if its config is the same
-            run_stage(stage, cfg, resume=True if resume else (None if marker is None else False))
-            marker = {**fingerprint, "status": "done", "run_id": uuid.uuid4().hex}
-            write_marker(cfg.output_dir, marker)
+            run_stage(stage, cfg, resume=True if resume else (None if marker is None else False), source=str(path))
+            if is_main_process():
+                write_marker(cfg.output_dir, {**fingerprint, "status": "done", "run_id": uuid.uuid4().hex})
+            barrier()
+            marker = read_marker(cfg.output_dir)  # every process takes the main process's run id downstream
             outcomes.append(StageOutcome(stage, cfg.output_dir, "resumed" if resume else "trained"))
         previous_dir, upstream = cfg.output_dir, marker["run_id"]
     return outcomes
@@ -144,6 +167,6 @@ def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (),
     name = canonical_stage(stage)
     cfg = load_config(config, overrides)
     check_stage(cfg, name, str(config))
-    result = run_stage(name, cfg, resume=True if resume else None)
+    result = run_stage(name, cfg, resume=True if resume else None, source=str(config))
     step = getattr(result, "global_step", None)
     return [f"{name}: done → {cfg.output_dir}" + ("" if step is None else f" (step {step})")]

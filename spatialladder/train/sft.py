@@ -61,14 +61,18 @@ def choose_resume(cfg: Any, resume: bool | None) -> str | None:
     return str(ckpt)
 
 
-def run_sft(cfg: Any, resume: bool | None = None) -> SFTResult:
-    """Train one SFT stage as ``cfg`` says and write its final folder; see :func:`choose_resume` for ``resume``."""
+def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> SFTResult:
+    """Train one SFT stage as ``cfg`` says and write its final folder; see :func:`choose_resume` for ``resume``.
+
+    ``source`` (the config file) names the file in error messages.
+    """
     from trl import SFTTrainer
 
     from spatialladder.train.data import load_samples
-    from spatialladder.train.trl_args import to_sft_args
+    from spatialladder.train.trl_args import check_report_to_installed, to_sft_args
 
-    args = to_sft_args(cfg)
+    args = to_sft_args(cfg, source)
+    check_report_to_installed(args, source)
     checkpoint = choose_resume(cfg, resume)
     samples, skipped = load_samples(cfg)
     loaded = load_for_training(cfg.model, checkpoint)

@@ -17,9 +17,48 @@ def _build(cls: type, source: str, owned: dict[str, Any], trainer: dict[str, Any
             f"(see the trl docs for {cls.__name__}; check the spelling)"
         )
     try:
-        return cls(**owned, **trainer)
+        args = cls(**owned, **trainer)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: trainer: trl.{cls.__name__} rejected the settings: {exc}") from None
+    check_report_to_names(args.report_to, source)
+    return args
+
+
+def _report_to_list(report_to: Any) -> list[str]:
+    if report_to is None or report_to == "none":
+        return []
+    return [report_to] if isinstance(report_to, str) else [r for r in report_to if r != "none"]
+
+
+def check_report_to_names(report_to: Any, source: str = "<config>") -> None:
+    """A typo'd ``trainer.report_to`` is accepted by trl's config and fails only once the trainer is built."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    for name in _report_to_list(report_to):
+        if name != "all" and name not in INTEGRATION_TO_CALLBACK:
+            raise ConfigError(
+                f"{source}: trainer.report_to: unknown logger {name!r}; "
+                f"valid: none, all, {', '.join(sorted(INTEGRATION_TO_CALLBACK))}"
+            )
+
+
+def check_report_to_installed(args: Any, source: str = "<config>") -> None:
+    """Each logger in ``report_to`` must be importable *here*, before any data or model is loaded (transformers
+    would raise only when the trainer is built). Not part of ``config validate``: the training node may have it."""
+    from transformers.integrations.integration_utils import get_available_reporting_integrations
+
+    available = get_available_reporting_integrations()
+    missing = [n for n in _report_to_list(args.report_to) if n != "all" and n not in available]
+    if missing:
+        packages = " ".join(PIP_NAMES.get(n, n) for n in missing)
+        raise ConfigError(
+            f"{source}: trainer.report_to: {', '.join(missing)} is not installed in this environment "
+            f"(pip install {packages}), or set trainer.report_to=none"
+        )
+
+
+PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml"}
+"""``report_to`` names whose Python package is named differently."""
 
 
 SFT_DEFAULTS: dict[str, Any] = {

@@ -267,3 +267,63 @@ def test_video_timing_reaching_the_model_is_declared_at_the_config_fps(tiny_mode
 
     assert timings("2.0") == ({1.0}, {1.0})  # (generation and old-policy passes, loss pass)
     assert timings("4.0") == ({0.5}, {0.5})
+
+
+def test_stage3_from_a_lora_rung_takes_the_merged_start_as_kl_reference(
+    tiny_model_dir, tiny_records, sft_config, tmp_path
+) -> None:
+    """The loader merges a LoRA rung's adapter into its base; trl rebuilds the reference from
+    ``config._name_or_path``, which must then load to the merged start, not to the bare base model."""
+    import torch
+
+    from spatialladder.config.load import validate_mapping
+    from spatialladder.config.sft import SFTStageConfig
+    from spatialladder.train.checkpoints import load_for_training
+    from spatialladder.train.grpo import REFERENCE_DIR, pin_reference
+    from spatialladder.train.sft import run_sft
+
+    lora_dir = tmp_path / "lora-rung"
+    run_sft(validate_mapping(sft_config("coldstart", lora_dir, model={"lora": {"r": 4, "alpha": 8}}), SFTStageConfig))
+    out = tmp_path / "stage3"
+    cfg = tiny_cfg(lora_dir, tiny_records, out, "trainer.max_steps=1")
+    assert cfg.beta > 0 and cfg.model.lora is None
+    merged = {k: v.clone() for k, v in load_model_and_processor(cfg.model).model.state_dict().items()}
+    base = load_model_and_processor(cfg.model.model_copy(update={"name_or_path": str(tiny_model_dir)})).model
+    base = base.state_dict()
+    assert base.keys() == merged.keys() and any(not torch.equal(merged[k], base[k]) for k in base)  # LoRA moved it
+
+    loaded = load_for_training(cfg.model, None)
+    assert all(p.requires_grad for p in loaded.model.parameters())  # merged, the whole model trains again
+    assert pin_reference(cfg, loaded, None, out) == out / REFERENCE_DIR
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows_of(tiny_records, "single_image")))
+    ref = trainer.ref_model.state_dict()
+    assert ref.keys() == merged.keys() and all(torch.equal(ref[k], merged[k]) for k in merged)
+
+    result = run_grpo(cfg, reward_funcs=[random_reward])  # the whole stage: the helper folder is gone afterwards
+    assert result.global_step == 1 and not (out / REFERENCE_DIR).exists()
+    assert result.log_history[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # step 1: policy == reference
+
+
+def test_no_extra_reference_folder_without_kl_or_after_a_full_rung(tiny_model_dir, tiny_records, tmp_path) -> None:
+    from spatialladder.train.checkpoints import load_for_training
+    from spatialladder.train.grpo import pin_reference
+
+    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path)
+    loaded = load_for_training(cfg.model, None)
+    assert pin_reference(cfg, loaded, None, tmp_path) is None
+    assert loaded.model.config._name_or_path == str(tiny_model_dir)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_the_main_process_writes_before_the_trainer_exists(tiny_records, tmp_path, monkeypatch) -> None:
+    """Under torchrun every process runs run_grpo; ranks other than 0 must not race on the output folder."""
+    from spatialladder.errors import ModelLoadError
+
+    missing = tmp_path / "no-such-model"  # fails right after the resolved config would be written
+    for rank, written in (("1", False), ("0", True)):
+        out = tmp_path / f"rank{rank}"
+        monkeypatch.setenv("RANK", rank)
+        with pytest.raises(ModelLoadError, match="does not exist"):
+            run_grpo(tiny_cfg(missing, tiny_records, out))
+        assert (out / "config.resolved.yaml").is_file() is written
+        assert out.exists() is written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,41 @@ def test_cli_trains_one_stage_and_rejects_a_mismatched_config(tmp_path, sft_conf
     assert isinstance(
         result.exception, ConfigError
     ) and "sft/localization config, but --stage asks for coldstart" in str(result.exception)
+
+
+@pytest.mark.parametrize("stage", ["localization", "grpo"])
+def test_a_rung_config_error_names_the_rung_file(tmp_path, sft_config, tiny_model_dir, tiny_records, stage) -> None:
+    """trl-level errors of a rung loaded by the ladder name that rung's file, not ``<config>``."""
+    if stage == "grpo":
+        cfg = read_yaml(Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml")
+        cfg.update(output_dir=str(tmp_path / "out"), data={"files": [str(tiny_records["spatial"])]})
+    else:
+        cfg = sft_config(stage, tmp_path / "out")
+    cfg["trainer"]["warmup_ratioo"] = 0.1
+    (tmp_path / "rung.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "ladder.yaml").write_text(yaml.safe_dump({"kind": "ladder", stage: "rung.yaml"}))
+    name = "SFTConfig" if stage == "localization" else "GRPOConfig"
+    expected = f"{tmp_path / 'rung.yaml'}: trainer.warmup_ratioo: not a field of trl.{name}"
+    with pytest.raises(ConfigError, match="^" + re.escape(expected)):
+        train_command("all", tmp_path / "ladder.yaml")
+    with pytest.raises(ConfigError, match="^" + re.escape(expected)):  # one rung from the CLI: the same file named
+        train_command("1" if stage == "localization" else "3", tmp_path / "rung.yaml")
+
+
+def test_config_validate_checks_every_rung_of_a_ladder(tmp_path, sft_config) -> None:
+    ladder = write_ladder(tmp_path, sft_config)
+    result = CliRunner().invoke(app, ["config", "validate", "-c", str(ladder)])
+    assert result.exit_code == 0, result.output
+    for stage in STAGES:
+        assert f"{stage}: {tmp_path / (stage + '.yaml')} [schema (sft); trl.SFTConfig]" in result.output
+
+    spatial = yaml.safe_load((tmp_path / "spatial.yaml").read_text())
+    spatial["trainer"]["learning_rat"] = 1e-5
+    (tmp_path / "spatial.yaml").write_text(yaml.safe_dump(spatial))
+    result = CliRunner().invoke(app, ["config", "validate", "-c", str(ladder)])
+    assert isinstance(result.exception, ConfigError)
+    assert str(result.exception).startswith(f"{tmp_path / 'spatial.yaml'}: trainer.learning_rat: not a field")
+
+    ladder.write_text(yaml.safe_dump({"kind": "ladder", "spatial": "coldstart.yaml"}))
+    result = CliRunner().invoke(app, ["config", "validate", "-c", str(ladder)])
+    assert "sft/coldstart config, but --stage asks for spatial" in str(result.exception)

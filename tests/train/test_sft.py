@@ -106,22 +106,54 @@ def test_resume_without_checkpoint_is_an_error(make, tiny_model_dir, tmp_path) -
         run_sft(make("spatial", tmp_path / "none"), resume=True)
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(280)
 def test_two_process_cpu_ddp_run_of_stage_2(sft_config, tmp_path) -> None:
     """torchrun with 2 CPU processes (accelerate's CPU launcher would run one): 12 records, batch 2 per process →
-    3 steps per epoch, so 4 steps end at epoch 4/3 (a single process would be at 4/6)."""
+    3 steps per epoch, so 4 steps end at epoch 4/3 (a single process would be at 4/6). Run through the ladder
+    (``--stage all``), so its markers are written once, by rank 0, after a barrier. About 25 s on 2 CPU cores,
+    so it runs with the rest of the suite."""
     import os
     import subprocess
     import sys
 
     import yaml
 
-    cfg = tmp_path / "s2.yaml"
-    cfg.write_text(yaml.safe_dump(sft_config("spatial", tmp_path / "ddp", {"max_steps": 4})))
+    (tmp_path / "s2.yaml").write_text(yaml.safe_dump(sft_config("spatial", tmp_path / "ddp", {"max_steps": 4})))
+    (tmp_path / "ladder.yaml").write_text(yaml.safe_dump({"kind": "ladder", "spatial": "s2.yaml"}))
     torchrun = Path(sys.executable).parent / "torchrun"
-    cmd = [str(torchrun), "--nproc_per_node", "2", "-m", "spatialladder", "train", "--stage", "2", "-c", str(cfg)]
+    cmd = [str(torchrun), "--nproc_per_node", "2", "-m", "spatialladder", "train", "--stage", "all",
+           "-c", str(tmp_path / "ladder.yaml")]  # fmt: skip
     done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     log = [json.loads(x) for x in (tmp_path / "ddp/train_log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 4 and abs(log[-1]["epoch"] - 4 / 3) < 1e-6
     assert (tmp_path / "ddp/model.safetensors").is_file()
+    marker = json.loads((tmp_path / "ddp/stage_marker.json").read_text())
+    assert marker["status"] == "done" and marker["stage"] == "spatial"
+
+
+def test_report_to_tensorboard_writes_event_files(make, tiny_model_dir, tmp_path) -> None:
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "tb"
+    run_sft(make("spatial", out, {"report_to": "tensorboard", "max_steps": 1}))
+    events = list((out / "runs").rglob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+
+
+def test_report_to_names_and_installs_are_checked_before_any_work(make, tmp_path) -> None:
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    from spatialladder.train.trl_args import PIP_NAMES
+
+    with pytest.raises(
+        ConfigError, match=r"s\.yaml: trainer\.report_to: unknown logger 'tensorbord'; valid: none, all"
+    ):
+        run_sft(make("spatial", tmp_path / "typo", {"report_to": "tensorbord"}), source="s.yaml")
+    missing = sorted(set(INTEGRATION_TO_CALLBACK) - set(get_available_reporting_integrations()))[0]
+    package = PIP_NAMES.get(missing, missing)
+    with pytest.raises(ConfigError, match=rf"trainer\.report_to: {missing} is not installed .*pip install {package}\)"):
+        run_sft(make("spatial", tmp_path / "missing", {"report_to": [missing]}), source="s.yaml")
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "missing").exists()
