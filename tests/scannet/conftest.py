@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from spatialladder.config.scannet import ScanNetSettings
-
 from spatialladder.testing.synthetic_scannet import synthetic_label_map
 
 REAL_LABEL_MAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scannetv2-labels.combined.tsv"
