@@ -337,6 +337,12 @@ def write_report(plan: DemoPlan) -> None:
         "",
     ]
     manifest = json.loads((out / "data" / "manifest.json").read_text())
+    lines += [
+        "`localization` rows are `spld_grounding_data.jsonl`; `single_image`, `multi_view` and `video` rows make up "
+        "`spld_spatial_data.jsonl` (stages 2 and 3); `coldstart` rows are `spld_coldstart_data.jsonl`, chain-of-thought "
+        "versions of a share of the spatial questions.",
+        "",
+    ]
     lines += _counts_table(manifest)
     lines += ["", "## Scores on the held-out benchmarks", ""]
     scores = _collect_scores(plan)
@@ -377,7 +383,7 @@ def _points(path: Path, key: str) -> list[tuple[float, float]]:
 
 def _counts_table(manifest: dict[str, Any]) -> list[str]:
     counts: dict[str, dict[str, int]] = manifest["counts"]
-    lines = ["| modality | question type | records |", "|---|---|---:|"]
+    lines = ["| modality (file) | question type | records |", "|---|---|---:|"]
     total = 0
     for modality in sorted(counts):
         for qtype in sorted(counts[modality]):
