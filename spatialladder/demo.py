@@ -339,7 +339,8 @@ def write_report(plan: DemoPlan) -> None:
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     lines += [
         "`localization` rows are `spld_grounding_data.jsonl`; `single_image`, `multi_view` and `video` rows make up "
-        "`spld_spatial_data.jsonl` (stages 2 and 3); `coldstart` rows are `spld_coldstart_data.jsonl`, chain-of-thought "
+        "`spld_spatial_data.jsonl` (stages 2 and 3); `coldstart` rows are `spld_coldstart_data.jsonl`, "
+        "chain-of-thought "
         "versions of a share of the spatial questions.",
         "",
     ]
