@@ -16,14 +16,16 @@ class GenerationSettings(Strict):
     """Decoding settings; ``None`` max_new_tokens = the protocol's own (lmms 16, direct 128, thinking 1024).
 
     Greedy by default: the official eval passes ``temperature=0.01`` to a sampling generation config, which is
-    greedy in effect; we use ``do_sample=False`` and record it.
+    greedy in effect; we use ``do_sample=False`` and record it. ``repetition_penalty`` 1.05 is what the official
+    eval inherits from the Qwen2.5-VL-3B-Instruct and SpatialLadder-3B ``generation_config.json``; we pass it
+    explicitly so the number does not depend on the checkpoint.
     """
 
     max_new_tokens: int | None = Field(None, ge=1)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.0, gt=0.0)
+    repetition_penalty: float = Field(1.05, gt=0.0)
 
 
 class EvalConfig(Strict):

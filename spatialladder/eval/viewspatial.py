@@ -14,11 +14,31 @@ from typing import Any
 from spatialladder.errors import DataFormatError
 from spatialladder.eval.base import BenchmarkSpec, EvalSample, require_files
 from spatialladder.metrics.aggregate import sample_weighted_aggregate
-from spatialladder.metrics.core import exact_match, spatialladder_option
+from spatialladder.metrics.core import spatialladder_letter
 
 FILE = "ViewSpatial-Bench.json"
 LAYOUT = f"  <data>/{FILE}\n  <data>/<image paths listed in image_path, with the leading 'ViewSpatial-Bench/' removed>"
 KEYS = ("question", "choices", "answer", "question_type", "image_path")
+SCANNET_TASKS = frozenset(
+    {"Camera perspective - Relative Direction", "Person perspective - Scene Simulation Relative Direction"}
+)
+COCO_TASKS = frozenset(
+    {
+        "Camera perspective - Object View Orientation",
+        "Person perspective - Object View Orientation",
+        "Person perspective - Relative Direction",
+    }
+)
+PERSON_TASKS = frozenset(
+    {
+        "Person perspective - Scene Simulation Relative Direction",
+        "Person perspective - Object View Orientation",
+        "Person perspective - Relative Direction",
+    }
+)
+CAMERA_TASKS = frozenset({"Camera perspective - Relative Direction", "Camera perspective - Object View Orientation"})
+SUBGROUPS = {"scannet": SCANNET_TASKS, "coco": COCO_TASKS, "person": PERSON_TASKS, "camera": CAMERA_TASKS}
+"""The official ``viewspatial_bench.py`` task groups, each reported sample-weighted as ``<group>_accuracy``."""
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -51,7 +71,10 @@ def load(data_dir: Path) -> list[EvalSample]:
         if missing:
             raise DataFormatError(f"{where}: missing keys {missing}")
         choices = rec["choices"]
-        options = tuple(choices.splitlines()) if isinstance(choices, str) else tuple(str(c) for c in choices)
+        if isinstance(choices, str):  # official: ``choices.split('\n')``, skipped when empty
+            options = tuple(choices.split("\n")) if choices else ()
+        else:
+            options = tuple(str(c) for c in choices)
         images = tuple(_resolve(data_dir, p) for p in rec["image_path"])
         absent = [str(p) for p in images if not p.is_file()]
         if absent:
@@ -71,12 +94,19 @@ def load(data_dir: Path) -> list[EvalSample]:
 
 
 def score(pred: str, sample: EvalSample, profile: str) -> tuple[float, bool]:
-    option = spatialladder_option(pred)
-    return exact_match(option, sample.ground_truth), len(option) == 1
+    """Official ``fuzzy_matching(pred) == fuzzy_matching(answer[0])``: case-sensitive, and unlike the VSI scorer
+    no ``Answer:`` removal (``"a"`` and ``"Answer: A"`` score 0)."""
+    option = spatialladder_letter(pred)
+    return (1.0 if option == spatialladder_letter(sample.ground_truth) else 0.0), len(option) == 1
 
 
 def aggregate(samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str) -> dict[str, Any]:
-    return sample_weighted_aggregate([s.question_type for s in samples], scores)
+    """Sample-weighted overall and per task, plus the official scannet/coco/person/camera groups (None if empty)."""
+    result = sample_weighted_aggregate([s.question_type for s in samples], scores)
+    for name, tasks in SUBGROUPS.items():
+        picked = [v for s, v in zip(samples, scores, strict=True) if s.question_type in tasks]
+        result[name] = 100.0 * sum(picked) / len(picked) if picked else None
+    return result
 
 
 SPEC = BenchmarkSpec(

@@ -38,8 +38,9 @@ def merge_rel_direction(per_type: Mapping[str, float], mode: DirectionMerge = "p
     Modes (they agree whenever all three subtypes are present, e.g. on the full VSI-Bench):
       - ``present`` (default, fixed): mean of the subtypes present; none present → unchanged (SPBench's own
         ``object_rel_direction`` type is kept).
-      - ``official`` (SpatialLadder ``vsibench_aggregate_results``): ``try`` pop all three, ``except`` set the key
-        to 0, so a subset missing one subtype — or SPBench, whose type has no subtypes — scores 0 on direction.
+      - ``official`` (SpatialLadder ``vsibench_aggregate_results``): only when ``object_rel_direction`` is not
+        already a type (SPBench's own type is kept as is), ``try`` pop all three, ``except`` set the key to 0, so a
+        VSI-Bench subset missing one subtype scores 0 on direction (a subtype popped before the miss is lost).
       - ``tis`` (VSI-Bench authors): merge only if ``easy`` is present; a missing medium/hard is an error.
     """
     if mode not in DIRECTION_MERGES:
@@ -47,6 +48,8 @@ def merge_rel_direction(per_type: Mapping[str, float], mode: DirectionMerge = "p
     out = dict(per_type)
     present = [t for t in DIRECTION_SUBTYPES if t in out]
     if mode == "official":
+        if DIRECTION_TYPE in out:  # the official ``if 'object_rel_direction_accuracy' not in output`` guard
+            return out
         if len(present) == 3:
             out[DIRECTION_TYPE] = sum(out.pop(t) for t in DIRECTION_SUBTYPES) / 3.0
         else:

@@ -119,14 +119,19 @@ def first_token(text: str) -> str:
 _SL_LETTER = re.compile(r"^[A-D]\.?$")
 
 
-def spatialladder_option(text: str) -> str:
-    """SpatialLadder eval MC normaliser: drop ``Answer:``; a first token ``A``-``D`` (optionally ``.``, upper case
-    only) becomes the letter, anything else the whole stripped text (so a bare ``"a"`` still matches ``"A"``)."""
-    text = text.replace("Answer:", "")
+def spatialladder_letter(text: str) -> str:
+    """SpatialLadder eval ``fuzzy_matching``: a first space-separated token ``A``-``D`` (optionally ``.``, upper
+    case only) becomes the letter, anything else the whole stripped text."""
     match = _SL_LETTER.search(text.split(" ")[0].strip())
     if match:
         return match.group(0).rstrip(".").upper().strip()
     return text.strip()
+
+
+def spatialladder_option(text: str) -> str:
+    """SpatialLadder VSI/SPBench MC normaliser: drop ``Answer:``, then ``spatialladder_letter`` (the VSI scorer
+    then compares case-insensitively, so a bare ``"a"`` still matches ``"A"``)."""
+    return spatialladder_letter(text.replace("Answer:", ""))
 
 
 _BRACKETED_LETTER = re.compile(r"^[\(\[\{]?[A-D][\)\]\}]?\.?$", re.IGNORECASE)

@@ -30,6 +30,22 @@ def test_flags_and_overrides_layer_over_yaml():
     assert build_eval_config(None, [], bench="cvbench", data="d").output_dir == "outputs/eval/cvbench"
 
 
+def test_defaults_are_the_official_eval_protocol():
+    """official-spatialladder.md §6.1: 32 frames, 16..512 x 28x28 px, greedy with repetition_penalty 1.05,
+    max_new_tokens 128 (default) / 1024 (thinking); lmms-eval VSI-Bench: 16 tokens."""
+    cfg = build_eval_config(None, [], bench="vsibench", data="d")
+    assert (cfg.frames, cfg.model.min_pixels, cfg.model.max_pixels) == (32, 16 * 28 * 28, 512 * 28 * 28)
+    assert (cfg.generation.do_sample, cfg.generation.repetition_penalty) == (False, 1.05)
+    assert (cfg.prompt, cfg.resolved_max_new_tokens(), cfg.resolved_scoring()) == ("thinking", 1024, "spatialladder")
+    direct = build_eval_config(None, [], bench="vsibench", data="d", prompt="direct")
+    assert (direct.resolved_max_new_tokens(), direct.resolved_scoring()) == (128, "spatialladder")
+    lmms = build_eval_config(None, [], bench="vsibench", data="d", prompt="lmms")
+    assert (lmms.resolved_max_new_tokens(), lmms.resolved_scoring()) == (16, "vsibench-2024")
+    for path in sorted((REPO / "configs" / "eval").glob("*.yaml")):  # shipped configs pin the same settings
+        shipped = build_eval_config(str(path), [])
+        assert (shipped.generation.do_sample, shipped.generation.repetition_penalty) == (False, 1.05), path.name
+
+
 def test_cli_eval_then_score(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path):
     runner = CliRunner()
     out = tmp_path / "e"

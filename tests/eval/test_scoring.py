@@ -55,7 +55,7 @@ def test_spbench_keeps_its_direction_type(tmp_path: Path, spbench_dir: Path):
     preds = write_preds(tmp_path / "p.jsonl", {"0": "2.5", "1": "A"})
     assert run_score("spbench-si", preds, spbench_dir, tmp_path / "o", prompt="direct")["overall"] == 100.0
     official = run_score("spbench-si", preds, spbench_dir, tmp_path / "o", prompt="direct", direction_merge="official")
-    assert official["overall"] == 50.0  # the official merge zeroes SPBench's direction type
+    assert official["overall"] == 100.0  # the official merge is guarded: SPBench's own direction type is kept
 
 
 def test_prediction_file_errors(tmp_path: Path, vsi_dir: Path):
