@@ -20,6 +20,10 @@ class ScanNetSettings(Strict):
     layout: Literal["auto", "raw", "exported"] = "auto"
     """Where frames come from: ``raw`` = the .sens stream, ``exported`` = color/ depth/ pose/ folders,
     ``auto`` = the .sens when present, else the exported folders."""
+    exported_poses: Literal["raw", "aligned"] = "raw"
+    """What exported ``pose/<i>.txt`` files hold: ``raw`` = camera_to_world in the scan's own frame, as ScanNet's
+    reader.py writes them (axisAlignment is applied here), ``aligned`` = already ``axisAlignment @ camera_to_world``,
+    as VLM-3R's exporter writes them (applying it twice would misplace every camera). The .sens is always raw."""
 
     frame_selection: Literal["uniform", "every_k"] = "uniform"
     num_frames: int = Field(32, ge=1)

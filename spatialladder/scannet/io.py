@@ -91,6 +91,18 @@ def _pinhole(values: dict[str, str], kind: str) -> np.ndarray | None:
     return np.array([[fx, 0.0, mx], [0.0, fy, my], [0.0, 0.0, 1.0]])
 
 
+def _check_rigid(matrix: np.ndarray, tol: float = 1e-3) -> None:
+    """axisAlignment must be a rotation + translation: a reflection (det −1) would swap every left and right."""
+    rotation = matrix[:3, :3]
+    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=tol) or np.linalg.det(rotation) < 0:
+        raise ValueError(
+            f"axisAlignment must be a rigid transform (orthonormal rotation, det +1), got det "
+            f"{np.linalg.det(rotation):+.3f}; a reflection would swap left and right in every answer"
+        )
+    if not np.allclose(matrix[3], [0.0, 0.0, 0.0, 1.0], atol=tol):
+        raise ValueError(f"axisAlignment's last row must be 0 0 0 1, got {matrix[3].tolist()}")
+
+
 def read_scan_info(scene: str, path: Path) -> ScanInfo:
     """Parse the ``key = value`` lines of ``<scene>.txt``."""
     _require(scene, path)
@@ -108,6 +120,7 @@ def read_scan_info(scene: str, path: Path) -> ScanInfo:
             if len(numbers) != 16 or not np.all(np.isfinite(numbers)):
                 raise ValueError(f"axisAlignment needs 16 finite numbers, got {len(numbers)}")
             axis = np.array(numbers).reshape(4, 4)
+            _check_rigid(axis)
         else:
             axis = np.eye(4)
         color = (int(values["colorWidth"]), int(values["colorHeight"])) if "colorWidth" in values else None

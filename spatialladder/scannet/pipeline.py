@@ -15,6 +15,7 @@ import numpy as np
 from spatialladder.config.scannet import ScanNetSettings
 from spatialladder.errors import SceneFormatError
 from spatialladder.scannet.frames import (
+    ExportedFrames,
     FrameSource,
     PointsByInstance,
     choose_frames,
@@ -83,9 +84,10 @@ def build_scene_meta(
     chosen = choose_frames(valid, settings.frame_selection, settings.num_frames, settings.every_k)
     k = settings.appearance_every_k
     appearance = valid[valid % k == 0] if k is not None else chosen
+    aligned_poses = isinstance(source, ExportedFrames) and settings.exported_poses == "aligned"
     frames, first = scan_frames(
         source,
-        info.axis_alignment,
+        np.eye(4) if aligned_poses else info.axis_alignment,
         PointsByInstance.from_instances(report.instances),
         chosen,
         appearance,

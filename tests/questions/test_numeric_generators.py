@@ -75,3 +75,22 @@ def test_per_scene_cap(make_scene, rng):
     objects = [(f"obj{i}", (2.0 * i, 0, 0.5), (0.5, 0.5, 1.0)) for i in range(6)]  # 15 unique pairs
     assert len(run("object_abs_distance", make_scene(objects), rng)) == 6
     assert len(run("object_abs_distance", make_scene(objects), rng, max_per_scene=20)) == 15
+
+
+def test_numeric_answers_are_formatted_as_vsi(make_scene, rng):
+    """Counts and sizes print as integers; distances and room size always carry one decimal ("2.0", not "2")."""
+    scene = make_scene(
+        [
+            ("table", (0, 0, 0.5), (1.0, 1.0, 1.0)),  # x ∈ [-0.5, 0.5]
+            ("lamp", (2.6, 0, 0.5), (0.2, 0.2, 0.2)),  # x ∈ [2.5, 2.7] → exactly 2.0 m from the table
+            ("sofa", (0, -0.66, 0.5), (1.0, 0.0, 1.0)),  # y = -0.66 → 0.16 m from the table: rounds to "0.2", kept
+        ],
+        room_size_m2=30.0,
+    )
+    answers = {frozenset(i.categories): i.answer for i in run("object_abs_distance", scene, rng)}
+    assert answers[frozenset({"table", "lamp"})] == "2.0"
+    assert answers[frozenset({"table", "sofa"})] == "0.2"  # VSI skips only when the rounded answer is < 0.2
+    (room,) = run("room_size_estimation", scene, rng)
+    assert room.answer == "30.0"
+    sizes = {i.categories[0]: i.answer for i in run("object_size_estimation", scene, rng)}
+    assert sizes == {"table": "100", "lamp": "20", "sofa": "100"}

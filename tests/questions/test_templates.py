@@ -67,3 +67,24 @@ def test_registry_names_are_vsi_question_types():
 def test_unknown_generator_lists_choices():
     with pytest.raises(UnknownNameError, match="valid names: localization, obj_appearance_order"):
         get_generator("object_count")
+
+
+def test_training_question_types_follow_official_schema():
+    """official-spatialladder.md §2.3 / §7: the seven SpatialLadder-26k names, byte for byte; route planning is ours."""
+    assert SPLD_QUESTION_TYPES == {
+        "object_rel_direction_easy": "relative direction",
+        "object_rel_direction_medium": "relative direction",
+        "object_rel_direction_hard": "relative direction",
+        "object_rel_distance": "relative distance",
+        "obj_appearance_order": "appearance order",
+        "object_abs_distance": "absolute distance",
+        "object_size_estimation": "object size",
+        "object_counting": "object count",
+        "room_size_estimation": "room size",
+        "route_planning": "route planning",
+    }
+    from typing import get_args
+
+    from spatialladder.data.records import SpldQuestionType
+
+    assert set(get_args(SpldQuestionType)) == set(SPLD_QUESTION_TYPES.values())

@@ -115,6 +115,22 @@ def test_bad_axis_alignment(scene_dir, settings):
     expect_error(scene_dir, settings, txt.name, "axisAlignment needs 16 finite numbers, got 3")
 
 
+@pytest.mark.parametrize(
+    ("matrix", "match"),
+    [
+        ("1 0 0 0 0 -1 0 0 0 0 1 0 0 0 0 1", r"det -1\.000; a reflection would swap left and right"),  # y mirrored
+        ("2 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1", r"rigid transform .*det \+2\.000"),  # scaled
+        ("1 0 0 0 0 1 0 0 0 0 1 0 0 0 1 1", "last row must be 0 0 0 1"),
+    ],
+)
+def test_axis_alignment_must_be_rigid(scene_dir, settings, matrix, match):
+    txt = scene_dir / f"{SCENE}.txt"
+    lines = [line if not line.startswith("axisAlignment") else f"axisAlignment = {matrix}" for line in
+             txt.read_text().splitlines()]  # fmt: skip
+    txt.write_text("\n".join(lines))
+    expect_error(scene_dir, settings, txt.name, match)
+
+
 def test_sens_streams_only_requested_frames(pristine):
     sens = SensFile(SCENE, pristine / f"{SCENE}.sens")
     assert sens.header.num_frames == 6 and sens.header.depth_shift == 1000.0

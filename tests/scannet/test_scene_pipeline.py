@@ -216,3 +216,25 @@ def test_minimal_box_option_matches_upright_cuboids(scene_both, settings):
     meta = build_scene_meta(scene_both.scene_dir, settings.model_copy(update={"box_type": "minimal", "layout": "raw"}))
     for inst, obj in by_object(scene_both, meta):
         np.testing.assert_allclose(sorted(inst.box.axes_lengths), sorted(obj.size), atol=0.01)
+
+
+def test_exported_poses_already_aligned(tmp_path, settings):
+    """VLM-3R's exporter writes axisAlignment @ camera_to_world; ``exported_poses: aligned`` reads those frames."""
+    gt = write_synthetic_scene(tmp_path, "scene0005_00", n_frames=8, layout="both", seed=2)
+    raw = build_scene_meta(gt.scene_dir, settings.model_copy(update={"layout": "raw"}))
+    for pose_file in (gt.scene_dir / "pose").iterdir():
+        pose = np.loadtxt(pose_file)
+        if np.isfinite(pose).all():
+            np.savetxt(pose_file, gt.axis_alignment @ pose)
+    aligned = build_scene_meta(
+        gt.scene_dir, settings.model_copy(update={"layout": "exported", "exported_poses": "aligned"})
+    )
+    assert [f.frame_index for f in aligned.frames] == [f.frame_index for f in raw.frames]
+    for fa, fr in zip(aligned.frames, raw.frames, strict=True):
+        assert set(fa.views) == set(fr.views)
+        for k, view in fa.views.items():
+            np.testing.assert_allclose(view.bbox_2d, fr.views[k].bbox_2d, atol=0.5)
+    assert aligned.first_appearance_s == pytest.approx(raw.first_appearance_s)
+    # Read as raw poses, the alignment is applied twice and the cameras see other things.
+    twice = build_scene_meta(gt.scene_dir, settings.model_copy(update={"layout": "exported"}))
+    assert [set(f.views) for f in twice.frames] != [set(f.views) for f in raw.frames]
