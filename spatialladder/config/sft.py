@@ -37,6 +37,10 @@ class SFTDataSettings(Strict):
     """Frame rate a frame list is declared at: sets Qwen2.5-VL's temporal positions (official processor default 2)."""
     bbox_source_size: tuple[int, int] | None = None
     """``[W, H]`` of the frame the stored boxes are in; None: the record's ``image_size``, else the image file's."""
+    image_resize: Literal["once", "official"] = "once"
+    """``official``: images first go through qwen-vl-utils' ``fetch_image`` with its defaults (as the official
+    collator's ``process_vision_info``), then the processor resizes again — 968×1296 is seen as 252×336, not
+    252×364 (reference §4.1). Video frames are passed once in both modes."""
     shuffle_seed: int = 42
 
 
@@ -53,6 +57,10 @@ class SFTStageConfig(Strict):
     """``official``: the 968x1296-assumed rescale and the double-JSON-encoded target string of sft_spld_stage1.py."""
     loss_on: Literal["assistant", "all"] = "assistant"
     """``all``: loss on the whole sequence except padding and <|image_pad|>, exactly as the official collator."""
+    loss_average: Literal["micro_batch", "tokens"] = "micro_batch"
+    """``micro_batch``: each micro-batch's token-mean CE, averaged over accumulation steps and processes — what the
+    official run computed (transformers 4.49 passed no token count to Qwen2.5-VL), i.e. a per-sequence mean at
+    batch 1. ``tokens``: one token mean over the whole accumulated batch (transformers 5 / trl default)."""
     trainer: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("trainer")

@@ -82,6 +82,14 @@ def load_image(path: str | Path) -> Any:
         raise DataFormatError(f"{path}: cannot read image ({exc})") from None
 
 
+def official_pre_resize(image: Any) -> Any:
+    """What the official collator did before the processor: qwen-vl-utils' ``fetch_image`` at its default pixel
+    bounds, which rounds each side to a multiple of 28 (968×1296 → 980×1288); the processor then resizes again."""
+    from qwen_vl_utils import fetch_image
+
+    return fetch_image({"image": image})
+
+
 def sample_frame_paths(paths: Sequence[Any], num_frames: int | None) -> list[Any]:
     """``num_frames`` frames uniformly spread over the listed ones (first and last kept); all if fewer or None."""
     if num_frames is None or len(paths) <= num_frames:
@@ -126,11 +134,17 @@ def resized_frame(processor: Any, width: int, height: int) -> tuple[int, int]:
 
 def rescale_box(box: Sequence[float], src: tuple[int, int], dst: tuple[int, int]) -> list[int]:
     """Map ``[x1, y1, x2, y2]`` from a ``src`` (W, H) frame to a ``dst`` (W', H') frame, rounded and clamped
-    to ``[0, W'-1]`` / ``[0, H'-1]`` (the official rounding: Python ``round``)."""
+    to ``[0, W'-1]`` / ``[0, H'-1]``.
+
+    The arithmetic is the official ``convert_to_qwen25vl_format``'s, operation for operation: ``round(x * (W'/W))``
+    with the scale computed first. ``x * W' / W`` lands on exact halves where the official product does not
+    (1134·364/1296 = 318.5 → 318, but 1134·(364/1296) = 318.50000000000006 → 319), so targets would differ.
+    """
     (sw, sh), (dw, dh) = src, dst
+    scale_w, scale_h = dw / sw, dh / sh
     x1, y1, x2, y2 = box
-    cx = lambda x: min(max(round(x * dw / sw), 0), dw - 1)  # noqa: E731
-    cy = lambda y: min(max(round(y * dh / sh), 0), dh - 1)  # noqa: E731
+    cx = lambda x: min(max(round(x * scale_w), 0), dw - 1)  # noqa: E731
+    cy = lambda y: min(max(round(y * scale_h), 0), dh - 1)  # noqa: E731
     return [cx(x1), cy(y1), cx(x2), cy(y2)]
 
 
@@ -319,6 +333,7 @@ class SFTRows:
     system_text: str | None = None
     video_frames: int | None = 16
     bbox_target: str = "rescaled"
+    image_resize: str = "once"
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -330,6 +345,8 @@ class SFTRows:
             images: list[Any] = []
         else:
             images = [load_image(p) for p in s.media]
+            if self.image_resize == "official":
+                images = [official_pre_resize(im) for im in images]
             vision = [{"type": "image"} for _ in images]
         target = s.target
         if s.boxes:
@@ -363,8 +380,9 @@ class VisionSFTCollator:
     the video frame rate, and the official ``loss_on: all`` masking).
 
     ``assistant``: only assistant tokens (text + ``<|im_end|>``) are supervised, via the template's
-    ``{% generation %}`` markers, so no vision token ever is. ``all``: everything except padding and
-    ``<|image_pad|>`` — the official collator's mask, which does supervise ``<|video_pad|>`` and the prompt.
+    ``{% generation %}`` markers, so no vision token ever is. ``all``: everything except padding (and any
+    ``pad_token_id`` token) and ``<|image_pad|>`` — the official collator's mask, which does supervise
+    ``<|video_pad|>`` and the prompt.
     """
 
     processor: Any
@@ -373,9 +391,11 @@ class VisionSFTCollator:
     video_fps: float = 2.0
     max_length: int | None = None
     image_token_id: int = field(init=False)
+    pad_token_id: int | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.image_token_id = self.processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        self.pad_token_id = self.processor.tokenizer.pad_token_id
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         from trl.data_utils import prepare_multimodal_messages
@@ -401,7 +421,9 @@ class VisionSFTCollator:
         labels[out["attention_mask"] == 0] = -100
         if assistant_only:
             labels[out.pop("assistant_masks") == 0] = -100
-        else:
+        else:  # the official collator: ``labels == pad_token_id`` (wherever it occurs) and ``<|image_pad|>``
+            if self.pad_token_id is not None:
+                labels[out["input_ids"] == self.pad_token_id] = -100
             labels[out["input_ids"] == self.image_token_id] = -100
         out["labels"] = labels
         return out

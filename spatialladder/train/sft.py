@@ -66,8 +66,6 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 
     ``source`` (the config file) names the file in error messages.
     """
-    from trl import SFTTrainer
-
     from spatialladder.train.data import load_samples
     from spatialladder.train.trl_args import check_report_to_installed, to_sft_args
 
@@ -79,14 +77,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     processor = loaded.processor
     rows = sft_rows(cfg, samples, processor)
     collator = sft_collator(cfg, processor, args.max_length)
-    trainer = SFTTrainer(
-        model=loaded.model,
-        args=args,
-        train_dataset=rows.as_dataset(),
-        processing_class=processor,
-        data_collator=collator,
-        peft_config=loaded.peft_config,
-    )
+    trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
     if trainer.is_world_process_zero():
         save_resolved(cfg, cfg.output_dir)
     _log_trainable(trainer.model)
@@ -105,6 +96,31 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     )
 
 
+def build_sft_trainer(
+    cfg: Any, args: Any, model: Any, processor: Any, rows: Any, collator: Any, peft_config: Any = None
+) -> Any:
+    """trl's SFTTrainer with the loss averaged as ``cfg.loss_average`` says.
+
+    ``model_accepts_loss_kwargs`` (a documented ``Trainer`` attribute) decides whether the loss is normalised by the
+    token count of the whole accumulated batch. Set explicitly, so the official averaging does not hang on a
+    per-model class attribute (transformers 5.23 happens to mark Qwen2.5-VL ``accepts_loss_kwargs = False``).
+    ``micro_batch``: each micro-batch's own mean divided by the accumulation steps, as official (4.49's Qwen2.5-VL
+    forward took no loss kwargs).
+    """
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=rows.as_dataset(),
+        processing_class=processor,
+        data_collator=collator,
+        peft_config=peft_config,
+    )
+    trainer.model_accepts_loss_kwargs = cfg.loss_average == "tokens"
+    return trainer
+
+
 def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
     """The stage's ``SFTRows`` (trl VLM rows built on access), as ``run_sft`` trains on them."""
     from spatialladder import prompts
@@ -116,6 +132,7 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
         system_text=prompts.sft_system_text(cfg.prompt_fidelity),
         video_frames=cfg.data.video_frames,
         bbox_target=cfg.bbox_target,
+        image_resize=cfg.data.image_resize,
     )
 
 
@@ -154,7 +171,8 @@ def write_run_record(cfg: Any, log_history: list[dict[str, Any]], num_samples: i
         f"- initialised from: `{init_from}`",
         f"- data: {', '.join(f'`{f}`' for f in cfg.data.files)} ({num_samples} samples)",
         f"- steps: {log_history[-1].get('step', 0) if log_history else 0}; last logged loss: {last}",
-        f"- loss on: {cfg.loss_on}; prompt fidelity: {cfg.prompt_fidelity}; bbox target: {cfg.bbox_target}",
+        f"- loss on: {cfg.loss_on} ({cfg.loss_average} average); prompt fidelity: {cfg.prompt_fidelity}; "
+        f"bbox target: {cfg.bbox_target}",
         f"- config sha256: `{config_sha256(cfg)}` (full config in `{RESOLVED_NAME}`)",
         "",
         f"Trained with `spatialladder train --stage {cfg.stage}`; loss curve in `{CURVE_NAME}`, log in `{LOG_NAME}`.",

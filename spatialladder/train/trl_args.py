@@ -82,6 +82,14 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     return _build(SFTConfig, source, owned, {**SFT_DEFAULTS, **cfg.trainer})
 
 
+GRPO_DEFAULTS: dict[str, Any] = {
+    # trl 1.16 multiplies the k3 KL by the importance ratio exp(logp - old_logp). With num_iterations 1 the ratio is
+    # 1 in value but not in gradient: it adds beta * KL * grad(logp). The official loss is beta * KL (§5.5).
+    "use_bias_correction_kl": False,
+}
+"""Our GRPO defaults where trl's differ from the official trainer; ``trainer:`` keys override them."""
+
+
 def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.GRPOConfig`` from the stage-3 config: the algorithm fields, reward weights from ``rewards:``, and
     trl's batch rule checked first so a bad batch shape is one clear error, not a trl traceback."""
@@ -102,7 +110,7 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
         "use_vllm": cfg.rollout == "vllm",
         "vllm_mode": "colocate",
     }
-    return _build(GRPOConfig, source, owned, trainer)
+    return _build(GRPOConfig, source, owned, {**GRPO_DEFAULTS, **trainer})
 
 
 def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source: str = "<config>") -> None:

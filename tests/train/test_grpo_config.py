@@ -31,6 +31,25 @@ def test_gpu_config_has_the_paper_settings() -> None:
     assert [r.name for r in cfg.rewards] == ["format", "accuracy"]
     assert args.reward_weights == [1.0, 1.0]
     assert args.generation_batch_size % args.num_generations == 0
+    # §5.5: loss = -min(r·A, clip(r)·A) + β·k3 with r ≡ 1 (one iteration), per-sequence token mean, no extras.
+    # trl 1.16 defaults use_bias_correction_kl=True (β·KL·r, whose gradient adds β·KL·∇logp): ours is off.
+    assert args.use_bias_correction_kl is False
+    assert (args.num_iterations, args.epsilon_high, args.delta) == (1, None, None)
+    assert args.importance_sampling_level == "token"
+    assert (args.mask_truncated_completions, args.top_entropy_quantile, args.off_policy_mask_threshold) == (
+        False,
+        1.0,
+        None,
+    )
+    assert args.multi_objective_aggregation == "sum_then_normalize"  # weighted sum, then group-normalised
+    # HF defaults the official run inherited: linear decay, no warmup, clip 1.0, no weight decay
+    assert (args.lr_scheduler_type, args.warmup_steps, args.max_grad_norm, args.weight_decay) == ("linear", 0, 1.0, 0.0)
+    assert (args.save_steps, args.seed, args.repetition_penalty) == (200, 42, 1.0)
+
+
+def test_kl_bias_correction_can_be_turned_back_on() -> None:
+    cfg = load_config(GPU_CONFIG, [*CPU, "trainer.use_bias_correction_kl=true"])
+    assert to_grpo_args(cfg, str(GPU_CONFIG)).use_bias_correction_kl is True
 
 
 def test_tiny_config_validates_deeply() -> None:

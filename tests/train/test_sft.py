@@ -157,3 +157,39 @@ def test_report_to_names_and_installs_are_checked_before_any_work(make, tmp_path
     with pytest.raises(ConfigError, match=rf"trainer\.report_to: {missing} is not installed .*pip install {package}\)"):
         run_sft(make("spatial", tmp_path / "missing", {"report_to": [missing]}), source="s.yaml")
     assert not (tmp_path / "typo").exists() and not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("average", ["micro_batch", "tokens"])
+def test_loss_average_micro_batch_is_the_official_mean_of_sequence_means(make, tiny_model_dir, tmp_path, average):
+    """Two sequences of different supervised lengths in one step (batch 1 x accumulation 2, lr 0): the official
+    run (transformers 4.49) logged the mean of the two per-sequence CE means; ``tokens`` pools their tokens."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from spatialladder.models.load import load_processor
+    from spatialladder.train.data import load_samples
+    from spatialladder.train.sft import sft_collator, sft_rows
+
+    trainer = {"max_steps": 1, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 2}
+    # a single-image and a multi-view row, whole-sequence loss as official: 2 very different token counts
+    cfg = make("spatial", tmp_path / "o", {**trainer, "learning_rate": 0.0}, data={"max_samples": 2}, loss_on="all")
+    cfg = cfg.model_copy(update={"loss_average": average})
+    run_sft(cfg)
+    logged = [json.loads(x) for x in (tmp_path / "o/train_log.jsonl").read_text().splitlines()]
+    loss = next(e["loss"] for e in logged if "loss" in e)
+
+    proc = load_processor(str(tiny_model_dir), cfg.model)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(tiny_model_dir), dtype=torch.float32).eval()
+    samples, _ = load_samples(cfg)
+    rows, collate = sft_rows(cfg, samples, proc), sft_collator(cfg, proc, None)
+    means, counts = [], []
+    with torch.no_grad():
+        for i in range(2):
+            batch = collate([rows.row(i)])
+            means.append(float(model(**batch).loss))
+            counts.append(int((batch["labels"][:, 1:] != -100).sum()))
+    assert counts[0] != counts[1]
+    per_sequence = sum(means) / 2
+    pooled = sum(m * n for m, n in zip(means, counts, strict=True)) / sum(counts)
+    assert abs(per_sequence - pooled) > 1e-4  # a random model's CE is close to ln(vocab) everywhere
+    expected = per_sequence if average == "micro_batch" else pooled
+    assert loss == pytest.approx(expected, abs=1e-5)

@@ -203,3 +203,38 @@ def test_record_images_and_data_type_are_public_and_shared_with_grpo() -> None:
     assert record_data_type({"modality": "video"}, 16, "r") == "video"
     with pytest.raises(DataFormatError, match="r: data_type 'audio' not one of single_image, multi_view, video"):
         record_data_type({"data_type": "audio"}, 1, "r")
+
+
+def test_rescale_rounds_like_the_official_scale_then_multiply() -> None:
+    """Official: ``round(x * (W'/1296))``. At 364×252 the exact halves 1134·364/1296 = 318.5 and 363·252/968 = 94.5
+    come out 318.50000000000006 / 94.50000000000001 that way, so the official targets are 319 and 95 (not 318, 94)."""
+    assert rescale_box([1134, 363, 162, 847], (1296, 968), (364, 252)) == [319, 95, 46, 221]
+
+
+def test_official_loss_on_all_also_masks_pad_token_text(tiny_model_dir, tiny_records) -> None:
+    """The official collator masks ``labels == pad_token_id`` wherever it occurs, not only in the padding."""
+    proc = processor(tiny_model_dir)
+    pad = proc.tokenizer.pad_token
+    sample = SFTSample("x", "single_image", samples(tiny_records, "spatial")[0].media, "Q", target=f"A{pad}B")
+    batch = VisionSFTCollator(proc, loss_on="all")([SFTRows([sample], proc).row(0)])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    assert int((ids == proc.tokenizer.pad_token_id).sum()) == 1
+    assert bool((labels[ids == proc.tokenizer.pad_token_id] == -100).all())
+    assert supervised(batch, proc.tokenizer).endswith("<|im_start|>assistant\nAB<|im_end|>\n")
+
+
+@pytest.mark.parametrize(("mode", "grid_hw"), [("once", [18, 26]), ("official", [18, 24])])
+def test_image_resize_once_or_as_the_official_double_resize(tiny_model_dir, tmp_path, mode, grid_hw) -> None:
+    """Reference §4.1: a 968×1296 ScanNet frame at 128·28·28 px is seen as 252×364 after one resize, but as 252×336
+    after qwen-vl-utils' rounding (→ 980×1288) and the processor's second resize (the official pipeline)."""
+    from PIL import Image
+
+    from spatialladder.train.data import SFTSample
+
+    image = tmp_path / "frame.jpg"
+    Image.new("RGB", (1296, 968), (90, 120, 150)).save(image)
+    proc = processor(tiny_model_dir, max_pixels=128 * 28 * 28, min_pixels=16 * 28 * 28)
+    sample = SFTSample(where="t", data_type="single_image", media=(image,), user_text="q", target="A")
+    row = SFTRows([sample], proc, image_resize=mode).row(0)
+    enc = proc.image_processor(images=row["images"], return_tensors="pt")
+    assert enc["image_grid_thw"][0, 1:].tolist() == grid_hw  # in 14-px patches
