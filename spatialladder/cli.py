@@ -176,7 +176,7 @@ def demo(
     out: Path = typer.Option(Path("outputs/demo"), "--out", help="Folder for everything the demo writes."),
     scenes: int = typer.Option(8, "--scenes", help="Synthetic training scans (held-out scans: a third, at least 1)."),
     seed: int = typer.Option(0, "--seed", help="One seed for scenes, data, training and eval."),
-    smoke: bool = typer.Option(False, "--smoke", help="A minutes-long version for CI: fewer frames and steps."),
+    smoke: bool = typer.Option(False, "--smoke", help="An under-a-minute version for CI: fewer frames and steps."),
     configs: Path = typer.Option(Path("configs/demo"), "--configs", help="The demo's YAML configs."),
 ) -> None:
     """The whole ladder end to end on synthetic ScanNet scans and a tiny Qwen2.5-VL, on CPU, offline; resumes.
@@ -193,8 +193,8 @@ def demo(
 def main() -> None:
     """Console entry point: library errors become one clear line and exit code 2, not a traceback."""
     try:
-        app(standalone_mode=False)
-    except SpatialLadderError as exc:
+        code = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as the return value here
+    except (SpatialLadderError, OSError) as exc:  # OSError: a folder we may not create, a full disk
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     except (typer.Exit, typer.Abort) as exc:
@@ -206,6 +206,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from spatialladder.config.base import QWEN_PATCH_PIXELS, ModelSettings, Strict
+from spatialladder.errors import ConfigError
 
 PromptStyle = Literal["lmms", "direct", "thinking"]
 ScoringProfile = Literal["vsibench-2024", "lmms-eval", "spatialladder"]
@@ -64,7 +65,6 @@ class EvalConfig(Strict):
 
     @model_validator(mode="after")
     def _lmms_is_video_only(self) -> EvalConfig:
-        from spatialladder.errors import ConfigError
 
         if self.prompt == "lmms" and self.bench not in ("vsi", "vsibench"):
             raise ConfigError(
@@ -105,6 +105,11 @@ def build_eval_config(
             data_map[key] = value
     if model is not None:
         data_map["model"] = {**data_map.get("model", {}), "name_or_path": model}
-    if "output_dir" not in data_map and "bench" in data_map:
+    from spatialladder.eval import ALIASES
+
+    if "bench" not in data_map:
+        raise ConfigError(f"{config or 'eval'}: no benchmark: pass --bench NAME or a config with bench:")
+    data_map["bench"] = ALIASES.get(data_map["bench"], data_map["bench"])
+    if "output_dir" not in data_map:
         data_map["output_dir"] = f"outputs/eval/{data_map['bench']}"
     return validate_mapping(apply_overrides(data_map, overrides), EvalConfig, source=config or "<command line>")

@@ -7,6 +7,7 @@ typo'd YAML key: with the full dotted path in the message.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,7 +131,16 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _expected_kinds(model_cls: type[BaseModel]) -> tuple[Any, ...]:
+    field = model_cls.model_fields.get("kind")
+    return typing.get_args(field.annotation) if field is not None else ()
+
+
 def validate_mapping(data: Mapping[str, Any], model_cls: type[M], source: str = "<config>") -> M:
+    expected = _expected_kinds(model_cls)
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    if expected and kind is not None and kind not in expected:  # one clear line, not a list of "unknown key"s
+        raise ConfigError(f"{source}: this is a kind: {kind} config, but a kind: {expected[0]} config is needed here")
     try:
         return model_cls.model_validate(data)
     except ValidationError as exc:

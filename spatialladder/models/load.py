@@ -30,7 +30,8 @@ class LoadedModel:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") != 1
+    """Hub ids are ``org/name``; anything else, or an ``a/b`` whose ``a`` is a local folder, is a path."""
+    return name.startswith((".", "/", "~")) or name.count("/") != 1 or Path(name).parent.is_dir()
 
 
 def resolve_source(name_or_path: str) -> str:

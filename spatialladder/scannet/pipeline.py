@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from spatialladder.config.scannet import ScanNetSettings
-from spatialladder.errors import SceneFormatError
+from spatialladder.errors import ConfigError, SceneFormatError
 from spatialladder.scannet.frames import (
     ExportedFrames,
     FrameSource,
@@ -139,6 +139,8 @@ def read_color_frames(
 
 def read_split(path: Path | str) -> set[str]:
     """Scene ids listed one per line (``scannetv2_train.txt`` / ``scannetv2_val.txt``)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: scene list not found (expected a file with one scene id per line)")
     return {line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()}
 
 

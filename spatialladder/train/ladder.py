@@ -160,13 +160,17 @@ def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequenc
 
 
 def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (), resume: bool = False) -> list[str]:
-    """The ``spatialladder train`` command: returns the lines to print."""
+    """The ``spatialladder train`` command: returns the lines to print (only on the main process)."""
+    from spatialladder.train.checkpoints import is_main_process
+
     if stage == "all":
         ladder = validate_mapping(read_yaml(config), LadderConfig, source=str(config))
-        return [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]
-    name = canonical_stage(stage)
-    cfg = load_config(config, overrides)
-    check_stage(cfg, name, str(config))
-    result = run_stage(name, cfg, resume=True if resume else None, source=str(config))
-    step = getattr(result, "global_step", None)
-    return [f"{name}: done → {cfg.output_dir}" + ("" if step is None else f" (step {step})")]
+        lines = [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]
+    else:
+        name = canonical_stage(stage)
+        cfg = load_config(config, overrides)
+        check_stage(cfg, name, str(config))
+        result = run_stage(name, cfg, resume=True if resume else None, source=str(config))
+        step = getattr(result, "global_step", None)
+        lines = [f"{name}: done → {cfg.output_dir}" + ("" if step is None else f" (step {step})")]
+    return lines if is_main_process() else []

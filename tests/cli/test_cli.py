@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -60,3 +61,67 @@ def test_make_tiny_model(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "chat_template.jinja"):
         assert (tmp_path / "tiny" / name).is_file(), name
+
+
+def _main(argv: list[str], monkeypatch) -> int:
+    """Run the real console entry point (exit codes and error lines included)."""
+    import sys
+
+    from spatialladder.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["spatialladder", *argv])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_command_exit_codes_reach_the_shell(tmp_path: Path, monkeypatch, capsys) -> None:
+    """build-data exits 1 when too many scenes fail; main() must not swallow a command's typer.Exit code."""
+    from spatialladder.testing.synthetic_scannet import write_synthetic_scene
+
+    scans = tmp_path / "scans"
+    write_synthetic_scene(scans, "scene0000_00", n_frames=8)
+    (scans / "scene0001_00").mkdir()  # no files: fails
+    args = ["build-data", "--scannet-root", str(scans), "--out", str(tmp_path / "out")]
+    args += ["--set", "scannet.num_frames=8", "--set", "modalities.video_frames=8"]
+    assert _main(args, monkeypatch) == 1
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path: Path, monkeypatch, capsys) -> None:
+    sft = tmp_path / "s2.yaml"
+    sft.write_text(yaml.safe_dump(SFT))
+    cases = [
+        (
+            ["build-data", "--scenes", str(tmp_path / "nope.txt"), "--scannet-root", str(tmp_path)],
+            "scene list not found",
+        ),
+        (["train", "--stage", "all", "-c", str(sft)], "this is a kind: sft config, but a kind: ladder config"),
+        (["build-data", "-c", str(sft)], "this is a kind: sft config, but a kind: data config"),
+        (["make-tiny-model", "/proc/no/such/dir"], "error:"),
+    ]
+    for argv, message in cases:
+        assert _main(argv, monkeypatch) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+
+
+def test_eval_bench_alias_shares_the_output_folder() -> None:
+    from spatialladder.config.eval import build_eval_config
+    from spatialladder.errors import ConfigError
+
+    cfg = build_eval_config(None, [], bench="vsi", model="m/x", data="d")
+    assert cfg.bench == "vsibench" and cfg.output_dir == "outputs/eval/vsibench"
+    with pytest.raises(ConfigError, match="no benchmark"):
+        build_eval_config(None, [], model="m/x", data="d")
+
+
+def test_missing_local_model_folder_is_not_taken_for_a_hub_id(tmp_path: Path, monkeypatch) -> None:
+    from spatialladder.errors import ModelLoadError
+    from spatialladder.models.load import resolve_source
+
+    (tmp_path / "outputs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_source("outputs/nope")
