@@ -21,9 +21,9 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import GeneratorSpec, QAItem, ccw_angle_deg, subsample
+from spatialladder.questions.base import GeneratorSpec, QAItem, subsample
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
-from spatialladder.scannet.geometry import category_distance_m
+from spatialladder.scannet.geometry import category_distance_m, ccw_angle_deg
 from spatialladder.scannet.types import SceneMeta
 
 _PREFIX = "If I am standing by the {positioning_object} and facing the {orienting_object}, "

@@ -16,8 +16,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, signed_turn_deg
+from spatialladder.questions.base import QAItem
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
+from spatialladder.scannet.geometry import signed_turn_deg
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "route_planning"

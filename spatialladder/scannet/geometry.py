@@ -386,3 +386,23 @@ def depth_visible_mask(
     d = depth_m[vi[idx].astype(np.int64), ui[idx].astype(np.int64)]
     visible[idx] = (d > 0) & (np.abs(d - z[idx]) <= ratio * d)
     return in_view, visible
+
+
+def ccw_angle_deg(forward_xy: np.ndarray, vectors_xy: np.ndarray) -> np.ndarray:
+    """Counter-clockwise angle in [0, 360) from ``forward_xy`` to each of ``vectors_xy`` (N, 2), z up.
+
+    Counter-clockwise is towards the observer's left. Same construction as VSI-Bench: arccos of the normalised
+    dot product, mirrored to 360 − angle when the 2D cross product is negative.
+    """
+    f = np.asarray(forward_xy, dtype=np.float64)
+    q = np.atleast_2d(np.asarray(vectors_xy, dtype=np.float64))
+    cos = (q @ f) / (np.linalg.norm(q, axis=1) * np.linalg.norm(f))
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    cross = f[0] * q[:, 1] - f[1] * q[:, 0]
+    return np.where(cross < 0, 360.0 - angle, angle) % 360.0
+
+
+def signed_turn_deg(heading_xy: np.ndarray, new_heading_xy: np.ndarray) -> float:
+    """Signed heading change in (−180, 180]: positive = turn left (counter-clockwise), z up."""
+    angle = float(ccw_angle_deg(heading_xy, new_heading_xy)[0])
+    return angle - 360.0 if angle > 180.0 else angle

@@ -10,9 +10,9 @@ import pytest
 
 from spatialladder.config.scannet import ScanNetSettings
 from spatialladder.questions import get_generator, object_rel_direction
-from spatialladder.questions.base import ccw_angle_deg, signed_turn_deg
 from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.frames import PointsByInstance, frame_visibility
+from spatialladder.scannet.geometry import ccw_angle_deg, signed_turn_deg
 from spatialladder.scannet.pipeline import build_scene_meta
 from spatialladder.testing.synthetic_scannet import _obj, render_depth, synthetic_label_map, write_synthetic_scene
 
