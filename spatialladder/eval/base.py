@@ -115,3 +115,12 @@ def open_image(item: Any):
     if not path.is_file():
         raise DataFormatError(f"image file {path} does not exist")
     return Image.open(path).convert("RGB")
+
+
+def accuracy_over_samples(
+    samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str
+) -> dict[str, Any]:
+    """The aggregate of benchmarks scored as plain accuracy over all samples (per type reported alongside)."""
+    from spatialladder.metrics.aggregate import sample_weighted_aggregate
+
+    return sample_weighted_aggregate([s.question_type for s in samples], scores)

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from spatialladder.errors import DataFormatError
-from spatialladder.eval.base import BenchmarkSpec, EvalSample
-from spatialladder.metrics.aggregate import sample_weighted_aggregate
+from spatialladder.eval.base import BenchmarkSpec, EvalSample, accuracy_over_samples
 from spatialladder.prompts import mindcube_raw_qa_text
 
 FILE = "MindCube_tinybench.jsonl"
@@ -152,16 +149,12 @@ def score(pred: str, sample: EvalSample, profile: str) -> tuple[float, bool]:
     return (1.0 if letter == sample.ground_truth else 0.0), True
 
 
-def aggregate(samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str) -> dict[str, Any]:
-    return sample_weighted_aggregate([s.question_type for s in samples], scores)
-
-
 SPEC = BenchmarkSpec(
     name="mindcube",
     description="MindCube tinybench: MC questions over 2-4 views (around/rotation/among); accuracy over samples.",
     layout=LAYOUT,
     load=load,
     score=score,
-    aggregate=aggregate,
+    aggregate=accuracy_over_samples,
     direct_text=lambda sample: mindcube_raw_qa_text(sample.question),
 )

@@ -8,12 +8,16 @@ question`` (options embedded), ``answer`` (a letter). Source of prompt and extra
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from spatialladder.eval.base import BenchmarkSpec, EvalSample, image_bytes_list, read_parquet_rows, require_files
-from spatialladder.metrics.aggregate import sample_weighted_aggregate
+from spatialladder.eval.base import (
+    BenchmarkSpec,
+    EvalSample,
+    accuracy_over_samples,
+    image_bytes_list,
+    read_parquet_rows,
+    require_files,
+)
 from spatialladder.prompts import mmsi_user_text
 
 FILE = "MMSI_Bench.parquet"
@@ -62,16 +66,12 @@ def score(pred: str, sample: EvalSample, profile: str) -> tuple[float, bool]:
     return (1.0 if answer == letter.lower()[0] else 0.0), True
 
 
-def aggregate(samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str) -> dict[str, Any]:
-    return sample_weighted_aggregate([s.question_type for s in samples], scores)
-
-
 SPEC = BenchmarkSpec(
     name="mmsi",
     description="MMSI-Bench: 1,000 multi-image spatial MC questions, 11 types; accuracy over samples.",
     layout=LAYOUT,
     load=load,
     score=score,
-    aggregate=aggregate,
+    aggregate=accuracy_over_samples,
     direct_text=lambda sample: mmsi_user_text(sample.question),
 )
