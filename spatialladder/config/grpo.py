@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from spatialladder.config.base import ModelSettings, Strict
-from spatialladder.config.sft import reject_owned_keys
+from spatialladder.config.sft import FrameDependent, reject_owned_keys
 
 OWNED_TRAINER_KEYS = frozenset(
     {
@@ -62,8 +62,11 @@ class GRPODataSettings(Strict):
     files: list[str] = Field(min_length=1)
     image_root: str | None = None
     max_samples: int | None = Field(None, ge=1)
-    video_frames: int | None = Field(16, ge=2)
-    """At most this many frames per video row, sampled evenly; null keeps every frame the record lists (official)."""
+    video_frames: int | None = Field(None, ge=2)
+    """At most this many frames per video row, sampled evenly; None (default) keeps every frame the record lists
+    (official), so the reward checks the answer against the frames it was computed on."""
+    frame_dependent: FrameDependent = "keep_all"
+    """As in SFT: ``keep_all`` or ``error`` for an appearance-order video record ``video_frames`` would subsample."""
     video_fps: float = Field(2.0, gt=0)
     """Frame rate a frame list is declared at, as in SFT: ``second_per_grid_ts`` = 2 / fps (official 2 fps → 1.0)."""
     shuffle_seed: int = 42

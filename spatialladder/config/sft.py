@@ -8,6 +8,9 @@ from pydantic import Field, field_validator
 
 from spatialladder.config.base import ModelSettings, Strict
 
+FrameDependent = Literal["keep_all", "error"]
+"""What a trainer does with a frame-dependent video record it would subsample (``train.data.video_frame_paths``)."""
+
 SFT_STAGES = ("localization", "spatial", "coldstart")
 
 OWNED_TRAINER_KEYS = frozenset(
@@ -31,8 +34,12 @@ class SFTDataSettings(Strict):
     """Folder the records' relative image paths start from; default ``<folder of each JSONL>/images``."""
     max_samples: int | None = Field(None, ge=1)
     """Keep the first N usable records (across files, in file order): for smoke runs."""
-    video_frames: int | None = Field(16, ge=2)
-    """Frames kept per video record, sampled uniformly from the listed frames; None keeps all (official)."""
+    video_frames: int | None = Field(None, ge=2)
+    """Frames kept per video record, sampled uniformly from the listed frames; None (default) keeps every listed
+    frame: the official trainers' input, and the frames build-data computed the record's answer on."""
+    frame_dependent: FrameDependent = "keep_all"
+    """A video record whose answer depends on which frames are shown (appearance order) when ``video_frames``
+    would drop some of them: ``keep_all`` shows it every listed frame, ``error`` refuses the file (naming the line)."""
     video_fps: float = Field(2.0, gt=0)
     """Frame rate a frame list is declared at: sets Qwen2.5-VL's temporal positions (official processor default 2)."""
     bbox_source_size: tuple[int, int] | None = None

@@ -99,9 +99,44 @@ def sample_frame_paths(paths: Sequence[Any], num_frames: int | None) -> list[Any
     return [paths[i] for i in np.linspace(0, len(paths) - 1, num_frames).round().astype(int)]
 
 
-def load_video_frames(paths: Sequence[str | Path], num_frames: int | None) -> list[Any]:
-    """A video record's frames as PIL images, sampled once to ``num_frames``."""
-    return [load_image(p) for p in sample_frame_paths(paths, num_frames)]
+FRAME_DEPENDENT_TYPES = frozenset({"appearance order"})
+"""``question_type`` values whose answer is read off the frames the record lists: build-data computes first
+appearances over exactly those frames (``modalities.appearance_from: shown_frames``), so a category first seen in
+a dropped frame can tie or swap places in the order. Every other type is a property of the scene (counts,
+distances, sizes, room size, directions), whatever frames are shown."""
+
+
+def is_frame_dependent(rec: dict[str, Any]) -> bool:
+    """Whether the record's answer depends on which of its frames the model sees (official or build-data names)."""
+    if rec.get("vsi_question_type") == "obj_appearance_order":
+        return True
+    return str(rec.get("question_type")) in FRAME_DEPENDENT_TYPES
+
+
+def video_frame_paths(
+    paths: Sequence[str], rec: dict[str, Any], num_frames: int | None, frame_dependent: str, where: str
+) -> list[str]:
+    """The frames a trainer shows for a video record: ``num_frames`` uniform over the listed ones (None = all).
+
+    A frame-dependent record (:func:`is_frame_dependent`) that this would subsample keeps every listed frame
+    (``frame_dependent: keep_all``), or is refused with an error naming ``where`` (``error``), so the SFT target and
+    the GRPO reward never hold an answer computed on frames the model was not shown.
+    """
+    kept = sample_frame_paths(paths, num_frames)
+    if len(kept) == len(paths) or not is_frame_dependent(rec):
+        return kept
+    if frame_dependent == "keep_all":
+        return list(paths)
+    raise DataFormatError(
+        f"{where}: a {rec.get('question_type') or 'appearance order'!r} answer is computed from all {len(paths)} "
+        f"listed frames, but data.video_frames: {num_frames} would show {len(kept)}; set data.video_frames: null "
+        "(every listed frame) or data.frame_dependent: keep_all"
+    )
+
+
+def load_video_frames(paths: Sequence[str | Path]) -> list[Any]:
+    """A video record's (already selected) frames as PIL images."""
+    return [load_image(p) for p in paths]
 
 
 def video_metadata(frame_counts: Sequence[int], fps: float) -> list[dict[str, Any]]:
@@ -279,6 +314,8 @@ def parse_record(rec: dict[str, Any], stage: str, root: Path, data: Any, fidelit
         )
     images = record_images(rec, where)
     data_type = record_data_type(rec, len(images), where)
+    if data_type == "video":
+        images = video_frame_paths(images, rec, data.video_frames, data.frame_dependent, where)
     media = resolve_media(images, root, where)
     if kind == "grounding":
         user = prompts.sft_user_text(1, str(rec["question"]), fidelity=fidelity)
@@ -318,6 +355,11 @@ def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
         raise DataFormatError(f"data.files {cfg.data.files}: no records")
     counts = Counter(s.data_type for s in samples)
     logger.info("%s: %d samples (%s); skipped %s", cfg.stage, len(samples), dict(counts), dict(skipped) or "none")
+    whole = cfg.data.video_frames is not None and sum(
+        s.data_type == "video" and len(s.media) > cfg.data.video_frames for s in samples
+    )
+    if whole:
+        logger.info("%d frame-dependent video records keep all their frames (data.frame_dependent: keep_all)", whole)
     return samples, skipped
 
 
@@ -331,7 +373,6 @@ class SFTRows:
     samples: list[SFTSample]
     processor: Any
     system_text: str | None = None
-    video_frames: int | None = 16
     bbox_target: str = "rescaled"
     image_resize: str = "once"
 
@@ -341,7 +382,7 @@ class SFTRows:
     def row(self, index: int) -> dict[str, Any]:
         s = self.samples[index]
         if s.data_type == "video":
-            vision = [{"type": "video", "video": load_video_frames(s.media, self.video_frames)}]
+            vision = [{"type": "video", "video": load_video_frames(s.media)}]  # frames chosen by parse_record
             images: list[Any] = []
         else:
             images = [load_image(p) for p in s.media]

@@ -179,6 +179,7 @@ def run_grpo(
         cfg.data.image_root,
         fidelity=cfg.prompt_fidelity,
         video_frames=cfg.data.video_frames,
+        frame_dependent=cfg.data.frame_dependent,
         max_samples=cfg.data.max_samples,
         shuffle_seed=cfg.data.shuffle_seed,
     )

@@ -68,11 +68,19 @@ def record_to_row(
     *,
     fidelity: Fidelity = "fixed",
     video_frames: int | None = None,
+    frame_dependent: str = "keep_all",
     where: str = "<record>",
 ) -> dict[str, Any]:
     """One GRPO row from one spatial record; a malformed record or a missing image is a DataFormatError naming
-    ``where``. Record parsing (image list, data type, paths) is the SFT loader's, so both stages read alike."""
-    from spatialladder.train.data import record_data_type, record_images, record_kind, resolve_media, sample_frame_paths
+    ``where``. Record parsing (image list, data type, paths, video frames) is the SFT loader's, so both stages read
+    alike: an appearance-order video keeps all its frames or is refused (``frame_dependent``), never subsampled."""
+    from spatialladder.train.data import (
+        record_data_type,
+        record_images,
+        record_kind,
+        resolve_media,
+        video_frame_paths,
+    )
 
     if record_kind(record, where) != "spatial":
         raise DataFormatError(f"{where}: stage 3 needs spatial records (question, answer, options, question_type)")
@@ -84,7 +92,7 @@ def record_to_row(
     images = record_images(record, where)
     data_type = record_data_type(record, len(images), where)
     if data_type == "video":
-        images = sample_frame_paths(images, video_frames)
+        images = video_frame_paths(images, record, video_frames, frame_dependent, where)
         if len(images) < 2:
             raise DataFormatError(f"{where}: a video record needs at least 2 frames (got {len(images)})")
     files = [str(p) for p in resolve_media(images, image_root, where)]
@@ -107,12 +115,14 @@ def load_grpo_rows(
     image_root: str | Path | None = None,
     *,
     fidelity: Fidelity = "fixed",
-    video_frames: int | None = 16,
+    video_frames: int | None = None,
+    frame_dependent: str = "keep_all",
     max_samples: int | None = None,
     shuffle_seed: int = 42,
 ) -> GRPORows:
     """Rows from spatial JSONL files; relative image paths resolve as in SFT (``image_root``, else
-    ``<file folder>/images``, else the file's folder). ``max_samples`` keeps a seeded random subset, in file order."""
+    ``<file folder>/images``, else the file's folder). ``max_samples`` keeps a seeded random subset, in file order.
+    ``video_frames``/``frame_dependent``: as the stage config's ``data`` fields (every listed frame by default)."""
     from spatialladder.train.data import read_jsonl, resolve_image_root
 
     out = GRPORows(rows=[])
@@ -120,9 +130,15 @@ def load_grpo_rows(
         root = resolve_image_root(file, image_root)
         for lineno, record in read_jsonl(file):
             where = f"{file}:{lineno}"
-            out.rows.append(record_to_row(record, root, fidelity=fidelity, video_frames=video_frames, where=where))
+            row = record_to_row(
+                record, root, fidelity=fidelity, video_frames=video_frames, frame_dependent=frame_dependent, where=where
+            )
+            out.rows.append(row)
     if not out.rows:
         raise DataFormatError(f"data.files {list(map(str, files))}: no records")
+    whole = video_frames is not None and sum(len(r["video"]) > video_frames for r in out.rows)
+    if whole:
+        logger.info("%d frame-dependent video rows keep all their frames (data.frame_dependent: keep_all)", whole)
     if max_samples is not None and len(out.rows) > max_samples:
         keep = sorted(random.Random(shuffle_seed).sample(range(len(out.rows)), max_samples))
         out.skipped["beyond data.max_samples"] += len(out.rows) - max_samples

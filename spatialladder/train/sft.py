@@ -130,7 +130,6 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
         samples,
         processor,
         system_text=prompts.sft_system_text(cfg.prompt_fidelity),
-        video_frames=cfg.data.video_frames,
         bbox_target=cfg.bbox_target,
         image_resize=cfg.data.image_resize,
     )

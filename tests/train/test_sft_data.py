@@ -33,11 +33,11 @@ def processor(model_dir: Path, max_pixels: int = 28 * 28 * 16, min_pixels: int =
     )
 
 
-def samples(records: dict[str, Path], stage: str, fidelity: str = "fixed") -> list[SFTSample]:
+def samples(records: dict[str, Path], stage: str, fidelity: str = "fixed", **data_kw: object) -> list[SFTSample]:
     from spatialladder.config.sft import SFTDataSettings
 
     file = records[{"localization": "grounding", "spatial": "spatial", "coldstart": "coldstart"}[stage]]
-    data = SFTDataSettings(files=[str(file)])
+    data = SFTDataSettings(files=[str(file)], **data_kw)
     root = file.parent / "images"
     return [parse_record(r, stage, root, data, fidelity, f"{file}:{n}") for n, r in read_jsonl(file)]
 
@@ -83,8 +83,8 @@ def test_official_loss_on_all_masks_only_image_pads_and_padding(tiny_model_dir, 
 
 def test_video_rows_use_declared_fps_and_sampled_frames(tiny_model_dir, tiny_records) -> None:
     proc = processor(tiny_model_dir)
-    video = samples(tiny_records, "spatial")[2]
-    row = SFTRows([video], proc, video_frames=4).row(0)
+    video = samples(tiny_records, "spatial", video_frames=4)[2]
+    row = SFTRows([video], proc).row(0)
     frames = row["messages"][0]["content"][0]["video"]
     assert len(frames) == 4 and row["images"] == []
     batch = VisionSFTCollator(proc, video_fps=2.0)([row])
