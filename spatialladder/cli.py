@@ -111,7 +111,7 @@ def eval_command(
 @app.command("build-data")
 def build_data_command(
     config: Path = typer.Option(None, "--config", "-c", help="Data config YAML (kind: data)."),
-    scannet_root: Path = typer.Option(None, "--scannet-root", help="ScanNet scans/ folder."),
+    scannet_root: Path = typer.Option(None, "--scannet-root", help="ScanNet root (holding scans/) or scans/."),
     out: Path = typer.Option(None, "--out", help="Output folder (reruns resume finished scenes)."),
     workers: int = typer.Option(None, "--workers", help="Parallel scene workers."),
     seed: int = typer.Option(None, "--seed"),

@@ -92,7 +92,7 @@ class DataConfig(Strict):
     kind: Literal["data"] = "data"
     scannet: ScanNetSettings = Field(default_factory=ScanNetSettings)
     scannet_root: Path | None = None
-    """``scans/`` folder with one sub-folder per scene."""
+    """``scans/`` folder with one sub-folder per scene, or the ScanNet root holding it (``scans/`` is then used)."""
     scenes_file: Path | None = None
     """Scene ids, one per line (e.g. scannetv2_train.txt); None = every folder under ``scannet_root``."""
     split_dir: Path | None = None

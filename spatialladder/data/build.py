@@ -83,6 +83,33 @@ def shard_path(out_dir: Path, scene_id: str) -> Path:
     return out_dir / SHARD_DIR / f"{scene_id}.json"
 
 
+SCENE_FILE_SUFFIXES = (".txt", ".sens", "_vh_clean_2.ply", ".aggregation.json")
+"""Files named after their folder that mark a ScanNet scene folder (``<id>/<id>.txt`` etc.)."""
+
+
+def looks_like_scene(folder: Path) -> bool:
+    return any((folder / f"{folder.name}{suffix}").is_file() for suffix in SCENE_FILE_SUFFIXES)
+
+
+def scans_folder(root: Path) -> Path:
+    """The folder whose sub-folders are scenes. Given the ScanNet root (the download's top folder, holding
+    ``scans/``, ``scans_test/``, the label tsv and split lists) that is its ``scans/``; its other folders
+    (``scans_test``, an ``exported`` tree) are not scenes. A folder with neither ``scans/`` nor a scene folder
+    is an error saying what to pass, rather than every sub-folder reported as a failed scene."""
+    if not root.is_dir():
+        raise ConfigError(f"scannet_root: {root} is not a folder")
+    if (root / "scans").is_dir():
+        logger.info("scannet_root %s is the ScanNet root: building the scenes under %s", root, root / "scans")
+        return root / "scans"
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    if folders and not any(looks_like_scene(p) for p in folders):
+        raise ConfigError(
+            f"scannet_root: {root} holds no scans/ folder and no scene folder (<id>/<id>.txt, <id>.sens, "
+            "<id>_vh_clean_2.ply); pass the ScanNet root (the folder holding scans/) or its scans/ folder"
+        )
+    return root
+
+
 def resolve_scenes(cfg: DataConfig) -> tuple[list[str], dict[str, SceneMeta]]:
     """Scene ids to build (sorted) and, for ``from_meta``, their loaded metadata."""
     from spatialladder.scannet.pipeline import read_split, split_filter
@@ -100,9 +127,7 @@ def resolve_scenes(cfg: DataConfig) -> tuple[list[str], dict[str, SceneMeta]]:
         return ids, {s: metas[s] for s in ids}
     if cfg.scannet_root is None:
         raise ConfigError("scannet_root: required (the ScanNet scans/ folder) unless from_meta is set")
-    root = Path(cfg.scannet_root)
-    if not root.is_dir():
-        raise ConfigError(f"scannet_root: {root} is not a folder")
+    root = scans_folder(Path(cfg.scannet_root))
     ids = wanted if wanted is not None else sorted(p.name for p in root.iterdir() if p.is_dir())
     kept, refused = split_filter(ids, cfg.split_dir or root.parent, cfg.scannet.allow_val_scenes)
     if refused:
@@ -201,6 +226,8 @@ def build_dataset(cfg: DataConfig, progress: bool = True) -> BuildResult:
         >>> result.files["spatial"]  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    if cfg.from_meta is None and cfg.scannet_root is not None:  # the ScanNet root → its scans/ (recorded as such)
+        cfg = cfg.model_copy(update={"scannet_root": scans_folder(Path(cfg.scannet_root))})
     scene_ids, metas = resolve_scenes(cfg)
     if not scene_ids:
         raise ConfigError("no scenes to build: check scannet_root / scenes_file / from_meta")

@@ -89,6 +89,38 @@ def test_command_exit_codes_reach_the_shell(tmp_path: Path, monkeypatch, capsys)
     assert _main(args, monkeypatch) == 1
 
 
+def test_build_data_given_the_scannet_root_builds_its_scans_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A ScanNet download's top folder (scans/, an exported/ tree, the label tsv and split lists beside scans/) is
+    read as its scans/ folder: neither ``scans`` nor ``exported`` is taken for a scene, the split list beside
+    scans/ still refuses val scenes, and the manifest records the folder used."""
+    import json
+
+    from spatialladder.testing.synthetic_scannet import write_synthetic_scene
+
+    root = tmp_path / "ScanNet"
+    write_synthetic_scene(root / "scans", "scene0000_00", n_frames=8)
+    (root / "scans" / "scannetv2-labels.combined.tsv").rename(root / "scannetv2-labels.combined.tsv")
+    (root / "scans" / "scene0707_00").mkdir()  # a val scene: refused by the list beside scans/, not built
+    (root / "scannetv2_val.txt").write_text("scene0707_00\n")
+    (root / "exported" / "scene0000_00" / "color").mkdir(parents=True)
+    out = tmp_path / "out"
+    args = ["build-data", "--scannet-root", str(root), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--set", "scannet.num_frames=8", "--set", "modalities.video_frames=8"])
+    assert result.exit_code == 0, result.output
+    assert "scenes: 1 ok, 0 failed" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenes"] == {"scene0000_00": {"status": "ok", "reason": ""}}
+    assert manifest["config"]["scannet_root"] == str(root / "scans")
+    assert sum(f["records"] for f in manifest["files"].values()) > 0
+
+    # a folder that is neither: one line saying what to pass, exit 2, no scene reported as failed
+    (tmp_path / "downloads" / "ScanNet").mkdir(parents=True)
+    code = _main(["build-data", "--scannet-root", str(tmp_path / "downloads"), "--out", str(out)], monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "pass the ScanNet root (the folder holding scans/) or its scans/ folder" in err
+
+
 def test_user_mistakes_are_one_line_errors(tmp_path: Path, monkeypatch, capsys) -> None:
     sft = tmp_path / "s2.yaml"
     sft.write_text(yaml.safe_dump(SFT))
