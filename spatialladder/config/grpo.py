@@ -101,6 +101,9 @@ class GRPOStageConfig(Strict):
     """``group``: A = (r - mean_g) / (std_g + 1e-4) with the unbiased group std, as the official trainer."""
     beta: float = Field(0.01, ge=0.0)
     epsilon: float = Field(0.2, gt=0.0, lt=1.0)
+    video_in_loss: bool = True
+    """``False`` reproduces the official trainer's bug (§5.5): video rollouts are sampled with the video, but the
+    policy and reference log-probs are computed without it (``<|video_pad|>`` read as text, 1-D positions)."""
     rollout: Literal["hf", "vllm"] = "hf"
     """``vllm`` generates with vLLM colocated on the training GPUs (needs CUDA and ``spatialladder[vllm]``)."""
     trainer: dict[str, Any] = Field(default_factory=dict)

@@ -85,6 +85,7 @@ def build_trainer(
         peft_config=loaded.peft_config,
         text_before_video=grpo_text_before_video(cfg.prompt_fidelity),
         video_fps=cfg.data.video_fps,
+        video_in_loss=cfg.video_in_loss,
     )
 
 

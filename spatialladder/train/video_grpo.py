@@ -27,6 +27,11 @@ trl calls the tokeniser and the log-prob function from inside its own long metho
 they read the current batch's rows from ``self._active_rows``, which (1) and (3) set for the duration of one call
 only.
 
+``video_in_loss=False`` reproduces the official trainer's gap on purpose (for measuring what the fix is worth):
+rollouts still see the video, but the log-prob forwards get no video tensors, ``<|video_pad|>`` is typed as text,
+and a forward with no image grid either takes transformers 4.49's text-only positions (attention-mask cumsum - 1,
+``official-spatialladder.md`` §5.5: "With both grids None, get_rope_index falls back to 1-D text positions").
+
 Also: a sampled ``<|video_pad|>`` in a completion would not match the video features in the loss forward, so it is
 suppressed during generation, as trl already does for ``<|image_pad|>``.
 
@@ -52,6 +57,15 @@ VIDEO_COLUMN = "video"
 ROW_VISION_KEY = "row_vision"
 PROMPT_IDS_KEY = "prompt_ids"
 VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+IMAGE_KEYS = ("pixel_values", "image_grid_thw")
+"""What the official ``Qwen2VLModule.get_custom_multimodal_keywords()`` hands the log-prob forwards (§5.5)."""
+
+
+def text_only_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """transformers 4.49 ``get_rope_index`` without any grid: ``cumsum(mask) - 1``, 1 on padding, on all 3 axes."""
+    positions = attention_mask.long().cumsum(-1) - 1
+    positions = positions.masked_fill(attention_mask == 0, 1)
+    return positions.unsqueeze(0).expand(3, -1, -1)
 
 
 def with_video_part(prompt: Sequence[dict[str, Any]], frames: Sequence[Any], text_before_video: bool = False) -> list:
@@ -73,10 +87,18 @@ def with_video_part(prompt: Sequence[dict[str, Any]], frames: Sequence[Any], tex
 class VideoGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose log-prob forwards receive the video tensors of video rows (see the module docstring)."""
 
-    def __init__(self, *args: Any, text_before_video: bool = False, video_fps: float = 2.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        text_before_video: bool = False,
+        video_fps: float = 2.0,
+        video_in_loss: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.text_before_video = text_before_video
         self.video_fps = video_fps
+        self.video_in_loss = video_in_loss
         self._active_rows: list[dict[str, torch.Tensor]] | None = None
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", None)
@@ -165,14 +187,22 @@ class VideoGRPOTrainer(GRPOTrainer):
         with self._rows_in_use(rows):
             return super()._compute_loss(model, inputs)
 
-    def _chunk_vision(self, rows: Sequence[dict[str, torch.Tensor]], input_ids: torch.Tensor) -> dict[str, Any]:
-        """Model kwargs for a run of consecutive rows: their vision tensors concatenated, token types rebuilt."""
+    def _chunk_vision(
+        self, rows: Sequence[dict[str, torch.Tensor]], input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, Any]:
+        """Model kwargs for a run of consecutive rows: their vision tensors concatenated, token types rebuilt.
+        Without ``video_in_loss``: image tensors only, video pads typed as text (the official forward)."""
         out: dict[str, Any] = {}
-        for key in VISION_KEYS:
+        for key in VISION_KEYS if self.video_in_loss else IMAGE_KEYS:
             parts = [row[key] for row in rows if key in row]
             if parts:
                 out[key] = torch.cat(parts).to(input_ids.device)
-        out["mm_token_type_ids"] = self._token_types(input_ids)
+        token_types = self._token_types(input_ids)
+        if not self.video_in_loss:
+            token_types[token_types == 2] = 0
+            if "image_grid_thw" not in out:
+                out["position_ids"] = text_only_positions(attention_mask)
+        out["mm_token_type_ids"] = token_types
         return out
 
     def _token_types(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -214,7 +244,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         for start in range(0, input_ids.size(0), batch_size):
             end = min(start + batch_size, input_ids.size(0))
             ids = input_ids[start:end]
-            chunk_model = functools.partial(model, **self._chunk_vision(rows[start:end], ids))
+            vision = self._chunk_vision(rows[start:end], ids, attention_mask[start:end])
+            chunk_model = functools.partial(model, **vision)
             lp, ent, aux = super()._get_per_token_logps_and_entropies(
                 chunk_model,
                 ids,

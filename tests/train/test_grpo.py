@@ -91,6 +91,40 @@ def test_plain_trl_leaves_the_video_out_of_the_loss(tiny_model_dir, tiny_records
     assert not any(n.startswith("model.visual.") for n in changed)
 
 
+def test_video_in_loss_false_reproduces_the_official_gap(tiny_model_dir, tiny_records, tmp_path) -> None:
+    """The official-ladder switch: rollouts with the video, policy and reference log-probs without it (§5.5)."""
+    cfg = tiny_cfg(
+        tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "video_in_loss=false"
+    )
+    trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
+    assert calls == [False, False]  # the vision tower ran for the two rollouts only, never with grad (β > 0 here)
+    assert changed and not any(n.startswith("model.visual.") for n in changed)
+    assert trainer.state.global_step == 2
+
+
+def test_without_video_in_loss_the_forward_reads_video_pads_as_text(tiny_model_dir) -> None:
+    """What each log-prob forward gets: no video tensors, video pads typed 0, transformers 4.49's text positions
+    (cumsum(mask) - 1, 1 on padding) when no image grid is left."""
+    import torch
+
+    from spatialladder.train.video_grpo import VideoGRPOTrainer
+
+    trainer = VideoGRPOTrainer.__new__(VideoGRPOTrainer)
+    trainer._image_token_id, trainer._video_token_id, trainer.video_in_loss = 7, 9, False
+    row = {"pixel_values_videos": torch.ones(4, 3), "video_grid_thw": torch.tensor([[1, 2, 2]])}
+    ids = torch.tensor([[0, 5, 9, 9, 9, 9, 6, 1], [5, 9, 9, 9, 9, 6, 1, 2]])
+    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0]])
+    out = trainer._chunk_vision([row, row], ids, mask)
+    assert set(out) == {"mm_token_type_ids", "position_ids"}
+    assert not out["mm_token_type_ids"].any()
+    expected = [[1, 0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6, 1]]
+    assert out["position_ids"].shape == (3, 2, 8) and all(p.tolist() == expected for p in out["position_ids"])
+    trainer.video_in_loss = True
+    out = trainer._chunk_vision([row, row], ids, mask)
+    assert out["video_grid_thw"].tolist() == [[1, 2, 2]] * 2 and "position_ids" not in out
+    assert out["mm_token_type_ids"].tolist()[0] == [0, 0, 2, 2, 2, 2, 0, 0]
+
+
 def test_mixed_batch_trains_and_rewards_get_answer_columns(tiny_model_dir, tiny_records, tmp_path) -> None:
     seen: dict[str, list[Any]] = {}
 
