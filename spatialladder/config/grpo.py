@@ -69,6 +69,9 @@ class GRPODataSettings(Strict):
     """As in SFT: ``keep_all`` or ``error`` for an appearance-order video record ``video_frames`` would subsample."""
     video_fps: float = Field(2.0, gt=0)
     """Frame rate a frame list is declared at, as in SFT: ``second_per_grid_ts`` = 2 / fps (official 2 fps → 1.0)."""
+    image_resize: Literal["once", "official"] = "once"
+    """As in SFT: ``official`` sends images through qwen-vl-utils' ``fetch_image`` before the processor, as the
+    official trainer's ``process_vision_info`` did (1296×968 seen as 336×252, not 364×252); frames pass once."""
     shuffle_seed: int = 42
 
 

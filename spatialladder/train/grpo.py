@@ -86,6 +86,7 @@ def build_trainer(
         text_before_video=grpo_text_before_video(cfg.prompt_fidelity),
         video_fps=cfg.data.video_fps,
         video_in_loss=cfg.video_in_loss,
+        image_resize=cfg.data.image_resize,
     )
 
 

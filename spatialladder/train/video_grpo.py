@@ -93,12 +93,14 @@ class VideoGRPOTrainer(GRPOTrainer):
         text_before_video: bool = False,
         video_fps: float = 2.0,
         video_in_loss: bool = True,
+        image_resize: str = "once",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.text_before_video = text_before_video
         self.video_fps = video_fps
         self.video_in_loss = video_in_loss
+        self.image_resize = image_resize
         self._active_rows: list[dict[str, torch.Tensor]] | None = None
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", None)
@@ -151,7 +153,19 @@ class VideoGRPOTrainer(GRPOTrainer):
         row = {k: torch.as_tensor(encoded[k]) for k in VISION_KEYS if encoded.get(k) is not None}
         return {PROMPT_IDS_KEY: torch.as_tensor(encoded["input_ids"]), **row}
 
+    def _pre_resized(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with its images through qwen-vl-utils' ``fetch_image`` first, as the official trainer's
+        ``process_vision_info`` did before the processor (``image_resize: official``); video frames stay as they are,
+        as in SFT."""
+        from spatialladder.train.data import official_pre_resize
+
+        if not row.get("images"):
+            return row
+        return {**row, "images": [official_pre_resize(im) for im in row["images"]]}
+
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.image_resize == "official":
+            inputs = [self._pre_resized(x) for x in inputs]
         if not any(x.get(VIDEO_COLUMN) for x in inputs):
             return super()._generate_and_score_completions(inputs)
         if self.use_vllm:

@@ -102,6 +102,37 @@ def test_video_in_loss_false_reproduces_the_official_gap(tiny_model_dir, tiny_re
     assert trainer.state.global_step == 2
 
 
+@pytest.mark.parametrize("mode, grid", [("once", [1, 18, 26]), ("official", [1, 18, 24])])
+def test_image_resize_official_pre_resizes_images_like_the_official_trainer(
+    tiny_model_dir, tmp_path, mode, grid
+) -> None:
+    """1296×968 at 100,352 px: one processor resize gives 252×364 (18×26 patches); qwen-vl-utils' fetch_image first
+    (980×1288, as the official trainer's process_vision_info), then the processor, gives 252×336 (18×24)."""
+    from PIL import Image
+
+    from spatialladder.train.grpo_rows import record_to_row
+
+    Image.new("RGB", (1296, 968), (90, 120, 150)).save(tmp_path / "frame.jpg")
+    record = {"question": "How far?", "options": None, "answer": "2", "image": ["frame.jpg"],
+              "question_type": "absolute distance", "data_type": "single_image"}  # fmt: skip
+    records = {"spatial": tmp_path / "unused.jsonl"}
+    cfg = tiny_cfg(tiny_model_dir, records, tmp_path / "out", "trainer.per_device_train_batch_size=4",
+                   "trainer.max_steps=1", "model.max_pixels=100352", "model.min_pixels=12544",
+                   f"data.image_resize={mode}")  # fmt: skip
+    loaded = load_model_and_processor(cfg.model, for_training=True)
+    grids: list[list[int]] = []
+    loaded.model.model.visual.register_forward_hook(
+        lambda module, args, kwargs, out: grids.extend(
+            kwargs.get("grid_thw", args[1] if len(args) > 1 else None).tolist()
+        ),
+        with_kwargs=True,
+    )
+    rows = [record_to_row(record, tmp_path)]
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), [random_reward])
+    trainer.train()
+    assert len(grids) >= 2 and all(g == grid for g in grids)  # rollout and loss pass alike
+
+
 def test_without_video_in_loss_the_forward_reads_video_pads_as_text(tiny_model_dir) -> None:
     """What each log-prob forward gets: no video tensors, video pads typed 0, transformers 4.49's text positions
     (cumsum(mask) - 1, 1 on padding) when no image grid is left."""
