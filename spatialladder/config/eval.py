@@ -51,6 +51,12 @@ class EvalConfig(Strict):
     """Score with a benchmark's official function bug for bug where we fix a quirk (SPAR-Bench; docs/fidelity.md)."""
     frames: int = Field(32, ge=1)
     """Video frames sampled at ``np.linspace(0, total - 1, frames)``."""
+    input_protocol: Literal["official", "direct"] = "official"
+    """``official``: frames and images reach the processor as in the SpatialLadder eval harness (video frames
+    LANCZOS-resized to about ``model.max_pixels`` area, then qwen-vl-utils, then the processor; images through
+    qwen-vl-utils ``fetch_image`` first), so a 640×480 video is seen at 532×700. ``direct``: decoded frames and
+    images go straight to the processor (476×644 for the same video). See docs/fidelity.md and
+    ``spatialladder/eval/inputs.py``."""
     video_fps: float = Field(2.0, gt=0.0)
     """Frame rate the model is told the sampled frames have (``second_per_grid_ts`` = 2 / fps). The official eval
     ran transformers 4.49 with the processor default 2.0 (→ 1.0 s per temporal grid step); transformers 5 would
@@ -62,6 +68,15 @@ class EvalConfig(Strict):
     backend: Literal["hf", "vllm"] = "hf"
     """``vllm`` (GPU nodes, ``pip install vllm``) runs vLLM's offline ``LLM.generate``; ``hf`` batched ``generate``."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+
+    @model_validator(mode="after")
+    def _official_inputs_need_max_pixels(self) -> EvalConfig:
+        if self.input_protocol == "official" and self.model.max_pixels is None:
+            raise ConfigError(
+                "input_protocol 'official' pre-resizes video frames to model.max_pixels, which is null; set "
+                "model.max_pixels (the official eval uses 401408) or input_protocol: direct"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lmms_is_video_only(self) -> EvalConfig:

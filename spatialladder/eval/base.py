@@ -43,7 +43,9 @@ class BenchmarkSpec:
     description: str
     layout: str
     """Human-readable expected file layout, shown in missing-file errors."""
-    load: Callable[[Path], list[EvalSample]]
+    load: Callable[..., list[EvalSample]]
+    """``load(data_dir, media=True)``: the samples from the question file; ``media=False`` (``score``) does not
+    require the videos or image files to be on disk."""
     score: Scorer
     aggregate: Aggregator
     letter_examples: bool = False

@@ -19,7 +19,8 @@ LAYOUT = "  <data>/test_2d.parquet\n  <data>/test_3d.parquet   (columns: prompt,
 COLUMNS = ("prompt", "image", "answer", "task", "source")
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
+    """Images are bytes inside the question file, so ``media`` changes nothing here."""
     samples = []
     for path in require_files(data_dir, FILES, "cvbench", LAYOUT):
         for i, row in enumerate(read_parquet_rows(path, COLUMNS, "cvbench")):

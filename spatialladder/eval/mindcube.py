@@ -109,7 +109,7 @@ def _resolve(data_dir: Path, jsonl: Path, raw: str) -> Path:
     return data_dir / raw
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
     path = _find_file(data_dir)
     samples = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -124,7 +124,7 @@ def load(data_dir: Path) -> list[EvalSample]:
         if missing:
             raise DataFormatError(f"{where}: missing keys {missing}; expected {list(KEYS)}")
         images = tuple(_resolve(data_dir, path, str(p)) for p in rec["images"])
-        absent = [str(p) for p in images if not p.is_file()]
+        absent = [str(p) for p in images if not p.is_file()] if media else []
         if absent or not images:
             raise DataFormatError(
                 f"{where}: image files not found: {absent[:3] or 'none listed'}; expected layout:\n{LAYOUT}"

@@ -42,7 +42,8 @@ def extract_choice(text: str) -> str | None:
     return match.group() if match else None
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
+    """Images are bytes inside the question file, so ``media`` changes nothing here."""
     (path,) = require_files(data_dir, [FILE], "mmsi", LAYOUT)
     return [
         EvalSample(

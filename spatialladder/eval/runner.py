@@ -21,7 +21,8 @@ from typing import Any
 from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.base import BenchmarkSpec, EvalSample, open_image
+from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.eval.inputs import VisionInputs, grids_of
 from spatialladder.eval.sharding import (
     PREDICTIONS,
     barrier,
@@ -74,19 +75,37 @@ def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
     )
 
 
-def build_message(
-    sample: EvalSample, spec: BenchmarkSpec, style: str, frames: int, cache: FrameCache | None = None
-) -> tuple[list, list, list]:
-    """One user turn, vision before text, plus the decoded images and video frames in message order.
+DIRECT = VisionInputs("direct")
 
-    Video frames come from ``cache`` when given, so questions on the same video decode it once.
+
+def vision_inputs(cfg: EvalConfig) -> VisionInputs:
+    """The run's input protocol; the official video pre-resize targets the processor's ``max_pixels``."""
+    return VisionInputs(cfg.input_protocol, cfg.model.max_pixels if cfg.input_protocol == "official" else None)
+
+
+def build_message(
+    sample: EvalSample,
+    spec: BenchmarkSpec,
+    style: str,
+    frames: int,
+    cache: FrameCache | None = None,
+    inputs: VisionInputs = DIRECT,
+) -> tuple[list, list, list]:
+    """One user turn, vision before text, plus the images and video frames in message order, prepared by
+    ``inputs`` (the official harness's pre-resize, or none) in the form the processor is given.
+
+    Video frames come from ``cache`` when given, so questions on the same video decode (and prepare) it once.
     """
     content: list[dict[str, Any]] = []
-    images = [open_image(item) for item in sample.images]
+    images = [inputs.image(item) for item in sample.images]
     content += [{"type": "image"} for _ in images]
     videos = []
     if sample.video is not None:
-        videos.append(read_frames(sample.video, frames) if cache is None else cache.get(sample.video, frames))
+        if cache is None:
+            prepared = inputs.prepare_video(read_frames(sample.video, frames))
+        else:
+            prepared = cache.get(sample.video, frames, inputs.prepare_video)
+        videos.append(inputs.video_for_processor(prepared))
         content.append({"type": "video"})
     content.append({"type": "text", "text": user_text(sample, spec, style)})
     return [{"role": "user", "content": content}], images, videos
@@ -102,6 +121,7 @@ def run_key(cfg: EvalConfig) -> str:
         "prompt": cfg.prompt,
         "frames": cfg.frames,
         "video_fps": cfg.video_fps,
+        "input_protocol": cfg.input_protocol,
         "backend": cfg.backend,
         "max_new_tokens": cfg.resolved_max_new_tokens(),
         "generation": cfg.generation.model_dump(mode="json"),
@@ -110,6 +130,14 @@ def run_key(cfg: EvalConfig) -> str:
 
 
 # --- generation ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One output and the vision grids the model saw for it (``{"image_grid_thw": [[t, h, w], …], …}``)."""
+
+    text: str
+    grids: dict[str, list[list[int]]]
 
 
 class HFGenerator:
@@ -162,14 +190,16 @@ class HFGenerator:
             **extra,
         ).to(self.device)
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[str]:
+    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
         import torch
 
         inputs = self.encode(batch)
+        grids = grids_of(inputs, [len(imgs) for _, imgs, _ in batch], [len(vids) for _, _, vids in batch])
         with torch.inference_mode():
             out = self.model.generate(**inputs, **self.kwargs)
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return [Generation(text, g) for text, g in zip(texts, grids, strict=True)]
 
 
 def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()):
@@ -219,6 +249,7 @@ def score_predictions(
     if not scored:
         raise DataFormatError(f"no predictions match any {spec.name} id")
     aggregate = spec.aggregate(scored, scores, direction_merge)
+    grids = grid_summary([predictions[s.id] for s in scored])
     return {
         "bench": spec.name,
         "overall": aggregate["overall"],
@@ -231,8 +262,24 @@ def score_predictions(
         "direction_merge": direction_merge,
         "official_quirks": official_quirks,
         "answer_extraction": "first <answer> block" if prompt == "thinking" else "none",
+        "vision_grids": grids,
         "samples": per_sample,
     }
+
+
+def grid_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How often each ``[t, h, w]`` grid occurs in the predictions' ``image_grid_thw`` / ``video_grid_thw``, and how
+    many predictions carry no grids (another harness's file, or one written before grids were recorded)."""
+    out: dict[str, Any] = {"image_grid_thw": {}, "video_grid_thw": {}, "n_without_grids": 0}
+    for record in records:
+        if "image_grid_thw" not in record and "video_grid_thw" not in record:
+            out["n_without_grids"] += 1
+            continue
+        for key in ("image_grid_thw", "video_grid_thw"):
+            for row in record.get(key) or []:
+                name = "x".join(str(int(v)) for v in row)
+                out[key][name] = out[key].get(name, 0) + 1
+    return out
 
 
 def file_hashes(data_dir: Path, spec: BenchmarkSpec) -> dict[str, str]:
@@ -329,16 +376,18 @@ def predict_shard(
     out_dir.mkdir(parents=True, exist_ok=True)
     repair_tail(path)
     cache = FrameCache()
+    inputs = vision_inputs(cfg)
     with path.open("a", encoding="utf-8") as f:
         for start in range(0, len(todo), cfg.batch_size):
             batch = todo[start : start + cfg.batch_size]
-            texts = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache) for s in batch])
-            for sample, text in zip(batch, texts, strict=True):
+            outputs = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch])
+            for sample, out in zip(batch, outputs, strict=True):
                 record = {
                     "id": sample.id,
                     "question_type": sample.question_type,
                     "ground_truth": sample.ground_truth,
-                    "prediction": text,
+                    "prediction": out.text,
+                    **out.grids,
                     "run_key": key,
                 }
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -388,6 +437,12 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
         "model": cfg.model.model_dump(mode="json"),
         "prompt": cfg.prompt,
         "frames": cfg.frames,
+        "input_protocol": vision_inputs(cfg).record(
+            frames=cfg.frames,
+            min_pixels=cfg.model.min_pixels,
+            max_pixels=cfg.model.max_pixels,
+            video_fps=cfg.video_fps,
+        ),
         "batch_size": cfg.batch_size,
         "backend": cfg.backend,
         "world_size": world_size,
@@ -414,6 +469,7 @@ def run_score(
 ) -> dict[str, Any]:
     """Score an existing predictions file (any model, any harness) by the same rules as ``run_eval``.
 
+    Only the benchmark's question file is read (``data_dir`` need not hold the videos or images).
     ``predictions`` may also be an eval output folder: its ``predictions.jsonl`` and any per-rank files left by an
     interrupted multi-process run are merged first.
     """
@@ -431,7 +487,7 @@ def run_score(
     data_dir = Path(data_dir)
     results = score_predictions(
         spec,
-        spec.load(data_dir),
+        spec.load(data_dir, media=False),
         records,
         prompt=prompt,
         profile=profile,

@@ -88,7 +88,7 @@ def read_predictions(path: Path, key: str | None = None) -> dict[str, dict[str, 
             raise DataFormatError(f"{path}:{n}: a prediction needs 'id' and 'prediction' keys; got {sorted(record)}")
         if key is not None and record.get("run_key") != key:
             raise ConfigError(
-                f"{path}:{n}: written by a run with different model/prompt/generation settings "
+                f"{path}:{n}: written by a run with different model/prompt/generation/input settings "
                 f"(run_key {record.get('run_key')} != {key}); use a new --out folder"
             )
         records.setdefault(str(record["id"]), record)

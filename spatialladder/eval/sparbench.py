@@ -99,7 +99,8 @@ def parquet_files(data_dir: Path) -> list[Path]:
     )
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
+    """Images are bytes inside the question file, so ``media`` changes nothing here."""
     samples = []
     for path in parquet_files(data_dir):
         for i, row in enumerate(read_parquet_rows(path, COLUMNS, "sparbench")):

@@ -9,14 +9,17 @@ tensors as a list of PIL frames, in about half the time.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from spatialladder.errors import DataFormatError
 
 FRAME_CACHE_BYTES = 512 * 2**20
-"""Default budget of ``FrameCache``: ~17 VSI-Bench videos of 32 frames at 640×480."""
+"""Default budget of ``FrameCache``: ~17 VSI-Bench videos of 32 frames at 640×480, ~13 after the official
+pre-resize (32 × 728×560 uint8)."""
 
 
 def frame_indices(total: int, n: int) -> list[int]:
@@ -90,7 +93,7 @@ def read_frames(path: str | Path, n: int) -> np.ndarray:
 
 
 class FrameCache:
-    """Sampled frames per ``(video, n)``, least recently used evicted past ``max_bytes``.
+    """Sampled (and prepared) frames per ``(video, n, prepare)``, least recently used evicted past ``max_bytes``.
 
     VSI-Bench asks ~18 questions per video; with the cache each video is decoded once while its questions are
     near each other, and memory stays bounded. ``decodes`` and ``hits`` count what happened. The cached arrays
@@ -101,16 +104,25 @@ class FrameCache:
         self.max_bytes = max_bytes
         self.decodes = 0
         self.hits = 0
-        self._frames: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._frames: OrderedDict[tuple[str, int, Any], Any] = OrderedDict()
         self._bytes = 0
 
-    def get(self, path: str | Path, n: int) -> np.ndarray:
-        key = (str(Path(path).resolve()), n)
+    def get(self, path: str | Path, n: int, prepare: Callable[[np.ndarray], Any] | None = None) -> Any:
+        """The ``n`` sampled frames of ``path``, passed through ``prepare`` (e.g. the official pre-resize) once.
+
+        ``prepare`` is part of the key, so frames prepared one way are never returned for another; a bound method
+        is keyed by its object's value (Python compares bound methods by object identity).
+        """
+        owner = getattr(prepare, "__self__", None)
+        how = (owner, prepare.__func__) if owner is not None else prepare  # type: ignore[union-attr]
+        key = (str(Path(path).resolve()), n, how)
         if key in self._frames:
             self.hits += 1
             self._frames.move_to_end(key)
             return self._frames[key]
         frames = read_frames(path, n)
+        if prepare is not None:
+            frames = prepare(frames)
         self.decodes += 1
         self._frames[key] = frames
         self._bytes += frames.nbytes

@@ -62,7 +62,7 @@ def _resolve(data_dir: Path, raw: str) -> Path:
     return data_dir.joinpath(*parts)
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
     (path,) = require_files(data_dir, [FILE], "viewspatial", LAYOUT)
     samples = []
     for i, rec in enumerate(_records(path)):
@@ -76,7 +76,7 @@ def load(data_dir: Path) -> list[EvalSample]:
         else:
             options = tuple(str(c) for c in choices)
         images = tuple(_resolve(data_dir, p) for p in rec["image_path"])
-        absent = [str(p) for p in images if not p.is_file()]
+        absent = [str(p) for p in images if not p.is_file()] if media else []
         if absent:
             raise DataFormatError(f"{where}: image files not found: {absent[:3]}; expected layout:\n{LAYOUT}")
         samples.append(

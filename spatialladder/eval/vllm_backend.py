@@ -5,6 +5,9 @@ model's own chat template with ``multi_modal_data`` (PIL images, and videos as `
 frames we already sampled). Greedy is ``SamplingParams(temperature=0)``. Same messages, frames and pixel budget as
 the ``hf`` backend, so only kernel numerics differ; predictions are not expected to be bit-identical across backends.
 It needs the ``vllm`` package and a CUDA GPU; without either it stops with a ConfigError saying so.
+vLLM does not return the vision grids it used; the grids recorded per prediction are the Qwen2.5-VL processor's
+``smart_resize`` of each input at the configured pixel bounds (``inputs.predicted_grid``), and under the official
+input protocol the float frames qwen-vl-utils returns are rounded to uint8, the only video form vLLM takes.
 """
 
 from __future__ import annotations
@@ -12,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import ConfigError
+from spatialladder.eval.inputs import as_uint8_frames, predicted_grid
 
 
 def require_vllm() -> Any:
@@ -43,6 +45,8 @@ class VLLMGenerator:
         source = resolve_source(cfg.model.name_or_path)
         self.processor = load_processor(source, cfg.model)
         pixels = {k: v for k, v in (("min_pixels", cfg.model.min_pixels), ("max_pixels", cfg.model.max_pixels)) if v}
+        size = self.processor.image_processor.size
+        self.bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
         self.llm = vllm.LLM(
             model=source,
             dtype=cfg.model.dtype,
@@ -58,15 +62,24 @@ class VLLMGenerator:
             max_tokens=cfg.resolved_max_new_tokens(),
         )
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[str]:
-        requests = []
+    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Any]:
+        from spatialladder.eval.runner import Generation
+
+        requests, grids = [], []
         for messages, images, videos in batch:
             prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             data: dict[str, Any] = {}
             if images:
                 data["image"] = images if len(images) > 1 else images[0]
-            if videos:
-                data["video"] = np.asarray(videos[0], dtype=np.uint8)  # (T, H, W, 3) as read_frames returns
+            frames = [as_uint8_frames(v) for v in videos]  # (T, H, W, 3) uint8
+            if frames:
+                data["video"] = frames[0]
             requests.append({"prompt": prompt, "multi_modal_data": data} if data else {"prompt": prompt})
+            grids.append(
+                {
+                    "image_grid_thw": [predicted_grid(im.height, im.width, None, **self.bounds) for im in images],
+                    "video_grid_thw": [predicted_grid(*f.shape[1:3], len(f), **self.bounds) for f in frames],
+                }
+            )
         outputs = self.llm.generate(requests, self.params, use_tqdm=False)
-        return [out.outputs[0].text for out in outputs]
+        return [Generation(out.outputs[0].text, g) for out, g in zip(outputs, grids, strict=True)]

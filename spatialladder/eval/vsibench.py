@@ -55,13 +55,14 @@ def options_of(row: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(o) for o in options) if options else None
 
 
-def load(data_dir: Path) -> list[EvalSample]:
+def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
+    """The questions of the parquet; with ``media`` every video must exist (``score`` loads without them)."""
     (parquet,) = require_files(data_dir, [PARQUET], "vsibench", LAYOUT)
     samples = []
     for i, row in enumerate(read_parquet_rows(parquet, COLUMNS, "vsibench")):
         where = f"{parquet} row {i}"
         video = data_dir / str(row["dataset"]) / f"{row['scene_name']}.mp4"
-        if not video.is_file():
+        if media and not video.is_file():
             raise DataFormatError(f"{where}: video {video} not found; expected layout:\n{LAYOUT}")
         samples.append(
             EvalSample(
