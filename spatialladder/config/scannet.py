@@ -46,6 +46,11 @@ class ScanNetSettings(Strict):
     fps: float = Field(24.0, gt=0.0)
     """ScanNet videos are every .sens frame at 24 fps, so time = frame_index / 24."""
 
+    distance: Literal["vsi_grid", "exact"] = "vsi_grid"
+    """Closest distance between objects (absolute/relative distance answers, direction pair filters):
+    ``vsi_grid`` = VSI-Bench's own measure, points on a 5 cm grid in each box's shell, reproduced to the float;
+    ``exact`` = the exact distance between the instances' mesh points (scans) or solid boxes (meta-info), which
+    runs ~0.05 m below VSI-Bench's answers (docs/fidelity.md)."""
     box_type: Literal["gravity", "minimal"] = "gravity"
     """Object box: upright min-area rectangle × z extent, or Open3D-style minimal oriented box (VSI-Bench)."""
     room_center_box: Literal["gravity", "minimal"] = "minimal"

@@ -7,6 +7,7 @@ modality; each generator's ``max_per_scene`` caps a type within a scene.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,6 +113,7 @@ def single_image_drafts(
 
 def scene_drafts(scene: SceneMeta, cfg: DataConfig, quotas: dict[str, int], rng: np.random.Generator) -> list[Draft]:
     """All drafts of one scene, in modality order localization, single_image, multi_view, video."""
+    scene = dataclasses.replace(scene, distance_method=cfg.scannet.distance)
     letters = LetterBalancer()
     drafts: list[Draft] = []
     if quotas.get("localization") and scene.frames:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
 from pydantic import Field
 
@@ -27,24 +25,27 @@ class Params(Strict):
 
 
 def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters: LetterBalancer) -> list[QAItem]:
+    """Every pair of unique categories, in VSI-Bench's order (``get_obj_abs_distance_qa.py``): each category, in
+    ``object_counts`` order, is ``object1`` against every unique category listed before it (``object2``)."""
     items = []
-    for a, b in combinations(scene.unique_categories, 2):
-        distance = category_distance_m(scene, a, b)
-        answer = format_decimal(distance, 1)
-        if float(answer) < params.min_distance_m:
-            continue
-        first, second = (a, b) if rng.random() < 0.5 else (b, a)
-        (ia,) = scene.instances_of(first)
-        (ib,) = scene.instances_of(second)
-        items.append(
-            QAItem(
-                question_type=NAME,
-                question=TEMPLATE.format(object1=first, object2=second),
-                answer=answer,
-                options=None,
-                instance_ids=(ia.instance_id, ib.instance_id),
-                categories=(first, second),
-                evidence={"object1": first, "object2": second, "distance_m": distance},
+    uniques = scene.unique_categories
+    for k, first in enumerate(uniques):
+        for second in uniques[:k]:
+            distance = category_distance_m(scene, first, second)
+            answer = format_decimal(distance, 1)
+            if float(answer) < params.min_distance_m:
+                continue
+            (ia,) = scene.instances_of(first)
+            (ib,) = scene.instances_of(second)
+            items.append(
+                QAItem(
+                    question_type=NAME,
+                    question=TEMPLATE.format(object1=first, object2=second),
+                    answer=answer,
+                    options=None,
+                    instance_ids=(ia.instance_id, ib.instance_id),
+                    categories=(first, second),
+                    evidence={"object1": first, "object2": second, "distance_m": distance},
+                )
             )
-        )
     return subsample(items, params.max_per_scene, rng)

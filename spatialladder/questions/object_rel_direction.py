@@ -9,7 +9,9 @@ the angle of Q − P is measured counter-clockwise from forward (towards the obs
 
 Rejected: any pair of the three objects closer than 0.30 m or farther than 5 m; the query centroid within 10° of a
 sector border; more than 2 of the query box's 8 corners in another sector than its centroid. VSI's hard variant
-checked only each quadrant's upper border; ``margin_rule: v3r_upper_edge`` reproduces that (docs/fidelity.md).
+checks only each quadrant's upper border (the default, ``margin_rule: v3r_upper_edge``); ``all_borders`` checks
+every border (docs/fidelity.md). Triples are ``combinations`` of the unique categories in ``object_counts`` order
+and roles (a,b,c), (a,c,b), (b,a,c), as VSI-Bench enumerates them.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class Params(Strict):
     max_pair_distance_m: float = Field(5.0, gt=0.0)
     margin_deg: float = Field(10.0, ge=0.0, lt=45.0)
     max_off_sector_corners: int = Field(2, ge=0, le=8)
-    margin_rule: Literal["all_borders", "v3r_upper_edge"] = "all_borders"
+    margin_rule: Literal["v3r_upper_edge", "all_borders"] = "v3r_upper_edge"
+    """Hard variant: ``v3r_upper_edge`` = VSI-Bench's rule (reject within ``margin_deg`` of each quadrant's upper
+    border only, as its published questions were made); ``all_borders`` = ours, stricter (every border)."""
 
 
 def sector(variant: str, angle_deg: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -114,6 +115,13 @@ def load_category_spec(path: Path | str | None = None) -> CategorySpec:
         if name not in spec.vocabulary:
             raise ConfigError(f"{source}: remap target {name!r} is not in the vocabulary")
     return spec
+
+
+def vsi_ordered_counts(counts: Mapping[str, int], vocabulary: Sequence[str]) -> dict[str, int]:
+    """Counts in vocabulary order: VSI-Bench's ``object_counts`` order, in which its generators enumerate
+    candidate pairs and triples (names outside the vocabulary last, alphabetically)."""
+    rank = {name: i for i, name in enumerate(vocabulary)}
+    return {c: counts[c] for c in sorted(counts, key=lambda c: (rank.get(c, len(rank)), c))}
 
 
 LABEL_MAP_NAME = "scannetv2-labels.combined.tsv"

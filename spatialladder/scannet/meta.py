@@ -42,11 +42,13 @@ def box_from_vsi(data: dict[str, Any]) -> Box3D:
 
 
 def scene_to_entry(scene: SceneMeta) -> dict[str, Any]:
-    """One scene's JSON entry (boxes listed per category in ascending instance id)."""
+    """One scene's JSON entry: categories in ``object_counts`` order (VSI-Bench's enumeration order, kept as is),
+    boxes per category in ascending instance id."""
     bbox: dict[str, list[dict]] = {}
     ids: dict[str, list[int]] = {}
     raws: dict[str, list[str]] = {}
-    for inst in sorted(scene.instances, key=lambda i: (i.category, i.instance_id)):
+    rank = {c: k for k, c in enumerate(scene.object_counts)}
+    for inst in sorted(scene.instances, key=lambda i: (rank.get(i.category, len(rank)), i.category, i.instance_id)):
         bbox.setdefault(inst.category, []).append(box_to_vsi(inst.box))
         ids.setdefault(inst.category, []).append(inst.instance_id)
         raws.setdefault(inst.category, []).append(inst.raw_category)
@@ -72,7 +74,7 @@ def scene_to_entry(scene: SceneMeta) -> dict[str, Any]:
         "video_path": scene.video_path,
         "room_size": float(scene.room_size_m2),
         "room_center": [float(x) for x in scene.room_center],
-        "object_counts": dict(sorted(scene.object_counts.items())),
+        "object_counts": dict(scene.object_counts),
         "object_bbox": bbox,
         "spatialladder": {
             "format_version": FORMAT_VERSION,

@@ -26,7 +26,7 @@ from spatialladder.scannet.frames import (
 from spatialladder.scannet.geometry import room_area_m2, room_center, transform_points
 from spatialladder.scannet.instances import build_instances
 from spatialladder.scannet.io import ScenePaths, read_aggregation, read_ply, read_scan_info, read_segs
-from spatialladder.scannet.labels import LabelMapper, make_label_mapper
+from spatialladder.scannet.labels import LabelMapper, make_label_mapper, vsi_ordered_counts
 from spatialladder.scannet.meta import write_meta_json
 from spatialladder.scannet.types import SceneMeta
 
@@ -113,7 +113,7 @@ def build_scene_meta(
         room_size_m2=area,
         room_center=center,
         instances=report.instances,
-        object_counts=dict(sorted(Counter(i.category for i in report.instances).items())),
+        object_counts=vsi_ordered_counts(Counter(i.category for i in report.instances), mapper.spec.vocabulary),
         fps=settings.fps,
         frames=frames,
         first_appearance_s=first,

@@ -87,14 +87,20 @@ class SceneMeta:
     invalid_frames: tuple[int, ...] = ()  # indices of those frames
     total_frames: int = 0  # frames in the scan (valid + invalid); 0 when unknown (released meta-info)
     ingest_stats: dict[str, int] = field(default_factory=dict)  # counted drops: duplicate groups, unmapped labels…
+    distance_method: str = "vsi_grid"  # how object distances are measured (scannet/geometry.py DISTANCE_METHODS)
+    distance_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    """Memo of per-instance point samples and pair distances (scannet/geometry.py). Copies made with
+    ``dataclasses.replace`` share it: they hold the same instances, so the same distances."""
 
     def instances_of(self, category: str) -> tuple[Instance, ...]:
         return tuple(i for i in self.instances if i.category == category)
 
     @property
     def categories(self) -> list[str]:
-        return sorted(self.object_counts)
+        """Categories in ``object_counts`` order: VSI-Bench's generators enumerate candidates in this order."""
+        return list(self.object_counts)
 
     @property
     def unique_categories(self) -> list[str]:
-        return sorted(c for c, n in self.object_counts.items() if n == 1 and self.instances_of(c))
+        """Categories with exactly one instance, in ``object_counts`` order."""
+        return [c for c, n in self.object_counts.items() if n == 1 and self.instances_of(c)]

@@ -1,4 +1,8 @@
-"""Hand-built scenes with known geometry: axis-aligned boxes, no mesh points, so distances are exact box gaps."""
+"""Hand-built scenes with known geometry: axis-aligned boxes, no mesh points.
+
+Scenes measure distances with ``distance_method="exact"`` by default, so answers are exact box gaps a reader can
+check by hand; VSI-Bench's grid distance (the build default) has its own tests in test_vsi_distance.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ def box(center, size) -> Box3D:
     return Box3D(centroid=np.array(center, float), axes_lengths=np.array(size, float), rotation=np.eye(3))
 
 
-def scene_from(objects, room_size_m2=20.0, first_appearance_s=None, frames=(), counts=None) -> SceneMeta:
+def scene_from(
+    objects, room_size_m2=20.0, first_appearance_s=None, frames=(), counts=None, distance_method="exact"
+) -> SceneMeta:
     """objects: [(category, (x, y, z), (dx, dy, dz)), …]; instance ids are list positions."""
     instances = tuple(
         Instance(instance_id=i, category=c, raw_category=c, box=box(center, size))
@@ -31,6 +37,7 @@ def scene_from(objects, room_size_m2=20.0, first_appearance_s=None, frames=(), c
         object_counts=object_counts,
         frames=tuple(frames),
         first_appearance_s=dict(first_appearance_s or {}),
+        distance_method=distance_method,
     )
 
 

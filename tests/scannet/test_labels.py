@@ -91,3 +91,16 @@ def test_shipped_synthetic_label_map_is_a_faithful_subset_of_the_real_tsv():
         assert real[line.split("\t")[1]] == line
     names = {line.split("\t")[1] for line in shipped[1:]}
     assert {o.raw_label for o in DEFAULT_OBJECTS} <= names
+
+
+def test_vocabulary_is_in_vsibench_category_order(shared_data):
+    """Every released ScanNet scene lists its categories in the shipped vocabulary's order (VSI-Bench enumerates
+    candidates in that order), and the vocabulary holds every category the release uses."""
+    import json
+
+    order = list(load_category_spec().vocabulary)
+    data = json.loads((shared_data / "vsibench_meta_scannet_val.json").read_text(encoding="utf-8"))
+    for scene, entry in data.items():
+        listed = list(entry["object_counts"])
+        assert set(listed) <= set(order), scene
+        assert listed == sorted(listed, key=order.index), scene

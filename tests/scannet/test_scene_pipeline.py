@@ -11,6 +11,7 @@ import pytest
 
 from spatialladder.scannet.frames import PointsByInstance, frame_visibility
 from spatialladder.scannet.geometry import category_distance_m, closest_distance_m, project_points
+from spatialladder.scannet.labels import load_category_spec
 from spatialladder.scannet.pipeline import build_scene_meta, read_color_frames
 from spatialladder.testing.synthetic_scannet import HIDDEN_LABEL, _obj, write_synthetic_scene
 
@@ -33,6 +34,8 @@ def by_object(gt, meta):
 
 def test_counts_exact(scene_both, meta_raw):
     assert meta_raw.object_counts == scene_both.expected_counts
+    vocabulary = list(load_category_spec().vocabulary)
+    assert list(meta_raw.object_counts) == sorted(meta_raw.object_counts, key=vocabulary.index)  # VSI order
     assert meta_raw.ingest_stats["unmapped_seg_groups"] == 1 + 1 + 4  # cabinet, floor, 4 walls
     assert meta_raw.ingest_stats["mesh_vertices"] == scene_both.num_vertices
 
@@ -63,7 +66,8 @@ def test_pairwise_closest_distances_within_1cm(scene_both, meta_raw):
     # Category distance = min over the two chairs.
     sofa, chairs = meta_raw.instances_of("sofa")[0], meta_raw.instances_of("chair")
     expected = min(closest_distance_m(sofa, c) for c in chairs)
-    assert category_distance_m(meta_raw, "sofa", "chair") == pytest.approx(expected)
+    exact = dataclasses.replace(meta_raw, distance_method="exact")
+    assert category_distance_m(exact, "sofa", "chair") == pytest.approx(expected)
 
 
 def test_invalid_pose_frame_skipped_and_counted(scene_both, meta_raw):
