@@ -62,6 +62,7 @@ def run_one(
         output_dir=str(out),
         model=ModelSettings(name_or_path=str(model), dtype="float32", min_pixels=28 * 28, max_pixels=28 * 28 * 16),
         prompt="direct",
+        input_protocol="direct",  # the docs/benchmarks.md figures: frames straight to the processor
         frames=frames,
         batch_size=batch_size,
         generation={"max_new_tokens": max_new_tokens},
