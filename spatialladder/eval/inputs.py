@@ -121,6 +121,7 @@ class VisionInputs:
             "frame_indices": "np.linspace(0, total - 1, frames, dtype=int)",
             "min_pixels": min_pixels,
             "max_pixels": max_pixels,
+            "pre_resize": official,
             "video_pre_resize": (
                 f"LANCZOS to int(sqrt(P*ar)) x int(sqrt(P/ar)), P = {self.target_pixels}" if official else None
             ),

@@ -276,10 +276,19 @@ def grid_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             out["n_without_grids"] += 1
             continue
         for key in ("image_grid_thw", "video_grid_thw"):
-            for row in record.get(key) or []:
-                name = "x".join(str(int(v)) for v in row)
+            rows = record.get(key) or []
+            if not isinstance(rows, list) or not all(_is_grid(row) for row in rows):
+                raise DataFormatError(
+                    f"prediction {record.get('id')!r}: {key} must be a list of [t, h, w] integers; got {rows!r:.80}"
+                )
+            for row in rows:
+                name = "x".join(str(v) for v in row)
                 out[key][name] = out[key].get(name, 0) + 1
     return out
+
+
+def _is_grid(row: Any) -> bool:
+    return isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in row)
 
 
 def file_hashes(data_dir: Path, spec: BenchmarkSpec) -> dict[str, str]:

@@ -69,7 +69,7 @@ def test_640x480_video_reaches_the_model_as_the_official_grid(tiny_model_dir: Pa
         "n_without_grids": 0,
     }
     protocol = json.loads((tmp_path / "official" / "results.json").read_text())["settings"]["input_protocol"]
-    assert protocol["name"] == "official" and protocol["frames"] == 32
+    assert protocol["name"] == "official" and protocol["frames"] == 32 and protocol["pre_resize"] is True
     assert (protocol["min_pixels"], protocol["max_pixels"]) == (12_544, 401_408)
     assert protocol["video_pre_resize"].endswith("P = 401408") and protocol["qwen_vl_utils"]
     assert (protocol["video_fps"], protocol["second_per_grid_ts"]) == (2.0, 1.0)
@@ -77,6 +77,7 @@ def test_640x480_video_reaches_the_model_as_the_official_grid(tiny_model_dir: Pa
     direct = run_eval(official_cfg(tiny_model_dir, scannet_video_dir, tmp_path / "direct", input_protocol="direct"))
     record = json.loads((tmp_path / "direct" / PREDICTIONS).read_text())
     assert record["video_grid_thw"] == [[16, 34, 46]]
+    assert direct.results["settings"]["input_protocol"]["pre_resize"] is False
     assert direct.results["settings"]["input_protocol"]["video_pre_resize"] is None
     assert direct.results["settings"]["run_key"] != official.results["settings"]["run_key"]
     with pytest.raises(ConfigError, match="different model/prompt/generation/input settings"):

@@ -76,3 +76,11 @@ def test_score_carries_the_grids_of_our_own_predictions(vsi_dir: Path, tmp_path:
         "n_without_grids": 0,
     }
     assert results["overall"] == pytest.approx(100.0) and results["n_missing"] == 3
+
+
+def test_malformed_grids_in_a_predictions_file_are_named(vsi_dir: Path, tmp_path: Path):
+    data = question_file_only(vsi_dir, tmp_path / "VSI-Bench", "test-00000-of-00001.parquet")
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": "0", "prediction": "2", "video_grid_thw": "16x38x50"}) + "\n")
+    with pytest.raises(DataFormatError, match="prediction '0': video_grid_thw must be a list of"):
+        run_score("vsi", preds, data, tmp_path / "out", prompt="direct")
