@@ -136,7 +136,9 @@ def build_data_command(
 def score_command(
     bench: str = typer.Option(..., "--bench", help="Benchmark name (see `spatialladder eval --help`)."),
     predictions: Path = typer.Option(..., "--predictions", help="JSONL with 'id' and 'prediction', or an eval --out."),
-    data: Path = typer.Option(..., "--data", help="Benchmark folder in the Hub layout."),
+    data: Path = typer.Option(
+        ..., "--data", help="Benchmark folder; only its question file is read (videos and images may be absent)."
+    ),
     out: Path = typer.Option(Path("outputs/score"), "--out", help="Where results.json/.md/.png go."),
     prompt: str = typer.Option("thinking", "--prompt", help="Prompt style the predictions were made with."),
     scoring: str = typer.Option(None, "--scoring", help="vsibench-2024 | lmms-eval | spatialladder."),
