@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from plyfile import PlyData, PlyElementParseError, PlyHeaderParseError
 
 from spatialladder.errors import SceneFormatError
 
@@ -133,12 +134,10 @@ def read_scan_info(scene: str, path: Path) -> ScanInfo:
 
 # --------------------------------------------------------------------------------------------------- PLY
 
-_PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
-    "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
-}  # fmt: skip
 REQUIRED_VERTEX_PROPERTIES = ("x", "y", "z", "red", "green", "blue")
+_TRIANGLE_LISTS = {"face": {"vertex_indices": 3, "vertex_index": 3}}
+"""ScanNet meshes are triangle meshes; declaring the face list length lets plyfile memory-map the face block instead
+of parsing it face by face (plyfile checks every length and we fall back to the general parser if one differs)."""
 
 
 @dataclass(frozen=True)
@@ -150,56 +149,61 @@ class Mesh:
     num_faces: int
 
 
+def _parse_ply(scene: str, path: Path) -> PlyData:
+    """plyfile's reader, its errors turned into one-line SceneFormatErrors naming the file."""
+
+    def read(known_list_len: dict) -> PlyData:
+        with path.open("rb") as handle:
+            return PlyData.read(handle, mmap="c", known_list_len=known_list_len)
+
+    try:
+        try:
+            return read(_TRIANGLE_LISTS)
+        except PlyElementParseError as exc:
+            if exc.message != "unexpected list length":
+                raise
+            return read({})  # not a pure triangle mesh: plyfile's general (row by row) parser
+    except PlyHeaderParseError as exc:
+        if exc.message == "expected 'ply'":
+            raise SceneFormatError(scene, path.name, "not a PLY file (first line is not 'ply')") from exc
+        raise SceneFormatError(scene, path.name, f"bad PLY header ({exc})") from exc
+    except PlyElementParseError as exc:
+        element = exc.element.name if exc.element is not None else "?"
+        if exc.message == "early end-of-file":
+            count = exc.element.count if exc.element is not None else "?"
+            problem = f"truncated: element '{element}' declares {count} rows, the data ends at row {exc.row}"
+        else:
+            problem = f"malformed PLY data ({exc})"
+        raise SceneFormatError(scene, path.name, problem) from exc
+    except UnicodeDecodeError as exc:
+        raise SceneFormatError(
+            scene, path.name, f"PLY header is not ASCII text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    except (ValueError, OSError) as exc:  # unmappable files and other read failures
+        raise SceneFormatError(scene, path.name, f"cannot read PLY ({type(exc).__name__}: {exc})") from exc
+
+
 def read_ply(scene: str, path: Path) -> Mesh:
-    """Read a binary little-endian PLY's vertex block (x y z red green blue [alpha] …) without extra packages."""
+    """The vertex block (x y z red green blue, other properties ignored) and face count of a PLY mesh.
+
+    Read with plyfile, as ScanNet's own scripts do (ScanNet/BenchmarkScripts/util_3d.py ``read_mesh_vertices``);
+    ScanNet's ``_vh_clean_2.ply`` is binary little-endian with float x y z, uchar red green blue alpha and
+    triangle faces, but any PLY encoding plyfile reads gives the same arrays.
+    """
     _require(scene, path)
-    with path.open("rb") as handle:
-        if handle.readline().strip() != b"ply":
-            raise SceneFormatError(scene, path.name, "not a PLY file (first line is not 'ply')")
-        fmt, elements, current = None, [], None
-        while True:
-            line = handle.readline()
-            if not line:
-                raise SceneFormatError(scene, path.name, "PLY header has no end_header")
-            parts = line.decode("ascii", errors="replace").split()
-            if not parts or parts[0] in ("comment", "obj_info"):
-                continue
-            if parts[0] == "end_header":
-                break
-            if parts[0] == "format":
-                fmt = parts[1] if len(parts) > 1 else None
-            elif parts[0] == "element" and len(parts) == 3:
-                current = {"name": parts[1], "count": int(parts[2]), "props": []}
-                elements.append(current)
-            elif parts[0] == "property" and current is not None:
-                current["props"].append(parts[1:])
-        if fmt != "binary_little_endian":
-            raise SceneFormatError(scene, path.name, f"expected format binary_little_endian, got {fmt}")
-        if not elements or elements[0]["name"] != "vertex":
-            raise SceneFormatError(scene, path.name, "first PLY element must be 'vertex'")
-        vertex = elements[0]
-        dtype_fields = []
-        for prop in vertex["props"]:
-            if prop[0] == "list" or len(prop) != 2 or prop[0] not in _PLY_TYPES:
-                raise SceneFormatError(scene, path.name, f"unsupported vertex property {' '.join(prop)}")
-            dtype_fields.append((prop[1], "<" + _PLY_TYPES[prop[0]]))
-        names = [name for name, _ in dtype_fields]
-        missing = [p for p in REQUIRED_VERTEX_PROPERTIES if p not in names]
-        if missing:
-            raise SceneFormatError(scene, path.name, f"vertex lacks properties {missing}; has {names}")
-        dtype = np.dtype(dtype_fields)
-        count = vertex["count"]
-        data = handle.read(dtype.itemsize * count)
-        if len(data) != dtype.itemsize * count:
-            raise SceneFormatError(
-                scene, path.name, f"truncated: {count} vertices need {dtype.itemsize * count} bytes, got {len(data)}"
-            )
-    table = np.frombuffer(data, dtype=dtype)
+    ply = _parse_ply(scene, path)
+    if not ply.elements or ply.elements[0].name != "vertex":
+        raise SceneFormatError(scene, path.name, "first PLY element must be 'vertex'")
+    table = ply.elements[0].data
+    names = list(table.dtype.names or ())
+    missing = [p for p in REQUIRED_VERTEX_PROPERTIES if p not in names]
+    if missing:
+        raise SceneFormatError(scene, path.name, f"vertex lacks properties {missing}; has {names}")
     xyz = np.stack([table["x"], table["y"], table["z"]], axis=1).astype(np.float64)
     if not np.all(np.isfinite(xyz)):
         raise SceneFormatError(scene, path.name, "vertex coordinates contain NaN or inf")
     rgb = np.stack([table["red"], table["green"], table["blue"]], axis=1).astype(np.uint8)
-    faces = next((e["count"] for e in elements if e["name"] == "face"), 0)
+    faces = next((e.count for e in ply.elements if e.name == "face"), 0)
     return Mesh(vertices=xyz, colors=rgb, num_faces=faces)
 
 
@@ -301,12 +305,3 @@ def decode_depth_png(scene: str, file: str, data: bytes) -> np.ndarray:
     if arr.ndim != 2:
         raise SceneFormatError(scene, file, f"depth PNG must be single-channel 16-bit, got shape {arr.shape}")
     return arr.astype(np.uint16)
-
-
-def encode_depth_png(depth_mm: np.ndarray) -> bytes:
-    """(H, W) uint16 millimetres → 16-bit PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(depth_mm, dtype=np.uint16)).save(buf, format="PNG")
-    return buf.getvalue()

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from plyfile import PlyData, PlyElement
 
-from spatialladder.scannet.io import encode_depth_png
 from spatialladder.scannet.sens import write_sens
 from spatialladder.scannet.types import Box3D
 
@@ -181,24 +181,28 @@ def _room_patches(room: tuple[float, float, float], spacing: float) -> tuple[lis
 
 
 def _write_ply(path: Path, xyz: np.ndarray, rgb: np.ndarray, faces: np.ndarray) -> None:
-    n, f = len(xyz), len(faces)
-    header = (
-        "ply\nformat binary_little_endian 1.0\ncomment synthetic ScanNet scene (spatialladder)\n"
-        f"element vertex {n}\nproperty float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
-        f"element face {f}\nproperty list uchar int vertex_indices\nend_header\n"
-    )
-    vdt = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1"), ("a", "u1")])
-    vert = np.empty(n, dtype=vdt)
-    vert["x"], vert["y"], vert["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    vert["r"], vert["g"], vert["b"], vert["a"] = rgb[:, 0], rgb[:, 1], rgb[:, 2], 255
-    fdt = np.dtype([("n", "u1"), ("v", "<i4", (3,))])
-    face = np.empty(f, dtype=fdt)
-    face["n"], face["v"] = 3, faces
-    with path.open("wb") as handle:
-        handle.write(header.encode("ascii"))
-        handle.write(vert.tobytes())
-        handle.write(face.tobytes())
+    """ScanNet's ``_vh_clean_2.ply`` layout: binary little-endian, float x y z, uchar red green blue alpha, triangle
+    faces (a uchar-counted int list)."""
+    vertex = np.empty(len(xyz), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"),
+                                       ("blue", "u1"), ("alpha", "u1")])  # fmt: skip
+    vertex["x"], vertex["y"], vertex["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    vertex["red"], vertex["green"], vertex["blue"], vertex["alpha"] = rgb[:, 0], rgb[:, 1], rgb[:, 2], 255
+    face = np.empty(len(faces), dtype=[("vertex_indices", "<i4", (3,))])
+    face["vertex_indices"] = faces
+    elements = [
+        PlyElement.describe(vertex, "vertex"),
+        PlyElement.describe(face, "face", len_types={"vertex_indices": "u1"}),
+    ]
+    PlyData(elements, byte_order="<", comments=["synthetic ScanNet scene (spatialladder)"]).write(str(path))
+
+
+def encode_depth_png(depth_mm: np.ndarray) -> bytes:
+    """(H, W) uint16 millimetres → 16-bit PNG bytes, as ScanNet's exported depth/ frames."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(depth_mm, dtype=np.uint16)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------- rendering
