@@ -192,8 +192,23 @@ def demo(
     typer.echo(summary(run_demo(plan)))
 
 
+def _click_exception_types() -> tuple[type[Exception], ...]:
+    """click's ClickException as typer raises it: typer >= 0.2x vendors click as ``typer._click`` (whose exceptions do
+    not derive from click's), older typer uses click itself. Found through typer's public BadParameter, not a private
+    module path; click's own class is added for code that raises it directly."""
+    types = {cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"}
+    try:
+        import click
+    except ImportError:  # typer with vendored click does not need click installed
+        pass
+    else:
+        types.add(click.ClickException)
+    return tuple(types)
+
+
 def main() -> None:
-    """Console entry point: library errors become one clear line and exit code 2, not a traceback."""
+    """Console entry point: library errors become one clear line and exit code 2, not a traceback; usage errors
+    (unknown option or command, missing option) print click's usage line and error and exit 2, as click does."""
     try:
         code = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as the return value here
     except (SpatialLadderError, OSError) as exc:  # OSError: a folder we may not create, a full disk
@@ -201,13 +216,9 @@ def main() -> None:
         sys.exit(2)
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except _click_exception_types() as exc:  # usage errors arrive here in non-standalone mode
+        exc.show()
+        sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 
