@@ -28,10 +28,19 @@ from spatialladder.metrics.core import (
 
 
 def test_ten_thresholds_from_the_official_linspace():
-    assert len(MRA_CONFIDENCES) == 10  # int(10.999…) — not 11
-    assert int((0.95 - 0.5) / 0.05 + 2) == 10
+    """``int((end - start) / interval + 2)`` points: 10.999… → 10 for VSI's grid, so it stops at 0.95."""
+    assert len(MRA_CONFIDENCES) == 10
     np.testing.assert_allclose(MRA_CONFIDENCES, [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
     np.testing.assert_array_equal(mra_confidences(), np.linspace(0.5, 0.95, 10))
+    np.testing.assert_allclose(mra_confidences(0.5, 1.0, 0.25), [0.5, 2 / 3, 5 / 6, 1.0])  # 0.5/0.25 + 2 = 4 points
+
+
+def test_a_five_percent_error_passes_every_threshold():
+    """No 11th confidence C = 1.0 (which only an exact answer passes, giving 10/11), and float64's 1 - 0.95
+    (0.0500…044) still admits a relative error of exactly 0.05."""
+    assert mean_relative_accuracy(10.5, 10.0) == 1.0
+    assert mean_relative_accuracy(9.5, 10.0) == 1.0
+    assert mean_relative_accuracy(10.6, 10.0) == 0.9
 
 
 @pytest.mark.parametrize(
