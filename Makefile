@@ -1,26 +1,39 @@
 # spatialladder: `make install`, `make test`, `make demo`. A CUDA user picks their torch with
 #   make install TORCH_SPEC="torch==2.9.1 torchvision==0.24.1" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu128"
+# `make install` pins every other package to the exact versions tested, listed in $(LOCK) (torch, torchvision and
+# the CUDA packages are left out of it, so the torch picked above stays); `make install LOCK=` installs unpinned.
+# `make lock` rewrites $(LOCK) from the working venv after the tests pass on new versions.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
+LOCK ?= constraints.txt
+LOCK_EXCLUDE := ^(torch|torchvision|triton)==|^(nvidia|cuda)-
 PYTEST_ARGS ?= -m "not slow and not gpu" --durations=15
 DEMO_OUT ?= outputs/demo
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test lint format clean demo demo-smoke bench tiny-model
+.PHONY: install lock test lint format clean demo demo-smoke bench tiny-model
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(wildcard $(LOCK))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install $(TORCH_INDEX) $(TORCH_SPEC)
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install $(if $(LOCK),-c $(LOCK)) -e ".[dev]"
 	touch $@
+
+lock:  # freezes the venv as it is: install and test first (the lock must list what the tests passed with)
+	test -x $(BIN)/python || { echo "no venv at $(VENV): run make install (LOCK= for new versions) and make test" >&2; exit 1; }
+	{ echo "# Exact versions tested (make lock: pip freeze of the venv, less torch, torchvision and CUDA packages)."; \
+	  echo "# make install installs with -c $(LOCK); make install LOCK= does not."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -vE '$(LOCK_EXCLUDE)'; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	touch $(VENV)/.installed
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
