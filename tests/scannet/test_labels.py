@@ -9,14 +9,19 @@ import pytest
 from spatialladder.errors import ConfigError, DataFormatError
 from spatialladder.scannet.labels import load_category_spec, make_label_mapper, read_label_map
 
-LABEL_MAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scannetv2-labels.combined.tsv"
+
+@pytest.fixture(scope="module")
+def label_map(shared_data) -> Path:
+    """ScanNet's own scannetv2-labels.combined.tsv from ../shared/data (skipped, with the path, when absent)."""
+    path = shared_data / "scannetv2-labels.combined.tsv"
+    if not path.is_file():
+        pytest.skip(f"real ScanNet label map not found at {path}")
+    return path
 
 
 @pytest.fixture(scope="module")
-def mapper():
-    if not LABEL_MAP.is_file():
-        pytest.skip(f"real label map not found at {LABEL_MAP}")
-    return make_label_mapper(LABEL_MAP)
+def mapper(label_map):
+    return make_label_mapper(label_map)
 
 
 @pytest.mark.parametrize(
@@ -37,8 +42,8 @@ def test_structure_and_unlisted_labels_are_dropped(mapper, raw):
     assert mapper.category(raw) is None
 
 
-def test_tsv_ids_are_not_unique_so_we_key_by_raw_category(mapper):
-    rows = read_label_map(LABEL_MAP)
+def test_tsv_ids_are_not_unique_so_we_key_by_raw_category(label_map):
+    rows = read_label_map(label_map)
     assert rows["chair"].label_id == rows["stack of chairs"].label_id == 2
     assert rows["door"].label_id == rows["doors"].label_id == 5
     assert len(rows) == 607
@@ -69,24 +74,25 @@ def test_bad_label_map_and_categories_file(tmp_path):
 
 
 def test_label_map_defaults_to_scannets_own_copy_beside_scans(tmp_path) -> None:
+    """Needs no ../shared: the shipped subset of the real tsv (checked against it below) stands in for ScanNet's."""
     import shutil
+
+    from spatialladder.testing.synthetic_scannet import synthetic_label_map
 
     scans = tmp_path / "ScanNet" / "scans"
     scans.mkdir(parents=True)
     with pytest.raises(ConfigError, match=r"none was found in .*scans or its parent"):
         make_label_mapper(None, scans_root=scans)
-    shutil.copy(LABEL_MAP, scans.parent / "scannetv2-labels.combined.tsv")
+    shutil.copy(synthetic_label_map(), scans.parent / "scannetv2-labels.combined.tsv")
     assert make_label_mapper(None, scans_root=scans).category("couch") == "sofa"
 
 
-def test_shipped_synthetic_label_map_is_a_faithful_subset_of_the_real_tsv():
+def test_shipped_synthetic_label_map_is_a_faithful_subset_of_the_real_tsv(label_map):
     from spatialladder.testing.synthetic_scannet import DEFAULT_OBJECTS, synthetic_label_map
 
-    if not LABEL_MAP.is_file():
-        pytest.skip(f"real label map not found at {LABEL_MAP}")
-    real = {line.split("\t")[1]: line for line in LABEL_MAP.read_text().splitlines()}
+    real = {line.split("\t")[1]: line for line in label_map.read_text().splitlines()}
     shipped = synthetic_label_map().read_text().splitlines()
-    assert shipped[0] == LABEL_MAP.read_text().splitlines()[0]
+    assert shipped[0] == label_map.read_text().splitlines()[0]
     for line in shipped[1:]:
         assert real[line.split("\t")[1]] == line
     names = {line.split("\t")[1] for line in shipped[1:]}
@@ -99,7 +105,10 @@ def test_vocabulary_is_in_vsibench_category_order(shared_data):
     import json
 
     order = list(load_category_spec().vocabulary)
-    data = json.loads((shared_data / "vsibench_meta_scannet_val.json").read_text(encoding="utf-8"))
+    path = shared_data / "vsibench_meta_scannet_val.json"
+    if not path.is_file():
+        pytest.skip(f"released VSI-Bench meta-info not found at {path}")
+    data = json.loads(path.read_text(encoding="utf-8"))
     for scene, entry in data.items():
         listed = list(entry["object_counts"])
         assert set(listed) <= set(order), scene
