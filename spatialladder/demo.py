@@ -25,23 +25,13 @@ from typing import Any
 import numpy as np
 
 from spatialladder.errors import ConfigError
+from spatialladder.vocab import RECORD_FILES, RECORD_KIND_OF_STAGE, SFT_STAGES, SPBENCH_QUESTION_TYPES, STAGE_DIRS
 
 logger = logging.getLogger(__name__)
 
 STEPS = ("scenes", "data", "benchmarks", "model", "ladder", "eval", "report")
-STAGE_DIRS = {"stage1": "localization", "stage2": "spatial", "coldstart": "coldstart", "stage3": "grpo"}
-MODELS = ("base", "stage1", "stage2", "coldstart", "stage3")
+MODELS = ("base", *STAGE_DIRS)
 BENCHES = ("vsibench", "spbench-si", "spbench-mv")
-SPBENCH_TYPES = {
-    "object_rel_direction_easy": "object_rel_direction",
-    "object_rel_direction_medium": "object_rel_direction",
-    "object_rel_direction_hard": "object_rel_direction",
-    "object_rel_distance": "object_rel_distance",
-    "object_counting": "object_counting",
-    "object_abs_distance": "object_abs_distance",
-    "object_size_estimation": "object_size_estimation",
-}
-"""VSI question types → SPBench's names (SPBench has one direction type and no room size / appearance order)."""
 
 _LABELS = (
     ("chair", 4), ("desk", 1), ("table", 2), ("couch", 1), ("bed", 1), ("pillow", 3), ("lamp", 2),
@@ -188,7 +178,7 @@ def build_benchmarks(plan: DemoPlan) -> None:
     from spatialladder.testing.synthetic_benchmarks import BenchItem, write_spbench, write_vsibench
 
     root = plan.path("heldout")
-    records = read_jsonl(root / "spld_spatial_data.jsonl", SpatialRecord)
+    records = read_jsonl(root / RECORD_FILES["spatial"], SpatialRecord)
     images = root / "images"
     video, single, multi = [], [], []
     video_frames: dict[tuple[str, tuple[int, ...]], str] = {}
@@ -198,8 +188,8 @@ def build_benchmarks(plan: DemoPlan) -> None:
             key = (rec.scene_id, tuple(rec.frame_indices))
             name = video_frames.setdefault(key, f"{rec.scene_id}_{len(video_frames)}")
             video.append(BenchItem(rec.vsi_question_type, rec.question, rec.answer, name, frames, rec.options))
-        elif rec.vsi_question_type in SPBENCH_TYPES:
-            qtype = SPBENCH_TYPES[rec.vsi_question_type]
+        elif rec.vsi_question_type in SPBENCH_QUESTION_TYPES:
+            qtype = SPBENCH_QUESTION_TYPES[rec.vsi_question_type]
             item = BenchItem(qtype, rec.question, rec.answer, rec.scene_id, frames, rec.options)
             (single if rec.modality == "single_image" else multi).append(item)
     for name, items in (("VSI-Bench video", video), ("SPBench-SI", single), ("SPBench-MV", multi)):
@@ -229,21 +219,16 @@ def build_model(plan: DemoPlan) -> None:
 
 def _stage_overrides(plan: DemoPlan) -> list[str]:
     data = plan.path("data")
-    files = {
-        "localization": data / "spld_grounding_data.jsonl",
-        "spatial": data / "spld_spatial_data.jsonl",
-        "coldstart": data / "spld_coldstart_data.jsonl",
-        "grpo": data / "spld_spatial_data.jsonl",
-    }
     out = []
     for name, stage in STAGE_DIRS.items():
+        file = data / RECORD_FILES[RECORD_KIND_OF_STAGE[stage]]
         out += [
             f"{stage}.output_dir={plan.path('checkpoints', name)}",
-            f"{stage}.data.files=[{json.dumps(str(files[stage]))}]",
+            f"{stage}.data.files=[{json.dumps(str(file))}]",
             f"{stage}.seed={plan.seed}",
         ]
     if plan.smoke:
-        out += [f"{s}.trainer.max_steps=3" for s in ("localization", "spatial", "coldstart")]
+        out += [f"{s}.trainer.max_steps=3" for s in SFT_STAGES]
         out += ["grpo.trainer.max_steps=2"]
     return out
 

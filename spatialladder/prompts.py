@@ -25,18 +25,15 @@ from collections.abc import Sequence
 from typing import Literal
 
 from spatialladder.errors import UnknownNameError
-
-Fidelity = Literal["fixed", "official"]
-"""``official`` reproduces the reference code's text byte for byte, drift included; ``fixed`` removes the drift."""
-
-PromptKind = Literal["mca", "na", "free"]
-"""What the post prompt asks for: an option letter, a number, or a free answer (SPAR-Bench view-change only)."""
-
-EvalStyle = Literal["lmms", "direct", "thinking"]
-
-FIDELITIES: tuple[str, ...] = ("fixed", "official")
-PROMPT_KINDS: tuple[str, ...] = ("mca", "na", "free")
-EVAL_STYLES: tuple[str, ...] = ("lmms", "direct", "thinking")
+from spatialladder.vocab import (
+    PROMPT_FIDELITIES,
+    PROMPT_KINDS,
+    PROMPT_STYLES,
+    VSI_ANSWER_KINDS,
+    PromptFidelity,
+    PromptKind,
+    PromptStyle,
+)
 
 # --- system prompt --------------------------------------------------------------------------------------------
 
@@ -162,9 +159,9 @@ def _post(kind: str, *, thinking: bool, letter_examples: bool = False) -> str:
     return {"mca": mca, "na": NA_DIRECT_POST, "free": FREE_DIRECT_POST}[kind]
 
 
-def sft_system_text(fidelity: Fidelity = "fixed") -> str | None:
+def sft_system_text(fidelity: PromptFidelity = "fixed") -> str | None:
     """System message for SFT rows: the official period-less text, or None to let the template add its default."""
-    _check("fidelity", fidelity, FIDELITIES)
+    _check("fidelity", fidelity, PROMPT_FIDELITIES)
     return SFT_SYSTEM_TEXT_OFFICIAL if fidelity == "official" else None
 
 
@@ -174,23 +171,23 @@ def localization_user_text(question: str) -> str:
 
 
 def direct_user_text(
-    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: Fidelity = "fixed"
+    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: PromptFidelity = "fixed"
 ) -> str:
     """Stage 2 user text: ``Question: …\\n`` + blank line + the direct post prompt."""
-    _check("fidelity", fidelity, FIDELITIES)
+    _check("fidelity", fidelity, PROMPT_FIDELITIES)
     full = with_options(question, options, newline_before=fidelity == "fixed")
     return QUESTION_PRE.format(question=full) + "\n" + _post(kind, thinking=False)
 
 
 def grpo_user_text(
-    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: Fidelity = "fixed"
+    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: PromptFidelity = "fixed"
 ) -> str:
     """Stage 3 (and cold-start) user text.
 
     ``official``: ``pre + post`` with the training-only spelling (``Question: q \\n``, ``Please Think``).
     ``fixed``: the eval ``thinking`` text, so the RL prompt is the prompt the model is scored on.
     """
-    _check("fidelity", fidelity, FIDELITIES)
+    _check("fidelity", fidelity, PROMPT_FIDELITIES)
     full = with_options(question, options)
     if fidelity == "official":
         return GRPO_PRE_OFFICIAL.format(question=full) + _post(kind, thinking=True)
@@ -198,7 +195,7 @@ def grpo_user_text(
 
 
 def coldstart_user_text(
-    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: Fidelity = "fixed"
+    question: str, options: Sequence[str] | None, kind: PromptKind, *, fidelity: PromptFidelity = "fixed"
 ) -> str:
     """Cold-start SFT user text. The official data stores it verbatim; it teaches the stage-3 format, so it is
     the stage-3 prompt (the reference marks the exact match as unverified)."""
@@ -211,7 +208,7 @@ def sft_user_text(
     options: Sequence[str] | None = None,
     kind: PromptKind = "mca",
     *,
-    fidelity: Fidelity = "fixed",
+    fidelity: PromptFidelity = "fixed",
 ) -> str:
     """User text of an SFT row for stage 1 (localization), 2 (direct answer) or ``"cs"`` (cold start)."""
     if stage == 1:
@@ -234,14 +231,14 @@ def thinking_user_text(
 
 def lmms_user_text(question: str, options: Sequence[str] | None, kind: PromptKind) -> str:
     """lmms-eval VSI-Bench text: pre-prompt, question, (options,) post-prompt, joined by newlines."""
-    _check("prompt kind", kind, ("mca", "na"))
+    _check("prompt kind", kind, VSI_ANSWER_KINDS)
     if kind == "na":
         return LMMS_PRE + "\n" + question + "\n" + LMMS_NA_POST
     return "\n".join([LMMS_PRE, question, "Options:\n" + "\n".join(options or []), LMMS_MCA_POST])
 
 
 def eval_user_text(
-    style: EvalStyle,
+    style: PromptStyle,
     question: str,
     options: Sequence[str] | None,
     kind: PromptKind,
@@ -259,7 +256,7 @@ def eval_user_text(
         extra: SPAR-Bench MC only: a line between the question and the post prompt (``""`` keeps the official
             empty line, ``SPAR_BOX_NOTE`` for box tasks); None for every other benchmark.
     """
-    _check("prompt style", style, EVAL_STYLES)
+    _check("prompt style", style, PROMPT_STYLES)
     if style == "lmms":
         return lmms_user_text(question, options, kind)
     if style == "thinking":
@@ -269,7 +266,7 @@ def eval_user_text(
     return QUESTION_PRE.format(question=full) + middle + _post(kind, thinking=False, letter_examples=letter_examples)
 
 
-def grpo_text_before_video(fidelity: Fidelity = "fixed") -> bool:
+def grpo_text_before_video(fidelity: PromptFidelity = "fixed") -> bool:
     """The official GRPO trainer puts the text before the video (every other phase puts vision first)."""
-    _check("fidelity", fidelity, FIDELITIES)
+    _check("fidelity", fidelity, PROMPT_FIDELITIES)
     return fidelity == "official"

@@ -16,19 +16,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spatialladder.errors import DataFormatError
-
-SpldQuestionType = Literal[
-    "relative direction",
-    "relative distance",
-    "appearance order",
-    "object size",
-    "room size",
-    "object count",
-    "absolute distance",
-    "route planning",
-]
-DataType = Literal["single_image", "multi_view", "video"]
-Modality = Literal["localization", "single_image", "multi_view", "video"]
+from spatialladder.vocab import RECORD_FILES, DataType, Modality, SpldQuestionType
 
 
 class _Record(BaseModel):
@@ -94,11 +82,12 @@ class ColdStartRecord(_Record):
     generator: str
 
 
-FILES: dict[str, tuple[str, type[_Record]]] = {
-    "grounding": ("spld_grounding_data.jsonl", GroundingRecord),
-    "spatial": ("spld_spatial_data.jsonl", SpatialRecord),
-    "coldstart": ("spld_coldstart_data.jsonl", ColdStartRecord),
+_MODELS: dict[str, type[_Record]] = {
+    "grounding": GroundingRecord,
+    "spatial": SpatialRecord,
+    "coldstart": ColdStartRecord,
 }
+FILES: dict[str, tuple[str, type[_Record]]] = {kind: (RECORD_FILES[kind], model) for kind, model in _MODELS.items()}
 
 R = TypeVar("R", bound=_Record)
 

@@ -11,8 +11,8 @@ from spatialladder.data.cot import solution
 from spatialladder.data.images import image_relpath
 from spatialladder.data.select import Draft
 from spatialladder.prompts import coldstart_user_text
-from spatialladder.questions.base import SPLD_QUESTION_TYPES
 from spatialladder.scannet.types import SceneMeta
+from spatialladder.vocab import SPLD_QUESTION_TYPES
 
 
 def scale_box(box: tuple[float, float, float, float], original: tuple[int, int], stored: tuple[int, int]) -> list[int]:

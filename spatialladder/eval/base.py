@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.vocab import PromptKind
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class EvalSample:
     question_type: str
     question: str
     ground_truth: str
-    kind: str  # "mca" | "na" | "free"
+    kind: PromptKind
     options: tuple[str, ...] | None = None
     images: tuple[Any, ...] = ()
     video: Path | None = None

@@ -20,13 +20,12 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from spatialladder.errors import DataFormatError
-
-InputProtocol = Literal["official", "direct"]
+from spatialladder.vocab import InputProtocol
 
 
 def official_target_size(width: int, height: int, target_pixels: int) -> tuple[int, int]:

@@ -13,29 +13,7 @@ from spatialladder.errors import DataFormatError
 from spatialladder.eval.base import BenchmarkSpec, EvalSample, read_parquet_rows, require_files
 from spatialladder.metrics.aggregate import vsi_aggregate
 from spatialladder.metrics.core import vsi_sample_score
-
-MCA_TYPES = (
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
-    "object_rel_direction",
-    "object_rel_distance",
-    "route_planning",
-    "obj_appearance_order",
-)
-NA_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
-KIND_OF_TYPE = {**{t: "mca" for t in MCA_TYPES}, **{t: "na" for t in NA_TYPES}}
-TABLE_ORDER = (
-    "object_counting",
-    "object_abs_distance",
-    "object_size_estimation",
-    "room_size_estimation",
-    "object_rel_distance",
-    "object_rel_direction",
-    "route_planning",
-    "obj_appearance_order",
-)
-"""The order of the official results table."""
+from spatialladder.vocab import ANSWER_KIND_OF_VSI_TYPE
 
 PARQUET = "test-00000-of-00001.parquet"
 LAYOUT = f"  <data>/{PARQUET}\n  <data>/<dataset>/<scene_name>.mp4   (dataset = arkitscenes | scannet | scannetpp)"
@@ -43,11 +21,11 @@ COLUMNS = ("id", "dataset", "scene_name", "question_type", "question", "ground_t
 
 
 def kind_of(question_type: str, where: str) -> str:
-    if question_type not in KIND_OF_TYPE:
+    if question_type not in ANSWER_KIND_OF_VSI_TYPE:
         raise DataFormatError(
-            f"{where}: unknown question_type {question_type!r}; expected one of {sorted(KIND_OF_TYPE)}"
+            f"{where}: unknown question_type {question_type!r}; expected one of {sorted(ANSWER_KIND_OF_VSI_TYPE)}"
         )
-    return KIND_OF_TYPE[question_type]
+    return ANSWER_KIND_OF_VSI_TYPE[question_type]
 
 
 def options_of(row: dict[str, Any]) -> tuple[str, ...] | None:
@@ -83,7 +61,7 @@ def score(pred: str, sample: EvalSample, profile: str) -> tuple[float, bool]:
 
 
 def aggregate(samples: Sequence[EvalSample], scores: Sequence[float], direction_merge: str) -> dict[str, Any]:
-    return vsi_aggregate([s.question_type for s in samples], scores, KIND_OF_TYPE, direction_merge)
+    return vsi_aggregate([s.question_type for s in samples], scores, ANSWER_KIND_OF_VSI_TYPE, direction_merge)
 
 
 SPEC = BenchmarkSpec(

@@ -2,7 +2,6 @@
 
 from spatialladder.metrics.core import (
     MRA_CONFIDENCES,
-    NUMBER_PROFILES,
     box_iou,
     exact_match,
     mean_relative_accuracy,
@@ -12,7 +11,6 @@ from spatialladder.metrics.core import (
 
 __all__ = [
     "MRA_CONFIDENCES",
-    "NUMBER_PROFILES",
     "box_iou",
     "exact_match",
     "mean_relative_accuracy",

@@ -7,19 +7,15 @@ average *samples*. Scores come in as fractions in [0, 1] and leave as percentage
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from spatialladder.errors import DataFormatError, UnknownNameError
-
-DIRECTION_SUBTYPES: tuple[str, str, str] = (
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
+from spatialladder.vocab import (
+    DIRECTION_MERGES,
+    VSI_ANSWER_KINDS,
+    VSI_DIRECTION_SUBTYPES,
+    VSI_DIRECTION_TYPE,
+    DirectionMerge,
 )
-DIRECTION_TYPE = "object_rel_direction"
-
-DirectionMerge = Literal["present", "official", "tis"]
-DIRECTION_MERGES: tuple[str, ...] = ("present", "official", "tis")
 
 
 def per_type_means(question_types: Sequence[str], scores: Sequence[float]) -> dict[str, float]:
@@ -46,30 +42,30 @@ def merge_rel_direction(per_type: Mapping[str, float], mode: DirectionMerge = "p
     if mode not in DIRECTION_MERGES:
         raise UnknownNameError("direction merge", mode, list(DIRECTION_MERGES))
     out = dict(per_type)
-    present = [t for t in DIRECTION_SUBTYPES if t in out]
+    present = [t for t in VSI_DIRECTION_SUBTYPES if t in out]
     if mode == "official":
-        if DIRECTION_TYPE in out:  # the official ``if 'object_rel_direction_accuracy' not in output`` guard
+        if VSI_DIRECTION_TYPE in out:  # the official ``if 'object_rel_direction_accuracy' not in output`` guard
             return out
         if len(present) == 3:
-            out[DIRECTION_TYPE] = sum(out.pop(t) for t in DIRECTION_SUBTYPES) / 3.0
+            out[VSI_DIRECTION_TYPE] = sum(out.pop(t) for t in VSI_DIRECTION_SUBTYPES) / 3.0
         else:
             # The official pops in order and stops at the first missing key; the popped ones are lost.
-            for t in DIRECTION_SUBTYPES:
+            for t in VSI_DIRECTION_SUBTYPES:
                 if t not in out:
                     break
                 out.pop(t)
-            out[DIRECTION_TYPE] = 0.0
+            out[VSI_DIRECTION_TYPE] = 0.0
         return out
     if mode == "tis":
-        if DIRECTION_SUBTYPES[0] not in out:
+        if VSI_DIRECTION_SUBTYPES[0] not in out:
             return out
-        missing = [t for t in DIRECTION_SUBTYPES if t not in out]
+        missing = [t for t in VSI_DIRECTION_SUBTYPES if t not in out]
         if missing:
             raise DataFormatError(f"direction merge 'tis' needs all three subtypes; missing {missing}")
-        out[DIRECTION_TYPE] = sum(out.pop(t) for t in DIRECTION_SUBTYPES) / 3.0
+        out[VSI_DIRECTION_TYPE] = sum(out.pop(t) for t in VSI_DIRECTION_SUBTYPES) / 3.0
         return out
     if present:
-        out[DIRECTION_TYPE] = sum(out.pop(t) for t in present) / len(present)
+        out[VSI_DIRECTION_TYPE] = sum(out.pop(t) for t in present) / len(present)
     return out
 
 
@@ -87,8 +83,8 @@ def vsi_aggregate(
     per_type = merge_rel_direction(per_type_means(question_types, scores), direction_merge)
     if not per_type:
         raise DataFormatError("no scored samples to aggregate")
-    kinds = {t: ("mca" if t == DIRECTION_TYPE else kind_of_type.get(t)) for t in per_type}
-    unknown = [t for t, k in kinds.items() if k not in ("mca", "na")]
+    kinds = {t: ("mca" if t == VSI_DIRECTION_TYPE else kind_of_type.get(t)) for t in per_type}
+    unknown = [t for t, k in kinds.items() if k not in VSI_ANSWER_KINDS]
     if unknown:
         raise DataFormatError(f"no answer kind for question types {unknown}")
     mca = [v for t, v in per_type.items() if kinds[t] == "mca"]

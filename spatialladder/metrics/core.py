@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
 from spatialladder.errors import UnknownNameError
+from spatialladder.vocab import VSI_ANSWER_KINDS, ScoringProfile, VsiAnswerKind
 
 MRA_START, MRA_END, MRA_INTERVAL = 0.5, 0.95, 0.05
 
@@ -149,9 +149,6 @@ def bracketed_option(text: str) -> str:
 
 # --- numbers ----------------------------------------------------------------------------------------------------
 
-NumberProfile = Literal["vsibench-2024", "lmms-eval", "spatialladder"]
-NUMBER_PROFILES: tuple[str, ...] = ("vsibench-2024", "lmms-eval", "spatialladder")
-
 
 def parse_number_first_token(text: str) -> float | None:
     """``vsibench-2024``: ``float(text.split(' ')[0].rstrip('.'))``; ``"3.5 meters"`` → 3.5, ``"3.5m"`` → None."""
@@ -230,14 +227,14 @@ def parse_number_lmms(text: str) -> float | None:
     return to_float(digits.group(0)) if digits else None
 
 
-NUMBER_PARSERS = {
+NUMBER_PARSERS = {  # keys: spatialladder.vocab.SCORING_PROFILES
     "vsibench-2024": parse_number_first_token,
     "lmms-eval": parse_number_lmms,
     "spatialladder": parse_number_spatialladder,
 }
 
 
-def parse_number(text: str, profile: NumberProfile) -> float | None:
+def parse_number(text: str, profile: ScoringProfile) -> float | None:
     """Parse a numeric answer with one of the three harness rules (they give different scores; record which)."""
     if profile not in NUMBER_PARSERS:
         raise UnknownNameError("number profile", profile, list(NUMBER_PARSERS))
@@ -246,10 +243,8 @@ def parse_number(text: str, profile: NumberProfile) -> float | None:
 
 # --- one VSI-Bench / SPBench sample -----------------------------------------------------------------------------
 
-AnswerKind = Literal["mca", "na"]
 
-
-def vsi_sample_score(pred: str, ground_truth: str, kind: AnswerKind, profile: NumberProfile) -> tuple[float, bool]:
+def vsi_sample_score(pred: str, ground_truth: str, kind: VsiAnswerKind, profile: ScoringProfile) -> tuple[float, bool]:
     """Score one VSI-Bench-style answer; returns ``(score in [0, 1], parsed)``.
 
     ``vsibench-2024`` and ``lmms-eval`` match MC answers on the first token (``fuzzy_matching``) and differ only
@@ -264,4 +259,4 @@ def vsi_sample_score(pred: str, ground_truth: str, kind: AnswerKind, profile: Nu
     if kind == "na":
         number = parse_number(pred, profile)
         return mean_relative_accuracy(number, to_float(ground_truth)), number is not None
-    raise UnknownNameError("answer kind", kind, ["mca", "na"])
+    raise UnknownNameError("answer kind", kind, VSI_ANSWER_KINDS)

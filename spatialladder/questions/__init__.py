@@ -1,6 +1,7 @@
 """Question generators, one module per VSI-Bench question type, in an explicit registry.
 
-``GENERATORS`` maps the VSI ``question_type`` string (or ``localization``) to a ``GeneratorSpec``.
+``GENERATORS`` maps the VSI ``question_type`` string (or ``localization``) to a ``GeneratorSpec``; its keys are
+``spatialladder.vocab.GENERATOR_NAMES`` (``tests/test_vocab.py`` keeps the two equal).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from spatialladder.questions import (
     room_size_estimation,
     route_planning,
 )
-from spatialladder.questions.base import SPLD_QUESTION_TYPES, GeneratorSpec, QAItem
+from spatialladder.questions.base import GeneratorSpec, QAItem
 
 GENERATORS: dict[str, GeneratorSpec] = {
     object_counting.NAME: GeneratorSpec.from_module(object_counting),
@@ -41,4 +42,4 @@ def get_generator(name: str) -> GeneratorSpec:
     return GENERATORS[name]
 
 
-__all__ = ["GENERATORS", "SPLD_QUESTION_TYPES", "GeneratorSpec", "QAItem", "get_generator"]
+__all__ = ["GENERATORS", "GeneratorSpec", "QAItem", "get_generator"]

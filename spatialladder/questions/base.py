@@ -1,8 +1,8 @@
 """What every question generator returns and how the registry describes a generator.
 
-A generator is a module exporting ``NAME`` (the VSI-Bench ``question_type`` string, or ``localization``),
-``ANSWER_KIND``, ``Params`` (a ``Strict`` model of its YAML knobs) and
-``generate(scene, params, rng, letters) -> list[QAItem]``. Generators are pure functions of their inputs: the
+A generator is a module exporting ``NAME`` (the VSI-Bench ``question_type`` string, or ``localization``; its
+answer kind is ``spatialladder.vocab.GENERATOR_ANSWER_KINDS[NAME]``), ``Params`` (a ``Strict`` model of its YAML
+knobs) and ``generate(scene, params, rng, letters) -> list[QAItem]``. Generators are pure functions of their inputs: the
 only state they touch is the explicit ``LetterBalancer`` passed in, which keeps option letters balanced.
 """
 
@@ -12,28 +12,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from spatialladder.config.base import Strict
-
-AnswerKind = Literal["mca", "na", "grounding"]
-
-# VSI-Bench question_type -> SpatialLadder-26k training question_type (official-spatialladder.md §2.3, §7).
-SPLD_QUESTION_TYPES: dict[str, str] = {
-    "object_rel_direction_easy": "relative direction",
-    "object_rel_direction_medium": "relative direction",
-    "object_rel_direction_hard": "relative direction",
-    "object_rel_distance": "relative distance",
-    "obj_appearance_order": "appearance order",
-    "object_size_estimation": "object size",
-    "room_size_estimation": "room size",
-    "object_counting": "object count",
-    "object_abs_distance": "absolute distance",
-    # No SpatialLadder counterpart (VSI's route questions were hand-written); our own name, MCA.
-    "route_planning": "route planning",
-}
+from spatialladder.vocab import GENERATOR_ANSWER_KINDS, AnswerKind
 
 
 @dataclass(frozen=True)
@@ -63,16 +47,19 @@ class QAItem:
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    """A registry entry: a generator's name, answer kind, parameter model and function."""
+    """A registry entry: a generator's name, parameter model and function (its answer kind comes from the vocab)."""
 
     name: str
-    answer_kind: AnswerKind
     params: type[Strict]
     generate: Callable[..., list[QAItem]]
 
     @classmethod
     def from_module(cls, module: ModuleType) -> GeneratorSpec:
-        return cls(name=module.NAME, answer_kind=module.ANSWER_KIND, params=module.Params, generate=module.generate)
+        return cls(name=module.NAME, params=module.Params, generate=module.generate)
+
+    @property
+    def answer_kind(self) -> AnswerKind:
+        return GENERATOR_ANSWER_KINDS[self.name]
 
     def default_params(self) -> Strict:
         return self.params()

@@ -18,7 +18,6 @@ from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import FrameInfo, SceneMeta
 
 NAME = "localization"
-ANSWER_KIND = "grounding"
 TEMPLATES = {1: "Where is the {0} in the image?", 2: "Where are the {0} and the {1} in the image?"}
 TEMPLATE_MANY = "Where are the {head}, and the {last} in the image?"
 

@@ -18,7 +18,6 @@ from spatialladder.questions.options import LetterBalancer, lettered, place_answ
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "obj_appearance_order"
-ANSWER_KIND = "mca"
 TEMPLATE = (
     "What will be the first-time appearance order of the following categories in the video: "
     "{choice_a}, {choice_b}, {choice_c}, {choice_d}?"

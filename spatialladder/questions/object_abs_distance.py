@@ -12,7 +12,6 @@ from spatialladder.scannet.geometry import category_distance_m
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "object_abs_distance"
-ANSWER_KIND = "na"
 TEMPLATE = (
     "Measuring from the closest point of each object, what is the direct distance between the {object1} "
     "and the {object2} (in meters)?"

@@ -14,7 +14,6 @@ from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "object_counting"
-ANSWER_KIND = "na"
 TEMPLATE = "How many {category}(s) are in this room?"
 
 

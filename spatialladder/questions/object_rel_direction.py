@@ -148,7 +148,7 @@ def generate_hard(scene: SceneMeta, params: Params, rng: np.random.Generator, le
 
 
 SPECS = (
-    GeneratorSpec("object_rel_direction_easy", "mca", Params, generate_easy),
-    GeneratorSpec("object_rel_direction_medium", "mca", Params, generate_medium),
-    GeneratorSpec("object_rel_direction_hard", "mca", Params, generate_hard),
+    GeneratorSpec("object_rel_direction_easy", Params, generate_easy),
+    GeneratorSpec("object_rel_direction_medium", Params, generate_medium),
+    GeneratorSpec("object_rel_direction_hard", Params, generate_hard),
 )

@@ -21,7 +21,6 @@ from spatialladder.scannet.geometry import category_distance_m
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "object_rel_distance"
-ANSWER_KIND = "mca"
 TEMPLATE = (
     "Measuring from the closest point of each object, which of these objects ({choice_a}, {choice_b}, "
     "{choice_c}, {choice_d}) is the closest to the {category}?\n"

@@ -11,7 +11,6 @@ from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "object_size_estimation"
-ANSWER_KIND = "na"
 TEMPLATE = (
     "What is the length of the longest dimension (length, width, or height) of the {category}, measured in centimeters?"
 )

@@ -11,7 +11,6 @@ from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "room_size_estimation"
-ANSWER_KIND = "na"
 # The space before "\n" is in VSI's generator string (V3R question_templates.py), kept on purpose.
 TEMPLATE = (
     "What is the size of this room (in square meters)? \n"

@@ -22,7 +22,6 @@ from spatialladder.scannet.geometry import signed_turn_deg
 from spatialladder.scannet.types import SceneMeta
 
 NAME = "route_planning"
-ANSWER_KIND = "mca"
 TEMPLATE = (
     "You are a robot beginning at the {start} facing the {facing}. You want to navigate to the {dest}. "
     "You will perform the following actions (Note: for each [please fill in], choose either 'turn back,' "

@@ -4,8 +4,8 @@ Dataset columns a GRPO row must carry for these rewards (trl passes every column
 
 - ``solution`` (str): the reference answer — an option letter (``"B"``), a number as text (``"2.5"``), or for
   grounding rows the stage-1 JSON (``[{"bbox_2d": [x1, y1, x2, y2], "label": "chair"}]``).
-- ``answer_kind`` (str): ``"mca"`` (multiple choice), ``"na"`` (numeric) or ``"box"`` (grounding);
-  aliases ``mc``/``number``/``numeric`` are accepted.
+- ``answer_kind`` (str): ``"mca"`` (multiple choice), ``"na"`` (numeric) or ``"grounding"``
+  (``spatialladder.vocab.ANSWER_KINDS``); the aliases ``mc``/``number``/``numeric``/``box`` are accepted.
 
 ``format`` needs neither column. Wrap a reward for trl with ``spatialladder.rewards.trl_adapter.as_trl_reward``.
 """
@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spatialladder.errors import UnknownNameError
-from spatialladder.rewards.accuracy import ANSWER_KINDS, accuracy_reward, clean_text, normalize_answer_kind
+from spatialladder.rewards.accuracy import accuracy_reward, clean_text, normalize_answer_kind
 from spatialladder.rewards.format import format_reward
 from spatialladder.rewards.iou import iou_reward, parse_boxes
 
 RewardFn = Callable[[str, str, str], float]
 
+# keys: spatialladder.vocab.REWARD_NAMES (tests/test_vocab.py keeps the two equal)
 REWARDS: dict[str, RewardFn] = {
     "format": format_reward,
     "accuracy": accuracy_reward,
@@ -39,7 +40,6 @@ def get_reward(name: str) -> RewardFn:
 
 
 __all__ = [
-    "ANSWER_KINDS",
     "REWARDS",
     "REWARDS_WITHOUT_ANSWER",
     "RewardFn",

@@ -1,7 +1,8 @@
 """The official stage-3 accuracy reward (``official-spatialladder.md`` §5.4), numbers scored by the evaluator's MRA.
 
 Row columns it reads (see ``spatialladder.rewards`` for the full contract): ``solution`` (the reference answer:
-option letter, number as text, or a grounding JSON) and ``answer_kind`` (``mca``, ``na`` or ``box``).
+option letter, number as text, or a grounding JSON) and ``answer_kind`` (``mca``, ``na`` or ``grounding``, or an
+alias such as ``box``: ``spatialladder.vocab``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ import re
 from spatialladder.errors import UnknownNameError
 from spatialladder.metrics.core import answer_blocks, mean_relative_accuracy, to_float
 from spatialladder.rewards.iou import iou_reward
-
-ANSWER_KINDS: tuple[str, ...] = ("mca", "na", "box")
-"""``mca`` = multiple choice (exact option letter), ``na`` = numeric answer (MRA), ``box`` = grounding (IoU)."""
-_KIND_ALIASES = {"mca": "mca", "mc": "mca", "na": "na", "number": "na", "numeric": "na", "box": "box"}
+from spatialladder.vocab import ANSWER_KIND_ALIASES, ANSWER_KINDS, canonical_answer_kind
 
 
 def normalize_answer_kind(kind: str) -> str:
-    """Canonical kind for ``kind``; accepts the aliases ``mc``, ``number``, ``numeric``."""
-    if kind not in _KIND_ALIASES:
-        raise UnknownNameError("answer kind", kind, list(_KIND_ALIASES))
-    return _KIND_ALIASES[kind]
+    """The canonical kind (``spatialladder.vocab.ANSWER_KINDS``) of ``kind``; the aliases ``mc``, ``number``,
+    ``numeric`` and ``box`` (the official reward code's name for grounding) are accepted."""
+    canonical = canonical_answer_kind(kind)
+    if canonical is None:
+        raise UnknownNameError("answer kind", kind, [*ANSWER_KINDS, *ANSWER_KIND_ALIASES])
+    return canonical
 
 
 def clean_text(text: str) -> str:
@@ -48,7 +48,7 @@ def accuracy_reward(completion: str, solution: str, answer_kind: str) -> float:
       ``"B. chair"`` does not).
     - ``na``: ``mean_relative_accuracy(float(clean(completion)), float(clean(solution)))`` — the same function
       the benchmark scorer uses; ``"3 m"`` is unparsable → 0.0; a zero target does not raise.
-    - ``box``: IoU of the predicted and reference boxes (``spatialladder.rewards.iou``).
+    - ``grounding`` (alias ``box``): IoU of the predicted and reference boxes (``spatialladder.rewards.iou``).
     """
     kind = normalize_answer_kind(answer_kind)
     if kind == "mca":

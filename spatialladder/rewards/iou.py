@@ -12,6 +12,7 @@ import math
 import re
 
 from spatialladder.metrics.core import answer_blocks, box_iou
+from spatialladder.vocab import canonical_answer_kind
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 _BOX_LIST = re.compile(
@@ -54,10 +55,11 @@ def parse_boxes(text: str) -> list[list[float]]:
     return [b for b in boxes if all(math.isfinite(v) for v in b) and b[2] > b[0] and b[3] > b[1]]
 
 
-def iou_reward(completion: str, solution: str, answer_kind: str = "box") -> float:
-    """Mean over reference boxes of the best IoU with any predicted box, in [0, 1]; 0.0 for non-box rows
-    (a constant within a GRPO group, so it adds no advantage there) and for unparsable completions."""
-    if answer_kind != "box":
+def iou_reward(completion: str, solution: str, answer_kind: str = "grounding") -> float:
+    """Mean over reference boxes of the best IoU with any predicted box, in [0, 1]; 0.0 for rows of another
+    answer kind (a constant within a GRPO group, so it adds no advantage there) and for unparsable completions.
+    ``answer_kind`` may be ``grounding`` or its alias ``box``."""
+    if canonical_answer_kind(answer_kind) != "grounding":
         return 0.0
     targets, preds = parse_boxes(solution), parse_boxes(completion)
     if not targets or not preds:

@@ -27,22 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.vocab import (
+    DATA_TYPE_ALIASES,
+    DATA_TYPES,
+    FRAME_DEPENDENT_SPLD_TYPES,
+    FRAME_DEPENDENT_VSI_TYPES,
+    RECORD_KIND_OF_STAGE,
+)
 
 logger = logging.getLogger(__name__)
 
-DATA_TYPES = ("single_image", "multi_view", "video")
-_DATA_TYPE_ALIASES = {
-    "single_image": "single_image",
-    "single image": "single_image",
-    "image": "single_image",
-    "multi_view": "multi_view",
-    "multi view": "multi_view",
-    "multi-view": "multi_view",
-    "video": "video",
-}
 OFFICIAL_SCANNET_FRAME = (1296, 968)
 """(W, H) the official stage-1 script hard-codes for every grounding box."""
-RECORD_KIND_FOR_STAGE = {"localization": "grounding", "spatial": "spatial", "coldstart": "coldstart"}
 
 
 # --- media helpers (shared with GRPO and eval) ------------------------------------------------------------------
@@ -99,18 +95,11 @@ def sample_frame_paths(paths: Sequence[Any], num_frames: int | None) -> list[Any
     return [paths[i] for i in np.linspace(0, len(paths) - 1, num_frames).round().astype(int)]
 
 
-FRAME_DEPENDENT_TYPES = frozenset({"appearance order"})
-"""``question_type`` values whose answer is read off the frames the record lists: build-data computes first
-appearances over exactly those frames (``modalities.appearance_from: shown_frames``), so a category first seen in
-a dropped frame can tie or swap places in the order. Every other type is a property of the scene (counts,
-distances, sizes, room size, directions), whatever frames are shown."""
-
-
 def is_frame_dependent(rec: dict[str, Any]) -> bool:
     """Whether the record's answer depends on which of its frames the model sees (official or build-data names)."""
-    if rec.get("vsi_question_type") == "obj_appearance_order":
+    if rec.get("vsi_question_type") in FRAME_DEPENDENT_VSI_TYPES:
         return True
-    return str(rec.get("question_type")) in FRAME_DEPENDENT_TYPES
+    return str(rec.get("question_type")) in FRAME_DEPENDENT_SPLD_TYPES
 
 
 def video_frame_paths(
@@ -275,9 +264,10 @@ def record_data_type(rec: dict[str, Any], n_images: int, where: str) -> str:
     if raw is None:
         return "single_image" if n_images == 1 else "multi_view"
     key = str(raw).strip().lower()
-    if key not in _DATA_TYPE_ALIASES:
+    data_type = key if key in DATA_TYPES else DATA_TYPE_ALIASES.get(key)
+    if data_type is None:
         raise DataFormatError(f"{where}: data_type {raw!r} not one of {', '.join(DATA_TYPES)}")
-    return _DATA_TYPE_ALIASES[key]
+    return data_type
 
 
 def _box_frame(rec: dict[str, Any], setting: tuple[int, int] | None, where: str) -> tuple[int, int] | None:
@@ -308,9 +298,9 @@ def parse_record(rec: dict[str, Any], stage: str, root: Path, data: Any, fidelit
     from spatialladder import prompts
 
     kind = record_kind(rec, where)
-    if kind != RECORD_KIND_FOR_STAGE[stage]:
+    if kind != RECORD_KIND_OF_STAGE[stage]:
         raise DataFormatError(
-            f"{where}: a {kind} record in the {stage} stage's data (expected {RECORD_KIND_FOR_STAGE[stage]})"
+            f"{where}: a {kind} record in the {stage} stage's data (expected {RECORD_KIND_OF_STAGE[stage]})"
         )
     images = record_images(rec, where)
     data_type = record_data_type(rec, len(images), where)

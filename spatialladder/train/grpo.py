@@ -18,6 +18,7 @@ from typing import Any
 from spatialladder.config.grpo import GRPOStageConfig
 from spatialladder.errors import ConfigError
 from spatialladder.prompts import grpo_text_before_video
+from spatialladder.vocab import DATA_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def run_grpo(
         max_samples=cfg.data.max_samples,
         shuffle_seed=cfg.data.shuffle_seed,
     )
-    counts = {t: data.count(t) for t in ("single_image", "multi_view", "video")}
+    counts = {t: data.count(t) for t in DATA_TYPES}
     if cfg.rollout == "vllm" and counts["video"]:
         raise ConfigError(f"{source}: rollout: vllm cannot take the {counts['video']} video rows; use rollout: hf")
     logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))

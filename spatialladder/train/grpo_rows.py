@@ -24,20 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
-from spatialladder.prompts import Fidelity, grpo_user_text
+from spatialladder.prompts import grpo_user_text
+from spatialladder.vocab import OFFICIAL_SPLD_ANSWER_KINDS, PromptFidelity
 
 logger = logging.getLogger(__name__)
-
-ANSWER_KIND_OF_TYPE = {
-    "relative direction": "mca",
-    "relative distance": "mca",
-    "appearance order": "mca",
-    "object size": "na",
-    "room size": "na",
-    "object count": "na",
-    "absolute distance": "na",
-}
-"""The official ``accu_reward_method`` per ``question_type`` (§5.1). Other types take their kind from ``options``."""
 
 
 @dataclass
@@ -51,9 +41,10 @@ class GRPORows:
 
 
 def answer_kind(record: dict[str, Any], where: str) -> str:
-    """``mca`` when the record has options, else ``na``; checked against the official table for its type."""
+    """``mca`` when the record has options, else ``na``; checked against the official table for its type
+    (``vocab.OFFICIAL_SPLD_ANSWER_KINDS``: the official ``accu_reward_method``; other types follow their options)."""
     kind = "mca" if record.get("options") else "na"
-    expected = ANSWER_KIND_OF_TYPE.get(str(record.get("question_type")))
+    expected = OFFICIAL_SPLD_ANSWER_KINDS.get(str(record.get("question_type")))
     if expected is not None and expected != kind:
         raise DataFormatError(
             f"{where}: question_type {record['question_type']!r} is {expected.upper()} but the record "
@@ -66,7 +57,7 @@ def record_to_row(
     record: dict[str, Any],
     image_root: Path,
     *,
-    fidelity: Fidelity = "fixed",
+    fidelity: PromptFidelity = "fixed",
     video_frames: int | None = None,
     frame_dependent: str = "keep_all",
     where: str = "<record>",
@@ -114,7 +105,7 @@ def load_grpo_rows(
     files: Sequence[str | Path],
     image_root: str | Path | None = None,
     *,
-    fidelity: Fidelity = "fixed",
+    fidelity: PromptFidelity = "fixed",
     video_frames: int | None = None,
     frame_dependent: str = "keep_all",
     max_samples: int | None = None,

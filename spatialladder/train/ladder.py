@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spatialladder import vocab
 from spatialladder.config.ladder import LadderConfig
 from spatialladder.config.load import load_config, read_yaml, validate_mapping
 from spatialladder.errors import ConfigError, UnknownNameError
@@ -24,23 +25,14 @@ from spatialladder.errors import ConfigError, UnknownNameError
 logger = logging.getLogger(__name__)
 
 MARKER_NAME = "stage_marker.json"
-STAGE_ALIASES = {
-    "1": "localization",
-    "localization": "localization",
-    "2": "spatial",
-    "spatial": "spatial",
-    "cs": "coldstart",
-    "coldstart": "coldstart",
-    "3": "grpo",
-    "grpo": "grpo",
-}
 
 
 def canonical_stage(name: str) -> str:
     """``1|2|cs|3`` or a stage name → the stage name."""
-    if name not in STAGE_ALIASES:
-        raise UnknownNameError("stage", name, [*STAGE_ALIASES, "all"])
-    return STAGE_ALIASES[name]
+    stage = vocab.canonical_stage(name)
+    if stage is None:
+        raise UnknownNameError("stage", name, [*vocab.STAGE_ALIASES, *vocab.STAGES, vocab.ALL_STAGES])
+    return stage
 
 
 def check_stage(cfg: Any, stage: str, source: str) -> None:
@@ -87,7 +79,7 @@ def split_overrides(overrides: Sequence[str], stages: Sequence[str]) -> dict[str
     out: dict[str, list[str]] = {s: [] for s in stages}
     for text in overrides:
         head, _, rest = text.partition(".")
-        stage = STAGE_ALIASES.get(head)
+        stage = vocab.canonical_stage(head)
         if stage not in out or not rest:
             raise ConfigError(
                 f"--set {text!r}: with --stage all, prefix each override with a stage of the ladder "
@@ -163,7 +155,7 @@ def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (),
     """The ``spatialladder train`` command: returns the lines to print (only on the main process)."""
     from spatialladder.train.checkpoints import is_main_process
 
-    if stage == "all":
+    if stage == vocab.ALL_STAGES:
         ladder = validate_mapping(read_yaml(config), LadderConfig, source=str(config))
         lines = [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]
     else:

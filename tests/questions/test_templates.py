@@ -7,7 +7,6 @@ import pytest
 from spatialladder.errors import UnknownNameError
 from spatialladder.questions import (
     GENERATORS,
-    SPLD_QUESTION_TYPES,
     get_generator,
     obj_appearance_order,
     object_abs_distance,
@@ -18,6 +17,7 @@ from spatialladder.questions import (
     room_size_estimation,
     route_planning,
 )
+from spatialladder.vocab import SPLD_QUESTION_TYPES
 
 REFERENCE = {
     "count": "How many {category}(s) are in this room?",
@@ -85,6 +85,6 @@ def test_training_question_types_follow_official_schema():
     }
     from typing import get_args
 
-    from spatialladder.data.records import SpldQuestionType
+    from spatialladder.vocab import SpldQuestionType
 
     assert set(get_args(SpldQuestionType)) == set(SPLD_QUESTION_TYPES.values())
