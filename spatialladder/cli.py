@@ -55,7 +55,7 @@ def config_validate(
     Example: spatialladder config validate -c configs/train/stage3_grpo.yaml --set trainer.beta=0.04
     """
     from spatialladder.config.load import load_config
-    from spatialladder.config.validate import deep_validate
+    from spatialladder.validate import deep_validate
 
     checked = deep_validate(load_config(config, overrides or []), str(config))
     typer.echo(f"{config}: OK ({', '.join(checked)})")

@@ -5,32 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from spatialladder.config.base import Strict
 from spatialladder.config.scannet import ScanNetSettings
-
-SINGLE_IMAGE_TYPES = [
-    "object_abs_distance",
-    "object_size_estimation",
-    "object_rel_distance",
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
-]
-MULTI_VIEW_TYPES = [*SINGLE_IMAGE_TYPES, "object_counting"]
-VIDEO_TYPES = [*MULTI_VIEW_TYPES, "room_size_estimation", "obj_appearance_order"]
-MODALITIES = ("localization", "single_image", "multi_view", "video")
+from spatialladder.errors import UnknownNameError
+from spatialladder.vocab import GENERATOR_NAMES, LOCALIZATION, MODALITY_QUESTION_TYPES, PromptFidelity
 
 
-def _lookup(get: Any, name: str) -> Any:
-    """Registry lookup whose failure becomes a validation error, so the message carries the config path."""
-    from spatialladder.errors import UnknownNameError
-
-    try:
-        return get(name)
-    except UnknownNameError as exc:
-        raise ValueError(str(exc)) from None
+def _known_generator(name: Any) -> None:
+    """An unknown generator name is a validation error, so the message carries the config path."""
+    if name not in GENERATOR_NAMES:
+        raise ValueError(str(UnknownNameError("question generator", str(name), GENERATOR_NAMES)))
 
 
 class MixtureSettings(Strict):
@@ -49,9 +35,9 @@ class MixtureSettings(Strict):
 class ModalitySettings(Strict):
     """Which question types each modality asks and how frames are chosen and judged visible."""
 
-    single_image: list[str] = Field(default_factory=lambda: list(SINGLE_IMAGE_TYPES))
-    multi_view: list[str] = Field(default_factory=lambda: list(MULTI_VIEW_TYPES))
-    video: list[str] = Field(default_factory=lambda: list(VIDEO_TYPES))
+    single_image: list[str] = Field(default_factory=lambda: list(MODALITY_QUESTION_TYPES["single_image"]))
+    multi_view: list[str] = Field(default_factory=lambda: list(MODALITY_QUESTION_TYPES["multi_view"]))
+    video: list[str] = Field(default_factory=lambda: list(MODALITY_QUESTION_TYPES["video"]))
     """Add ``route_planning`` here to generate route questions (off by default: the paper has none)."""
     video_frames: int = Field(32, ge=1)
     """Frames per video record, uniform over the scene's chosen frames (``scannet.num_frames`` of them)."""
@@ -67,11 +53,9 @@ class ModalitySettings(Strict):
     @field_validator("single_image", "multi_view", "video")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        from spatialladder.questions import get_generator
-
         for name in value:
-            _lookup(get_generator, name)
-            if name == "localization":
+            _known_generator(name)
+            if name == LOCALIZATION:
                 raise ValueError("localization is its own modality, not a spatial question type")
         return value
 
@@ -82,7 +66,7 @@ class ColdStartSettings(Strict):
     fraction: float = Field(0.1, ge=0.0, le=1.0)
     question_types: list[str] | None = None
     """VSI question types eligible (None = all)."""
-    prompt_fidelity: Literal["fixed", "official"] = "fixed"
+    prompt_fidelity: PromptFidelity = "fixed"
     """Stage-3 prompt wording (spatialladder.prompts): ``official`` keeps the training-only spelling drift."""
 
 
@@ -110,28 +94,21 @@ class DataConfig(Strict):
     mixture: MixtureSettings = Field(default_factory=MixtureSettings)
     modalities: ModalitySettings = Field(default_factory=ModalitySettings)
     generators: dict[str, Any] = Field(default_factory=dict)
-    """Per-generator parameters, ``{name: {param: value}}``, validated against the generator's ``Params``."""
+    """Per-generator parameters, ``{name: {param: value}}``. The names are checked here; the values against each
+    generator's ``Params`` by ``spatialladder.data.params.resolve_generator_params``, which build-data and
+    ``config validate`` run before any work."""
     coldstart: ColdStartSettings = Field(default_factory=ColdStartSettings)
 
     @field_validator("generators", mode="before")
     @classmethod
-    def _generator_params(cls, value: Any) -> dict[str, Any]:
-        from spatialladder.questions import get_generator
-
+    def _generator_names(cls, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValueError(f"expected a mapping of generator name → parameters, got {type(value).__name__}")
-        out = {}
         for name, params in value.items():
-            spec = _lookup(get_generator, name)
-            if isinstance(params, spec.params):
-                out[name] = params
-                continue
-            try:
-                out[name] = spec.params.model_validate(params or {})
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                raise ValueError(f"{name}: {problems}") from None
-        return out
+            _known_generator(name)
+            if params is not None and not isinstance(params, dict | BaseModel):
+                raise ValueError(f"{name}: expected a mapping of parameter → value, got {type(params).__name__}")
+        return value
 
     @model_validator(mode="after")
     def _frames_available(self) -> DataConfig:
@@ -141,9 +118,3 @@ class DataConfig(Strict):
                 f"({self.scannet.num_frames}): video records draw from the scene's chosen frames"
             )
         return self
-
-    def params_for(self, name: str) -> Strict:
-        """The validated parameters of generator ``name`` (its defaults unless configured)."""
-        from spatialladder.questions import get_generator
-
-        return self.generators.get(name) or get_generator(name).params()

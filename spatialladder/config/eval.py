@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from spatialladder.config.base import QWEN_PATCH_PIXELS, ModelSettings, Strict
-from spatialladder.errors import ConfigError
-
-PromptStyle = Literal["lmms", "direct", "thinking"]
-ScoringProfile = Literal["vsibench-2024", "lmms-eval", "spatialladder"]
+from spatialladder.errors import ConfigError, UnknownNameError
+from spatialladder.vocab import (
+    BENCHMARK_ALIASES,
+    BENCHMARK_NAMES,
+    DirectionMerge,
+    InputProtocol,
+    PromptStyle,
+    ScoringProfile,
+)
 
 
 class GenerationSettings(Strict):
@@ -32,7 +37,7 @@ class GenerationSettings(Strict):
 class EvalConfig(Strict):
     kind: Literal["eval"]
     bench: str
-    """Registry name (``spatialladder.eval.BENCHMARKS``); ``vsi`` is an alias of ``vsibench``."""
+    """Registry name (``spatialladder.vocab.BENCHMARK_NAMES``); ``vsi`` is an alias of ``vsibench``."""
     data_dir: str
     """Local folder in the benchmark's Hub layout (see ``docs/benchmarks.md``)."""
     output_dir: str
@@ -46,12 +51,12 @@ class EvalConfig(Strict):
     prompt: PromptStyle = "thinking"
     scoring: ScoringProfile | None = None
     """Numeric answer parser; None = ``vsibench-2024`` with the ``lmms`` prompt, else ``spatialladder``."""
-    direction_merge: Literal["present", "official", "tis"] = "present"
+    direction_merge: DirectionMerge = "present"
     official_quirks: bool = False
     """Score with a benchmark's official function bug for bug where we fix a quirk (SPAR-Bench; docs/fidelity.md)."""
     frames: int = Field(32, ge=1)
     """Video frames sampled at ``np.linspace(0, total - 1, frames)``."""
-    input_protocol: Literal["official", "direct"] = "official"
+    input_protocol: InputProtocol = "official"
     """``official``: frames and images reach the processor as in the SpatialLadder eval harness (video frames
     LANCZOS-resized to about ``model.max_pixels`` area, then qwen-vl-utils, then the processor; images through
     qwen-vl-utils ``fetch_image`` first), so a 640×480 video is seen at 532×700. ``direct``: decoded frames and
@@ -69,6 +74,13 @@ class EvalConfig(Strict):
     """``vllm`` (GPU nodes, ``pip install vllm``) runs vLLM's offline ``LLM.generate``; ``hf`` batched ``generate``."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
+    @field_validator("bench")
+    @classmethod
+    def _known_bench(cls, value: str) -> str:
+        if value not in BENCHMARK_NAMES and value not in BENCHMARK_ALIASES:
+            raise ValueError(str(UnknownNameError("benchmark", value, [*BENCHMARK_NAMES, *BENCHMARK_ALIASES])))
+        return value
+
     @model_validator(mode="after")
     def _official_inputs_need_max_pixels(self) -> EvalConfig:
         if self.input_protocol == "official" and self.model.max_pixels is None:
@@ -81,7 +93,7 @@ class EvalConfig(Strict):
     @model_validator(mode="after")
     def _lmms_is_video_only(self) -> EvalConfig:
 
-        if self.prompt == "lmms" and self.bench not in ("vsi", "vsibench"):
+        if self.prompt == "lmms" and BENCHMARK_ALIASES.get(self.bench, self.bench) != "vsibench":
             raise ConfigError(
                 f"prompt 'lmms' is the lmms-eval VSI-Bench video protocol; bench {self.bench!r} needs 'direct' or "
                 "'thinking'"
@@ -120,11 +132,9 @@ def build_eval_config(
             data_map[key] = value
     if model is not None:
         data_map["model"] = {**data_map.get("model", {}), "name_or_path": model}
-    from spatialladder.eval import ALIASES
-
     if "bench" not in data_map:
         raise ConfigError(f"{config or 'eval'}: no benchmark: pass --bench NAME or a config with bench:")
-    data_map["bench"] = ALIASES.get(data_map["bench"], data_map["bench"])
+    data_map["bench"] = BENCHMARK_ALIASES.get(data_map["bench"], data_map["bench"])
     if "output_dir" not in data_map:
         data_map["output_dir"] = f"outputs/eval/{data_map['bench']}"
     return validate_mapping(apply_overrides(data_map, overrides), EvalConfig, source=config or "<command line>")

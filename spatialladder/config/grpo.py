@@ -14,7 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from spatialladder.config.base import ModelSettings, Strict
-from spatialladder.config.sft import FrameDependent, reject_owned_keys
+from spatialladder.config.sft import reject_owned_keys
+from spatialladder.errors import UnknownNameError
+from spatialladder.vocab import REWARD_NAMES, FrameDependent, ImageResize, PromptFidelity
 
 OWNED_TRAINER_KEYS = frozenset(
     {
@@ -36,12 +38,13 @@ OWNED_TRAINER_KEYS = frozenset(
     }
 )
 
-LOSS_TYPES = ("grpo", "dapo", "dr_grpo")
-"""``grpo``: per-sequence token mean, then batch mean — the paper's sample-level GRPO (official §5.5)."""
+LossType = Literal["grpo", "dapo", "dr_grpo"]
+"""trl's loss aggregations; ``grpo``: per-sequence token mean, then batch mean — the paper's sample-level GRPO
+(official §5.5)."""
 
 
 class RewardSpec(Strict):
-    """One reward from ``spatialladder.rewards.REWARDS`` and its weight in the summed reward."""
+    """One reward from ``spatialladder.rewards.REWARDS`` (names: ``vocab.REWARD_NAMES``) and its weight."""
 
     name: str
     weight: float = 1.0
@@ -49,10 +52,8 @@ class RewardSpec(Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from spatialladder.rewards import REWARDS
-
-        if v not in REWARDS:
-            raise ValueError(f"unknown reward {v!r}; valid names: {', '.join(sorted(REWARDS))}")
+        if v not in REWARD_NAMES:
+            raise ValueError(str(UnknownNameError("reward", v, REWARD_NAMES)))
         return v
 
 
@@ -69,7 +70,7 @@ class GRPODataSettings(Strict):
     """As in SFT: ``keep_all`` or ``error`` for an appearance-order video record ``video_frames`` would subsample."""
     video_fps: float = Field(2.0, gt=0)
     """Frame rate a frame list is declared at, as in SFT: ``second_per_grid_ts`` = 2 / fps (official 2 fps → 1.0)."""
-    image_resize: Literal["once", "official"] = "once"
+    image_resize: ImageResize = "once"
     """As in SFT: ``official`` sends images through qwen-vl-utils' ``fetch_image`` before the processor, as the
     official trainer's ``process_vision_info`` did (1296×968 seen as 336×252, not 364×252); frames pass once."""
     shuffle_seed: int = 42
@@ -93,13 +94,13 @@ class GRPOStageConfig(Strict):
     seed: int = 42
     model: ModelSettings
     data: GRPODataSettings
-    prompt_fidelity: Literal["fixed", "official"] = "fixed"
+    prompt_fidelity: PromptFidelity = "fixed"
     """``official``: §5.2's training text and text-before-video; ``fixed``: the eval thinking text, vision first."""
     rewards: list[RewardSpec] = Field(
         default_factory=lambda: [RewardSpec(name="format"), RewardSpec(name="accuracy")], min_length=1
     )
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
-    loss_type: Literal["grpo", "dapo", "dr_grpo"] = "grpo"
+    loss_type: LossType = "grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
     """``group``: A = (r - mean_g) / (std_g + 1e-4) with the unbiased group std, as the official trainer."""
     beta: float = Field(0.01, ge=0.0)

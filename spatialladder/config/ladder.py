@@ -7,8 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from spatialladder.config.base import Strict
-
-LADDER_ORDER = ("localization", "spatial", "coldstart", "grpo")
+from spatialladder.vocab import STAGES
 
 
 class LadderConfig(Strict):
@@ -20,6 +19,7 @@ class LadderConfig(Strict):
 
     kind: Literal["ladder"]
     base_model: str | None = None
+    # one field per stage of vocab.STAGES (tests/test_vocab.py checks)
     localization: str | None = None
     spatial: str | None = None
     coldstart: str | None = None
@@ -28,9 +28,9 @@ class LadderConfig(Strict):
     @model_validator(mode="after")
     def _some_stage(self) -> LadderConfig:
         if not self.stage_paths():
-            raise ValueError(f"list at least one stage config under {', '.join(LADDER_ORDER)}")
+            raise ValueError(f"list at least one stage config under {', '.join(STAGES)}")
         return self
 
     def stage_paths(self) -> dict[str, str]:
         """Stage name → config path, in ladder order."""
-        return {s: getattr(self, s) for s in LADDER_ORDER if getattr(self, s) is not None}
+        return {s: getattr(self, s) for s in STAGES if getattr(self, s) is not None}

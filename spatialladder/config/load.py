@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,11 +113,12 @@ def _deep_copy(data: Any) -> Any:
     return data
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``source: a.b.c: message (got value)``."""
+def format_validation_error(exc: ValidationError, source: str, at: Sequence[str] = ()) -> str:
+    """One line per problem: ``source: a.b.c: message (got value)``; ``at`` is the key path of the validated
+    mapping inside its file (a nested mapping validated on its own, e.g. ``generators.object_counting``)."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "<root>"
+        loc = ".".join([*at, *(str(p) for p in err["loc"] if not str(p).startswith("function-"))]) or "<root>"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not allowed here)"

@@ -7,11 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from spatialladder.config.base import ModelSettings, Strict
-
-FrameDependent = Literal["keep_all", "error"]
-"""What a trainer does with a frame-dependent video record it would subsample (``train.data.video_frame_paths``)."""
-
-SFT_STAGES = ("localization", "spatial", "coldstart")
+from spatialladder.vocab import FrameDependent, ImageResize, PromptFidelity, SftStage
 
 OWNED_TRAINER_KEYS = frozenset(
     {"output_dir", "seed", "data_seed", "assistant_only_loss", "completion_only_loss", "dataset_text_field"}
@@ -44,7 +40,7 @@ class SFTDataSettings(Strict):
     """Frame rate a frame list is declared at: sets Qwen2.5-VL's temporal positions (official processor default 2)."""
     bbox_source_size: tuple[int, int] | None = None
     """``[W, H]`` of the frame the stored boxes are in; None: the record's ``image_size``, else the image file's."""
-    image_resize: Literal["once", "official"] = "once"
+    image_resize: ImageResize = "once"
     """``official``: images first go through qwen-vl-utils' ``fetch_image`` with its defaults (as the official
     collator's ``process_vision_info``), then the processor resizes again — 968×1296 is seen as 252×336, not
     252×364 (reference §4.1). Video frames are passed once in both modes."""
@@ -53,12 +49,12 @@ class SFTDataSettings(Strict):
 
 class SFTStageConfig(Strict):
     kind: Literal["sft"]
-    stage: Literal["localization", "spatial", "coldstart"]
+    stage: SftStage
     output_dir: str
     seed: int = 42
     model: ModelSettings
     data: SFTDataSettings
-    prompt_fidelity: Literal["fixed", "official"] = "fixed"
+    prompt_fidelity: PromptFidelity = "fixed"
     """``official`` reproduces the official prompt drift (system text without period, no newline before Options:)."""
     bbox_target: Literal["rescaled", "official"] = "rescaled"
     """``official``: the 968x1296-assumed rescale and the double-JSON-encoded target string of sft_spld_stage1.py."""

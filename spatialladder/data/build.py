@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder import __version__
-from spatialladder.config.data import MODALITIES, DataConfig
+from spatialladder.config.data import DataConfig
 from spatialladder.data.images import write_frame_images
+from spatialladder.data.params import resolve_generator_params
 from spatialladder.data.records import FILES, write_atomic
 from spatialladder.data.report import write_outputs
 from spatialladder.data.select import allocate, scene_drafts
 from spatialladder.data.to_records import coldstart_records, draft_record
 from spatialladder.errors import ConfigError
 from spatialladder.scannet.types import SceneMeta
+from spatialladder.vocab import MODALITIES
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +228,7 @@ def build_dataset(cfg: DataConfig, progress: bool = True) -> BuildResult:
         >>> result.files["spatial"]  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    cfg = resolve_generator_params(cfg)  # a no-op when the caller resolved them (naming its config file)
     if cfg.from_meta is None and cfg.scannet_root is not None:  # the ScanNet root → its scans/ (recorded as such)
         cfg = cfg.model_copy(update={"scannet_root": scans_folder(Path(cfg.scannet_root))})
     scene_ids, metas = resolve_scenes(cfg)

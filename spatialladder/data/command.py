@@ -9,16 +9,19 @@ from typing import Any
 from spatialladder.config.data import DataConfig
 from spatialladder.config.load import apply_overrides, read_yaml, validate_mapping
 from spatialladder.data.build import BuildResult, build_dataset
+from spatialladder.data.params import resolve_generator_params
 
 
 def load_data_config(config: Path | None, overrides: Sequence[str] = (), **flags: Any) -> DataConfig:
-    """YAML (or defaults) → ``--set`` overrides → explicit CLI flags (None = not given) → validated DataConfig."""
+    """YAML (or defaults) → ``--set`` overrides → explicit CLI flags (None = not given) → validated DataConfig,
+    generator parameters included."""
     data = read_yaml(config) if config is not None else {"kind": "data"}
     data = apply_overrides(data, overrides)
     for key, value in flags.items():
         if value is not None:
             data[key] = str(value) if isinstance(value, Path) else value
-    return validate_mapping(data, DataConfig, source=str(config or "build-data flags"))
+    source = str(config or "build-data flags")
+    return resolve_generator_params(validate_mapping(data, DataConfig, source=source), source)
 
 
 def run_build_data(

@@ -15,6 +15,7 @@ import numpy as np
 
 from spatialladder.config.data import DataConfig
 from spatialladder.data.modalities import cover_frames, restrict_to_frames, video_scene
+from spatialladder.data.params import generator_params
 from spatialladder.questions import get_generator
 from spatialladder.questions.base import QAItem
 from spatialladder.questions.options import LetterBalancer
@@ -33,7 +34,7 @@ class Draft:
 def _generate(
     name: str, scene: SceneMeta, cfg: DataConfig, rng: np.random.Generator, letters: LetterBalancer
 ) -> list[QAItem]:
-    return get_generator(name).generate(scene, cfg.params_for(name), rng, letters)
+    return get_generator(name).generate(scene, generator_params(cfg, name), rng, letters)
 
 
 def round_robin(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from spatialladder.errors import UnknownNameError
 from spatialladder.eval import cvbench, mindcube, mmsi, sparbench, spbench, viewspatial, vsibench
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.vocab import BENCHMARK_ALIASES
 
+# keys: spatialladder.vocab.BENCHMARK_NAMES (tests/test_vocab.py keeps the two equal)
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     "vsibench": vsibench.SPEC,
     "spbench-si": spbench.SI_SPEC,
@@ -16,15 +18,14 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     "mmsi": mmsi.SPEC,
     "mindcube": mindcube.SPEC,
 }
-ALIASES = {"vsi": "vsibench"}
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:
     """The benchmark registered as ``name`` (or an alias); an unknown name lists the valid ones."""
-    name = ALIASES.get(name, name)
+    name = BENCHMARK_ALIASES.get(name, name)
     if name not in BENCHMARKS:
-        raise UnknownNameError("benchmark", name, [*BENCHMARKS, *ALIASES])
+        raise UnknownNameError("benchmark", name, [*BENCHMARKS, *BENCHMARK_ALIASES])
     return BENCHMARKS[name]
 
 
-__all__ = ["ALIASES", "BENCHMARKS", "BenchmarkSpec", "EvalSample", "get_benchmark"]
+__all__ = ["BENCHMARKS", "BenchmarkSpec", "EvalSample", "get_benchmark"]

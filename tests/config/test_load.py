@@ -131,7 +131,7 @@ def test_exponent_floats_without_dot_are_floats(tmp_path: Path) -> None:
 
 
 def test_gpu_config_validates_on_cpu_with_device_check_skipped(tmp_path: Path) -> None:
-    from spatialladder.config.validate import deep_validate
+    from spatialladder.validate import deep_validate
 
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():

@@ -9,7 +9,7 @@ import pytest
 
 from spatialladder.config.grpo import GRPOStageConfig
 from spatialladder.config.load import load_config
-from spatialladder.config.validate import deep_validate
+from spatialladder.validate import deep_validate
 from spatialladder.errors import ConfigError
 from spatialladder.train.grpo import check_rollout
 from spatialladder.train.trl_args import to_grpo_args

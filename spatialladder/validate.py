@@ -1,4 +1,8 @@
-"""Deep validation: everything a run would reject, checked before any data or GPU work."""
+"""Deep validation (``config validate``): everything a run would reject, checked before any data or GPU work.
+
+An application-layer module: it builds what the workflows would build from a config (trl's config classes, the
+question generators' parameter models, every rung of a ladder), which the config layer itself may not import.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ def cpu_checkable(cfg: Any) -> tuple[Any, list[str]]:
 def deep_validate(cfg: Any, source: str = "<config>") -> list[str]:
     """Build the objects a run would build from ``cfg`` (trl configs, registry lookups); return what was checked."""
     checked = [f"schema ({cfg.kind})"]
+    if cfg.kind == "data":
+        from spatialladder.data.params import resolve_generator_params
+
+        resolve_generator_params(cfg, source)
+        checked.append("generator params")
     if cfg.kind in ("sft", "grpo"):
         from spatialladder.train.trl_args import to_grpo_args, to_sft_args
 
