@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.config.eval import EvalConfig
+from spatialladder.distributed import barrier, local_rank
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
 from spatialladder.eval.inputs import VisionInputs, grids_of
 from spatialladder.eval.sharding import (
     PREDICTIONS,
-    barrier,
     collect_predictions,
     dist_env,
     merge_predictions,
@@ -149,8 +148,7 @@ class HFGenerator:
         from spatialladder.models.load import load_model_and_processor
 
         loaded = load_model_and_processor(cfg.model)
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu")
         self.model = loaded.model.to(self.device).eval()
         self.processor = loaded.processor
         self.processor.tokenizer.padding_side = "left"
@@ -425,9 +423,9 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     if rank == 0:
         save_resolved(cfg, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    barrier(world_size)  # every rank has read the old predictions before any rank appends
+    barrier()  # every rank has read the old predictions before any rank appends
     n_generated, n_reused = predict_shard(cfg, spec, samples, rank=rank, world_size=world_size)
-    barrier(world_size)
+    barrier()
     if rank != 0:
         return EvalResult(output_dir=out_dir, results=None, n_generated=n_generated, n_reused=n_reused)
     key = run_key(cfg)

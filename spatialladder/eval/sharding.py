@@ -28,13 +28,13 @@ _RANK_FILE = re.compile(r"^predictions\.rank(\d+)\.jsonl$")
 
 
 def dist_env() -> tuple[int, int]:
-    """``(rank, world_size)`` from the ``RANK`` / ``WORLD_SIZE`` variables torchrun and accelerate set; (0, 1) alone."""
+    """``(rank, world_size)`` of this process (``spatialladder.distributed``); (0, 1) when run alone."""
+    from spatialladder import distributed
+
     try:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        raise ConfigError(
-            f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} must be integers"
-        ) from None
+        rank, world = distributed.rank(), distributed.world_size()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     check_rank(rank, world)
     return rank, world
 
@@ -131,17 +131,3 @@ def merge_predictions(out_dir: str | Path, key: str | None = None) -> dict[str, 
     for path in leftovers:
         path.unlink()
     return records
-
-
-def barrier(world_size: int) -> None:
-    """Wait for every process (no-op for one); uses the process group torchrun/accelerate set up."""
-    if world_size == 1:
-        return
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        return
-    from accelerate import PartialState
-
-    PartialState().wait_for_everyone()

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-
-def is_main_process() -> bool:
-    """Whether this process writes shared files before the trainer exists (then ``trainer.is_world_process_zero``).
-
-    Read from the launcher's ``RANK`` (torchrun, accelerate, deepspeed all set it); a plain run is rank 0.
-    """
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.config.grpo import GRPOStageConfig
+from spatialladder.distributed import barrier, is_main_process
 from spatialladder.errors import ConfigError
 from spatialladder.prompts import grpo_text_before_video
 from spatialladder.vocab import DATA_TYPES
@@ -101,10 +102,7 @@ def pin_reference(cfg: GRPOStageConfig, loaded: Any, checkpoint: str | None, out
     when the stage finishes. Not needed with ``beta: 0`` (no reference) or a LoRA stage 3 (trl's reference is
     the policy with its adapter disabled, i.e. the merged start).
     """
-    from accelerate import PartialState
-
     from spatialladder.models.load import load_model_and_processor
-    from spatialladder.train.checkpoints import is_main_process
 
     if cfg.beta == 0.0 or cfg.model.lora is not None or not (Path(loaded.source) / "adapter_config.json").is_file():
         return None
@@ -118,7 +116,7 @@ def pin_reference(cfg: GRPOStageConfig, loaded: Any, checkpoint: str | None, out
         shutil.rmtree(ref_dir, ignore_errors=True)
         tmp.rename(ref_dir)
         logger.info("KL reference: the merged start from %s, saved to %s", loaded.source, ref_dir)
-    PartialState().wait_for_everyone()
+    barrier()
     loaded.model.config._name_or_path = str(ref_dir)
     return ref_dir
 
@@ -169,7 +167,7 @@ def run_grpo(
     scheduler, RNG, step); without one, training starts fresh.
     """
     from spatialladder.config.load import save_resolved
-    from spatialladder.train.checkpoints import is_main_process, latest_checkpoint, load_for_training
+    from spatialladder.train.checkpoints import latest_checkpoint, load_for_training
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
     from spatialladder.train.trl_args import check_report_to_installed, to_grpo_args
 

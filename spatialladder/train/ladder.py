@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 from spatialladder import vocab
 from spatialladder.config.ladder import LadderConfig
 from spatialladder.config.load import load_config, read_yaml, validate_mapping
+from spatialladder.distributed import barrier, is_main_process
 from spatialladder.errors import ConfigError, UnknownNameError
 
 logger = logging.getLogger(__name__)
@@ -89,25 +89,9 @@ def split_overrides(overrides: Sequence[str], stages: Sequence[str]) -> dict[str
     return out
 
 
-def barrier() -> None:
-    """Under several processes, wait for all of them; a plain run has nothing to wait for.
-
-    The ladder reads and writes its markers and deletes stale checkpoints before any trainer exists, so it makes the
-    process group itself, with trl's default ``ddp_timeout`` (1800 s); the trainers then reuse it.
-    """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return
-    from datetime import timedelta
-
-    import torch
-    from accelerate import PartialState
-
-    PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(seconds=1800)).wait_for_everyone()
-
-
 def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequence[str] = ()) -> list[StageOutcome]:
     """Run the ladder's stages in order, each initialised from the previous stage's final folder."""
-    from spatialladder.train.checkpoints import is_main_process, latest_checkpoint
+    from spatialladder.train.checkpoints import latest_checkpoint
     from spatialladder.train.sft import config_sha256
 
     base = Path(ladder_path).parent
@@ -153,8 +137,6 @@ def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequenc
 
 def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (), resume: bool = False) -> list[str]:
     """The ``spatialladder train`` command: returns the lines to print (only on the main process)."""
-    from spatialladder.train.checkpoints import is_main_process
-
     if stage == vocab.ALL_STAGES:
         ladder = validate_mapping(read_yaml(config), LadderConfig, source=str(config))
         lines = [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]

@@ -116,16 +116,16 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
 def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source: str = "<config>") -> None:
     """trl groups every generation batch into prompts of ``num_generations`` completions, so the generation batch
     (per-device batch × steps per generation × processes, or ``generation_batch_size``) must divide evenly."""
-    import os
-
     from trl import GRPOConfig
+
+    from spatialladder.distributed import world_size
 
     defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
 
     def get(key: str) -> Any:
         return trainer.get(key, defaults[key])
 
-    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    processes = world_size()
     per_device = get("per_device_train_batch_size")
     if get("generation_batch_size") is not None:
         total, how = get("generation_batch_size"), "trainer.generation_batch_size"
