@@ -337,7 +337,9 @@ def write_report(plan: DemoPlan) -> None:
     lines += _answer_priors(plan)
     lines += ["", "## Training curves", ""]
     sft = {
-        name: _points(model_dir(plan, name) / "train_log.jsonl", "loss") for name in ("stage1", "stage2", "coldstart")
+        name: _points(model_dir(plan, name) / "train_log.jsonl", "loss")
+        for name, stage in STAGE_DIRS.items()
+        if stage in SFT_STAGES
     }
     if _plot(sft, "SFT loss", "loss", out / "sft_loss.png"):
         lines += ["![SFT loss](sft_loss.png)", ""]

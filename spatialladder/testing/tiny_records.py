@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from spatialladder.vocab import RECORD_FILES
+
 TINY_IMAGE_SIZE = (112, 84)
 """(W, H): 6×8 patches of 14 px, inside the tiny processor's pixel budget, so no resize happens."""
 COLORS = ("red", "green", "blue", "yellow")
@@ -99,7 +101,7 @@ def write_tiny_records(root: str | Path, video_frames: int = 6) -> dict[str, Pat
         )
     files = {}
     for name, rows in (("grounding", grounding), ("spatial", spatial), ("coldstart", coldstart)):
-        path = root / f"spld_{name}_data.jsonl"
+        path = root / RECORD_FILES[name]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         files[name] = path
     return files
