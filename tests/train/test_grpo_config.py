@@ -9,10 +9,10 @@ import pytest
 
 from spatialladder.config.grpo import GRPOStageConfig
 from spatialladder.config.load import load_config
-from spatialladder.validate import deep_validate
 from spatialladder.errors import ConfigError
 from spatialladder.train.grpo import check_rollout
 from spatialladder.train.trl_args import to_grpo_args
+from spatialladder.validate import deep_validate
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_CONFIG = REPO / "configs/train/stage3_grpo.yaml"
