@@ -40,9 +40,6 @@ from spatialladder.vocab import (
 SFT_SYSTEM_TEXT_OFFICIAL = "You are a helpful assistant"
 """The official SFT scripts send this system message; note the missing period (the Qwen template default has one)."""
 
-QWEN_DEFAULT_SYSTEM_TEXT = "You are a helpful assistant."
-"""What the Qwen2.5-VL chat template inserts when there is no system message (GRPO and eval rely on it)."""
-
 # --- stage 1: localization SFT (§4.1) -------------------------------------------------------------------------
 
 LOCALIZATION_TEMPLATE = (

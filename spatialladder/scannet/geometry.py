@@ -21,12 +21,6 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:3, :3].T + matrix[:3, 3]
 
 
-def aabb(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned (min, max) corners of (N, 3) points."""
-    points = np.asarray(points, dtype=np.float64)
-    return points.min(axis=0), points.max(axis=0)
-
-
 def _right_handed(rotation: np.ndarray) -> np.ndarray:
     if np.linalg.det(rotation) < 0:
         rotation = rotation.copy()

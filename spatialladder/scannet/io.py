@@ -50,10 +50,6 @@ class ScenePaths:
     def sens(self) -> Path:
         return self.root / f"{self.scene_id}.sens"
 
-    @property
-    def exported(self) -> bool:
-        return (self.root / "pose").is_dir() and (self.root / "depth").is_dir()
-
 
 def _require(scene: str, path: Path) -> Path:
     if not path.is_file():
@@ -81,7 +77,6 @@ class ScanInfo:
     depth_size: tuple[int, int] | None
     intrinsic_color: np.ndarray | None
     intrinsic_depth: np.ndarray | None
-    has_axis_alignment: bool
 
 
 def _pinhole(values: dict[str, str], kind: str) -> np.ndarray | None:
@@ -129,7 +124,7 @@ def read_scan_info(scene: str, path: Path) -> ScanInfo:
         k_color, k_depth = _pinhole(values, "color"), _pinhole(values, "depth")
     except ValueError as exc:
         raise SceneFormatError(scene, path.name, f"bad value ({exc})") from exc
-    return ScanInfo(axis, color, depth, k_color, k_depth, "axisAlignment" in values)
+    return ScanInfo(axis, color, depth, k_color, k_depth)
 
 
 # --------------------------------------------------------------------------------------------------- PLY
