@@ -34,17 +34,7 @@ def _loader(split: str):
                 raise DataFormatError(
                     f"{where}: image files not found: {missing[:3]}; expected layout:\n{_layout(split)}"
                 )
-            samples.append(
-                EvalSample(
-                    id=str(row["id"]),
-                    question_type=str(row["question_type"]),
-                    question=str(row["question"]),
-                    ground_truth=str(row["ground_truth"]),
-                    kind=vsibench.kind_of(str(row["question_type"]), where),
-                    options=vsibench.options_of(row),
-                    images=images,
-                )
-            )
+            samples.append(vsibench.sample_of(row, where, images=images))
         return samples
 
     return load

@@ -33,6 +33,20 @@ def options_of(row: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(o) for o in options) if options else None
 
 
+def sample_of(row: dict[str, Any], where: str, **media: Any) -> EvalSample:
+    """A row in VSI-Bench's columns (SPBench's too) as a sample; ``media``: its ``video`` or ``images``."""
+    question_type = str(row["question_type"])
+    return EvalSample(
+        id=str(row["id"]),
+        question_type=question_type,
+        question=str(row["question"]),
+        ground_truth=str(row["ground_truth"]),
+        kind=kind_of(question_type, where),
+        options=options_of(row),
+        **media,
+    )
+
+
 def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
     """The questions of the parquet; with ``media`` every video must exist (``score`` loads without them)."""
     (parquet,) = require_files(data_dir, [PARQUET], "vsibench", LAYOUT)
@@ -42,17 +56,7 @@ def load(data_dir: Path, media: bool = True) -> list[EvalSample]:
         video = data_dir / str(row["dataset"]) / f"{row['scene_name']}.mp4"
         if media and not video.is_file():
             raise DataFormatError(f"{where}: video {video} not found; expected layout:\n{LAYOUT}")
-        samples.append(
-            EvalSample(
-                id=str(row["id"]),
-                question_type=str(row["question_type"]),
-                question=str(row["question"]),
-                ground_truth=str(row["ground_truth"]),
-                kind=kind_of(str(row["question_type"]), where),
-                options=options_of(row),
-                video=video,
-            )
-        )
+        samples.append(sample_of(row, where, video=video))
     return samples
 
 
