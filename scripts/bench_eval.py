@@ -52,7 +52,8 @@ def run_one(
     from spatialladder.config.base import ModelSettings
     from spatialladder.config.eval import EvalConfig
     from spatialladder.eval import get_benchmark
-    from spatialladder.eval.runner import HFGenerator, predict_shard
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.predict import predict_shard
 
     torch.set_num_threads(1)
     cfg = EvalConfig(
@@ -70,7 +71,7 @@ def run_one(
     spec = get_benchmark("vsibench")
     samples = spec.load(data)
     generate = HFGenerator(cfg)
-    from spatialladder.eval.runner import build_message
+    from spatialladder.eval.messages import build_message
 
     generate([build_message(s, spec, cfg.prompt, frames) for s in samples[:batch_size]])  # warm-up, not timed
     wall, cpu, load = [], [], [os.getloadavg()[0]]

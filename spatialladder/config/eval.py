@@ -18,6 +18,14 @@ from spatialladder.vocab import (
 )
 
 
+def resolve_scoring(prompt: str, scoring: str | None) -> str:
+    """The numeric-answer parser a run scores with: ``scoring`` when set, else ``vsibench-2024`` (lmms-eval's) for
+    the ``lmms`` prompt and ``spatialladder`` for the others; ``eval`` and ``score`` both ask here."""
+    if scoring is not None:
+        return scoring
+    return "vsibench-2024" if prompt == "lmms" else "spatialladder"
+
+
 class GenerationSettings(Strict):
     """Decoding settings; ``None`` max_new_tokens = the protocol's own (lmms 16, direct 128, thinking 1024).
 
@@ -101,10 +109,8 @@ class EvalConfig(Strict):
         return self
 
     def resolved_scoring(self) -> str:
-        """The scoring profile actually used (the issue's defaults per prompt style)."""
-        if self.scoring is not None:
-            return self.scoring
-        return "vsibench-2024" if self.prompt == "lmms" else "spatialladder"
+        """The scoring profile actually used (see :func:`resolve_scoring`)."""
+        return resolve_scoring(self.prompt, self.scoring)
 
     def resolved_max_new_tokens(self) -> int:
         if self.generation.max_new_tokens is not None:

@@ -1,46 +1,35 @@
-"""``spatialladder eval`` and ``spatialladder score``: predict (batched, greedy, resumable) → score → results.
+"""``spatialladder eval`` and ``spatialladder score``: predict (batched, greedy, resumable) → score → reports.
 
 Flow of ``run_eval``: load the benchmark from local files → pick the full set (or a seeded subset) → take this
 process's shard (``index % world_size == rank``) → skip ids already predicted → generate the rest in left-padded
 batches, appending and flushing every sample → barrier → the main process merges the shards and scores every id
 exactly once with the benchmark's official rules → ``results.json``, ``results.md``, a bar chart.
+
+One job per module: ``messages`` (prompting), ``generation`` / ``vllm_backend`` (models), ``predict`` (the
+predictions file), ``scoring``, ``report``; this module only puts them in order.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spatialladder.config.eval import EvalConfig
-from spatialladder.distributed import barrier, local_rank
+from spatialladder.config.eval import EvalConfig, resolve_scoring
+from spatialladder.config.load import save_resolved
+from spatialladder.distributed import barrier
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
-from spatialladder.eval.inputs import VisionInputs, grids_of
-from spatialladder.eval.sharding import (
-    PREDICTIONS,
-    collect_predictions,
-    dist_env,
-    merge_predictions,
-    read_predictions,
-    repair_tail,
-    shard,
-    shard_path,
-)
-from spatialladder.eval.video import FrameCache, read_frames
-from spatialladder.metrics.core import extract_eval_answer
-from spatialladder.prompts import eval_user_text
+from spatialladder.eval.messages import vision_inputs
+from spatialladder.eval.predict import predict_shard, prediction_settings, run_key
+from spatialladder.eval.report import file_hashes, write_reports
+from spatialladder.eval.scoring import score_predictions
+from spatialladder.eval.sharding import PREDICTIONS, dist_env, merge_predictions, read_predictions
 
-logger = logging.getLogger(__name__)
-
-RESULTS = "results.json"
-__all__ = ["PREDICTIONS", "EvalResult", "read_predictions", "run_eval", "run_score"]
+__all__ = ["EvalResult", "run_eval", "run_score", "select_subset"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +43,6 @@ class EvalResult:
     """Predictions of this process's shard found from earlier runs."""
 
 
-# --- selection and prompts ----------------------------------------------------------------------------------------
-
-
 def select_subset(samples: Sequence[EvalSample], limit: int | None, seed: int) -> list[EvalSample]:
     """All samples, or ``limit`` of them drawn with ``random.Random(seed)`` and kept in benchmark order."""
     if limit is None or limit >= len(samples):
@@ -65,346 +51,23 @@ def select_subset(samples: Sequence[EvalSample], limit: int | None, seed: int) -
     return [samples[i] for i in chosen]
 
 
-def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
-    """The benchmark's own official text for ``direct`` where it has one (MMSI, MindCube), else the shared one."""
-    if style == "direct" and spec.direct_text is not None:
-        return spec.direct_text(sample)
-    return eval_user_text(
-        style, sample.question, sample.options, sample.kind, letter_examples=spec.letter_examples, extra=sample.extra
-    )
-
-
-DIRECT = VisionInputs("direct")
-
-
-def vision_inputs(cfg: EvalConfig) -> VisionInputs:
-    """The run's input protocol; the official video pre-resize targets the processor's ``max_pixels``."""
-    return VisionInputs(cfg.input_protocol, cfg.model.max_pixels if cfg.input_protocol == "official" else None)
-
-
-def build_message(
-    sample: EvalSample,
-    spec: BenchmarkSpec,
-    style: str,
-    frames: int,
-    cache: FrameCache | None = None,
-    inputs: VisionInputs = DIRECT,
-) -> tuple[list, list, list]:
-    """One user turn, vision before text, plus the images and video frames in message order, prepared by
-    ``inputs`` (the official harness's pre-resize, or none) in the form the processor is given.
-
-    Video frames come from ``cache`` when given, so questions on the same video decode (and prepare) it once.
-    """
-    content: list[dict[str, Any]] = []
-    images = [inputs.image(item) for item in sample.images]
-    content += [{"type": "image"} for _ in images]
-    videos = []
-    if sample.video is not None:
-        if cache is None:
-            prepared = inputs.prepare_video(read_frames(sample.video, frames))
-        else:
-            prepared = cache.get(sample.video, frames, inputs.prepare_video)
-        videos.append(inputs.video_for_processor(prepared))
-        content.append({"type": "video"})
-    content.append({"type": "text", "text": user_text(sample, spec, style)})
-    return [{"role": "user", "content": content}], images, videos
-
-
-# --- predictions file ------------------------------------------------------------------------------------------------
-
-
-def run_key(cfg: EvalConfig) -> str:
-    """Hash of every setting that changes a prediction; a resumed run must match it."""
-    settings = {
-        "model": cfg.model.model_dump(mode="json"),
-        "prompt": cfg.prompt,
-        "frames": cfg.frames,
-        "video_fps": cfg.video_fps,
-        "input_protocol": cfg.input_protocol,
-        "backend": cfg.backend,
-        "max_new_tokens": cfg.resolved_max_new_tokens(),
-        "generation": cfg.generation.model_dump(mode="json"),
-    }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# --- generation ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One output and the vision grids the model saw for it (``{"image_grid_thw": [[t, h, w], …], …}``)."""
-
-    text: str
-    grids: dict[str, list[list[int]]]
-
-
-class HFGenerator:
-    """Batched greedy ``generate`` with left padding on the loaded Qwen2.5-VL."""
-
-    def __init__(self, cfg: EvalConfig):
-        import torch
-
-        from spatialladder.models.load import load_model_and_processor
-
-        loaded = load_model_and_processor(cfg.model)
-        self.device = torch.device(f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu")
-        self.model = loaded.model.to(self.device).eval()
-        self.processor = loaded.processor
-        self.processor.tokenizer.padding_side = "left"
-        self.video_fps = cfg.video_fps
-        tokenizer = self.processor.tokenizer
-        eos = self.model.generation_config.eos_token_id
-        self.kwargs = {
-            "max_new_tokens": cfg.resolved_max_new_tokens(),
-            "do_sample": cfg.generation.do_sample,
-            "repetition_penalty": cfg.generation.repetition_penalty,
-            "pad_token_id": tokenizer.pad_token_id,
-            "eos_token_id": eos if eos is not None else tokenizer.eos_token_id,
-        }
-        if cfg.generation.do_sample:
-            self.kwargs.update(temperature=cfg.generation.temperature, top_p=cfg.generation.top_p)
-        else:  # unset sampling knobs so a checkpoint's sampling generation_config cannot leak in
-            self.kwargs.update(temperature=None, top_p=None, top_k=None)
-
-    def encode(self, batch: Sequence[tuple[list, list, list]]) -> Any:
-        """Processor inputs for a batch of (messages, images, videos), left-padded."""
-        texts = [self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
-        images = [img for _, imgs, _ in batch for img in imgs]
-        videos = [vid for _, _, vids in batch for vid in vids]
-        extra: dict[str, Any] = {}
-        if videos:  # frames are already sampled; cap pixels per frame as qwen-vl-utils does
-            meta = [
-                {"fps": self.video_fps, "total_num_frames": len(v), "frames_indices": list(range(len(v)))}
-                for v in videos
-            ]
-            extra.update(do_sample_frames=False, cap_pixels_per_frame=True, video_metadata=meta)
-        return self.processor(
-            text=texts,
-            images=images or None,
-            videos=videos or None,
-            padding=True,
-            return_tensors="pt",
-            **extra,
-        ).to(self.device)
-
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
-        import torch
-
-        inputs = self.encode(batch)
-        grids = grids_of(inputs, [len(imgs) for _, imgs, _ in batch], [len(vids) for _, _, vids in batch])
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, **self.kwargs)
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return [Generation(text, g) for text, g in zip(texts, grids, strict=True)]
-
-
-def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()):
-    """The configured backend; vLLM is sized for the most images any sample of ``samples`` carries."""
-    if cfg.backend == "hf":
-        return HFGenerator(cfg)
-    from spatialladder.eval.vllm_backend import VLLMGenerator
-
-    max_images = max((len(s.images) for s in samples), default=1)
-    return VLLMGenerator(cfg, max_images=max_images, video=any(s.video is not None for s in samples))
-
-
-# --- scoring ---------------------------------------------------------------------------------------------------------
-
-
-def score_predictions(
-    spec: BenchmarkSpec,
-    samples: Sequence[EvalSample],
-    predictions: dict[str, dict[str, Any]],
-    *,
-    prompt: str,
-    profile: str,
-    direction_merge: str,
-    official_quirks: bool = False,
-) -> dict[str, Any]:
-    """Score every sample that has a prediction, exactly once; unknown prediction ids are an error."""
-    scorer = spec.scorer(official_quirks)
-    by_id = {s.id: s for s in samples}
-    unknown = [i for i in predictions if i not in by_id]
-    if unknown:
-        raise DataFormatError(f"{len(unknown)} predictions have ids not in {spec.name}: {unknown[:5]}")
-    scored, scores, per_sample = [], [], []
-    unparsed: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for sample in samples:
-        if sample.id not in predictions:
-            continue
-        raw = str(predictions[sample.id]["prediction"])
-        answer = extract_eval_answer(raw) if prompt == "thinking" else raw
-        value, parsed = scorer(answer, sample, profile)
-        scored.append(sample)
-        scores.append(value)
-        counts[sample.question_type] = counts.get(sample.question_type, 0) + 1
-        if not parsed:
-            unparsed[sample.question_type] = unparsed.get(sample.question_type, 0) + 1
-        per_sample.append({"id": sample.id, "question_type": sample.question_type, "answer": answer, "score": value})
-    if not scored:
-        raise DataFormatError(f"no predictions match any {spec.name} id")
-    aggregate = spec.aggregate(scored, scores, direction_merge)
-    grids = grid_summary([predictions[s.id] for s in scored])
+def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict[str, Any]:
+    """``results.json``'s ``settings``: what changes a prediction (hashed into ``run_key``), the input protocol in
+    full, how the run was split and which benchmark files it scored."""
     return {
-        "bench": spec.name,
-        "overall": aggregate["overall"],
-        "aggregate": aggregate,
-        "n": len(scored),
-        "n_missing": len(samples) - len(scored),
-        "n_unparsed": sum(unparsed.values()),
-        "per_type_counts": {t: {"n": n, "n_unparsed": unparsed.get(t, 0)} for t, n in counts.items()},
-        "scoring_profile": profile,
-        "direction_merge": direction_merge,
-        "official_quirks": official_quirks,
-        "answer_extraction": "first <answer> block" if prompt == "thinking" else "none",
-        "vision_grids": grids,
-        "samples": per_sample,
+        **prediction_settings(cfg),
+        "input_protocol": vision_inputs(cfg).record(
+            frames=cfg.frames,
+            min_pixels=cfg.model.min_pixels,
+            max_pixels=cfg.model.max_pixels,
+            video_fps=cfg.video_fps,
+        ),
+        "batch_size": cfg.batch_size,
+        "world_size": world_size,
+        "subset": None if cfg.limit is None else {"limit": cfg.limit, "seed": cfg.seed},
+        "benchmark_files": file_hashes(Path(cfg.data_dir), spec),
+        "run_key": run_key(cfg),
     }
-
-
-def grid_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """How often each ``[t, h, w]`` grid occurs in the predictions' ``image_grid_thw`` / ``video_grid_thw``, and how
-    many predictions carry no grids (another harness's file, or one written before grids were recorded)."""
-    out: dict[str, Any] = {"image_grid_thw": {}, "video_grid_thw": {}, "n_without_grids": 0}
-    for record in records:
-        if "image_grid_thw" not in record and "video_grid_thw" not in record:
-            out["n_without_grids"] += 1
-            continue
-        for key in ("image_grid_thw", "video_grid_thw"):
-            rows = record.get(key) or []
-            if not isinstance(rows, list) or not all(_is_grid(row) for row in rows):
-                raise DataFormatError(
-                    f"prediction {record.get('id')!r}: {key} must be a list of [t, h, w] integers; got {rows!r:.80}"
-                )
-            for row in rows:
-                name = "x".join(str(v) for v in row)
-                out[key][name] = out[key].get(name, 0) + 1
-    return out
-
-
-def _is_grid(row: Any) -> bool:
-    return isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in row)
-
-
-def file_hashes(data_dir: Path, spec: BenchmarkSpec) -> dict[str, str]:
-    """sha256 of the benchmark's question files (not the media), to pin exactly which release was scored."""
-    out = {}
-    for folder in (data_dir, data_dir / "data", data_dir / "raw"):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix in (".parquet", ".json", ".jsonl"):
-                out[path.relative_to(data_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def write_reports(results: dict[str, Any], out_dir: Path) -> None:
-    """``results.json`` (per-sample scores in ``scores.jsonl``), ``results.md`` and ``results.png``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    samples = results.pop("samples", [])
-    with (out_dir / "scores.jsonl").open("w", encoding="utf-8") as f:
-        for row in samples:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out_dir / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    per_type = results["aggregate"].get("per_type", {})
-    lines = [
-        f"# {results['bench']}: overall {results['overall']:.2f}",
-        "",
-        f"n = {results['n']}, unparsed = {results['n_unparsed']}, missing = {results['n_missing']}, "
-        f"scoring = {results['scoring_profile']}",
-        "",
-        "| task | score |",
-        "|---|---:|",
-        *[f"| {t} | {v:.2f} |" for t, v in per_type.items()],
-        f"| **overall** | **{results['overall']:.2f}** |",
-        "",
-    ]
-    (out_dir / "results.md").write_text("\n".join(lines), encoding="utf-8")
-    _bar_chart(per_type, results, out_dir / "results.png")
-
-
-def _bar_chart(per_type: dict[str, float], results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(per_type) + 2), 3.5))
-    ax.bar(list(per_type), list(per_type.values()), color="#4c72b0")
-    ax.axhline(results["overall"], color="#c44e52", linestyle="--", label=f"overall {results['overall']:.1f}")
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("score (%)")
-    ax.set_title(f"{results['bench']} (n={results['n']})")
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-# --- entry points ----------------------------------------------------------------------------------------------------
-
-
-def predict_shard(
-    cfg: EvalConfig,
-    spec: BenchmarkSpec,
-    samples: Sequence[EvalSample],
-    *,
-    rank: int = 0,
-    world_size: int = 1,
-    generate=None,
-) -> tuple[int, int]:
-    """Predict this rank's shard of ``samples`` not yet predicted, appending to its predictions file.
-
-    ``generate`` (a loaded generator) is built from ``cfg`` when None and only if there is work.
-    Returns ``(n_generated, n_reused)`` for this shard.
-    """
-    out_dir = Path(cfg.output_dir)
-    key = run_key(cfg)
-    mine = shard(samples, rank, world_size)
-    done = collect_predictions(out_dir, key)
-    todo = [s for s in mine if s.id not in done]
-    logger.info(
-        "%s rank %d/%d: %d questions, %d already predicted, %d to generate",
-        spec.name,
-        rank,
-        world_size,
-        len(mine),
-        len(mine) - len(todo),
-        len(todo),
-    )
-    if not todo:
-        return 0, len(mine)
-    generate = generate or make_generator(cfg, samples)
-    path = shard_path(out_dir, rank, world_size)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    repair_tail(path)
-    cache = FrameCache()
-    inputs = vision_inputs(cfg)
-    with path.open("a", encoding="utf-8") as f:
-        for start in range(0, len(todo), cfg.batch_size):
-            batch = todo[start : start + cfg.batch_size]
-            outputs = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch])
-            for sample, out in zip(batch, outputs, strict=True):
-                record = {
-                    "id": sample.id,
-                    "question_type": sample.question_type,
-                    "ground_truth": sample.ground_truth,
-                    "prediction": out.text,
-                    **out.grids,
-                    "run_key": key,
-                }
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                f.flush()
-            logger.info("%s rank %d: %d/%d predicted", spec.name, rank, start + len(batch), len(todo))
-    if cache.decodes:
-        logger.info(
-            "%s rank %d: %d videos decoded, %d reused from the frame cache", spec.name, rank, cache.decodes, cache.hits
-        )
-    return len(todo), len(mine) - len(todo)
 
 
 def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None = None) -> EvalResult:
@@ -413,13 +76,11 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     Under ``accelerate launch`` / ``torchrun`` each process predicts its shard; the main process merges and
     scores. ``rank``/``world_size`` default to the launcher's environment (0 and 1 when run alone).
     """
-    from spatialladder.config.load import save_resolved
-
     if rank is None or world_size is None:
         rank, world_size = dist_env()
     spec = get_benchmark(cfg.bench)
-    data_dir, out_dir = Path(cfg.data_dir), Path(cfg.output_dir)
-    samples = select_subset(spec.load(data_dir), cfg.limit, cfg.seed)
+    out_dir = Path(cfg.output_dir)
+    samples = select_subset(spec.load(Path(cfg.data_dir)), cfg.limit, cfg.seed)
     if rank == 0:
         save_resolved(cfg, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -428,10 +89,9 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     barrier()
     if rank != 0:
         return EvalResult(output_dir=out_dir, results=None, n_generated=n_generated, n_reused=n_reused)
-    key = run_key(cfg)
     wanted = {s.id for s in samples}
-    done = {i: r for i, r in merge_predictions(out_dir, key).items() if i in wanted}
-    results = score_predictions(
+    done = {i: r for i, r in merge_predictions(out_dir, run_key(cfg)).items() if i in wanted}
+    summary, per_sample = score_predictions(
         spec,
         samples,
         done,
@@ -440,26 +100,8 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
         direction_merge=cfg.direction_merge,
         official_quirks=cfg.official_quirks,
     )
-    results["settings"] = {
-        "model": cfg.model.model_dump(mode="json"),
-        "prompt": cfg.prompt,
-        "frames": cfg.frames,
-        "input_protocol": vision_inputs(cfg).record(
-            frames=cfg.frames,
-            min_pixels=cfg.model.min_pixels,
-            max_pixels=cfg.model.max_pixels,
-            video_fps=cfg.video_fps,
-        ),
-        "batch_size": cfg.batch_size,
-        "backend": cfg.backend,
-        "world_size": world_size,
-        "max_new_tokens": cfg.resolved_max_new_tokens(),
-        "generation": cfg.generation.model_dump(mode="json"),
-        "subset": None if cfg.limit is None else {"limit": cfg.limit, "seed": cfg.seed},
-        "benchmark_files": file_hashes(data_dir, spec),
-        "run_key": key,
-    }
-    write_reports(results, out_dir)
+    results = {**summary, "settings": eval_settings(cfg, spec, world_size)}
+    write_reports(results, per_sample, out_dir)
     return EvalResult(output_dir=out_dir, results=results, n_generated=n_generated, n_reused=n_reused)
 
 
@@ -481,7 +123,7 @@ def run_score(
     interrupted multi-process run are merged first.
     """
     spec = get_benchmark(bench)
-    path = Path(predictions)
+    path, data_dir = Path(predictions), Path(data_dir)
     if path.is_dir():
         records = merge_predictions(path)
         if not records:
@@ -490,17 +132,16 @@ def run_score(
         records = read_predictions(path)
     else:
         raise DataFormatError(f"predictions file {path} does not exist")
-    profile = scoring or ("vsibench-2024" if prompt == "lmms" else "spatialladder")
-    data_dir = Path(data_dir)
-    results = score_predictions(
+    summary, per_sample = score_predictions(
         spec,
         spec.load(data_dir, media=False),
         records,
         prompt=prompt,
-        profile=profile,
+        profile=resolve_scoring(prompt, scoring),
         direction_merge=direction_merge,
         official_quirks=official_quirks,
     )
-    results["settings"] = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir, spec)}
-    write_reports(results, Path(out_dir))
+    settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir, spec)}
+    results = {**summary, "settings": settings}
+    write_reports(results, per_sample, Path(out_dir))
     return results

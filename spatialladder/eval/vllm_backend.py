@@ -17,6 +17,7 @@ from typing import Any
 
 from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import ConfigError
+from spatialladder.eval.generation import Generation
 from spatialladder.eval.inputs import as_uint8_frames, predicted_grid
 
 
@@ -62,9 +63,7 @@ class VLLMGenerator:
             max_tokens=cfg.resolved_max_new_tokens(),
         )
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Any]:
-        from spatialladder.eval.runner import Generation
-
+    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
         requests, grids = [], []
         for messages, images, videos in batch:
             prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

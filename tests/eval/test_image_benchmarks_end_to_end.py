@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from spatialladder.eval.runner import PREDICTIONS, run_eval
+from spatialladder.eval.runner import run_eval
+from spatialladder.eval.sharding import PREDICTIONS
 from spatialladder.testing.synthetic_benchmarks import (
     BenchItem,
     solid_frames,

@@ -11,6 +11,7 @@ import pytest
 from spatialladder.config.base import ModelSettings
 from spatialladder.errors import ConfigError, DataFormatError
 from spatialladder.eval import get_benchmark
+from spatialladder.eval.generation import HFGenerator
 from spatialladder.eval.inputs import (
     VisionInputs,
     compact_video,
@@ -19,7 +20,9 @@ from spatialladder.eval.inputs import (
     predicted_grid,
     processor_video,
 )
-from spatialladder.eval.runner import PREDICTIONS, HFGenerator, build_message, run_eval
+from spatialladder.eval.messages import build_message
+from spatialladder.eval.runner import run_eval
+from spatialladder.eval.sharding import PREDICTIONS
 from spatialladder.eval.video import FrameCache, read_frames
 from spatialladder.testing.synthetic_benchmarks import BenchItem, write_spbench, write_vsibench
 

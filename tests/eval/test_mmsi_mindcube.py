@@ -7,9 +7,10 @@ import pytest
 
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
+from spatialladder.eval.messages import user_text
 from spatialladder.eval.mindcube import extract_answer, setting_of
 from spatialladder.eval.mmsi import extract_choice
-from spatialladder.eval.runner import run_score, user_text
+from spatialladder.eval.runner import run_score
 from spatialladder.prompts import MINDCUBE_RAW_QA_INSTRUCTION, MMSI_POST
 from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_mindcube, write_mmsi
 

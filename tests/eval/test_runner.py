@@ -10,7 +10,9 @@ from spatialladder.config.base import ModelSettings
 from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import ConfigError
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.runner import PREDICTIONS, build_message, run_eval, select_subset
+from spatialladder.eval.messages import build_message
+from spatialladder.eval.runner import run_eval, select_subset
+from spatialladder.eval.sharding import PREDICTIONS
 
 
 def make_cfg(model_dir: Path, data_dir: Path, out: Path, **kw) -> EvalConfig:
@@ -35,7 +37,7 @@ def predictions(out: Path) -> dict[str, str]:
 
 
 def test_eval_end_to_end_batched_equals_batch_one(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path, caplog):
-    with caplog.at_level(logging.INFO, logger="spatialladder.eval.runner"):
+    with caplog.at_level(logging.INFO, logger="spatialladder.eval"):
         batched = run_eval(make_cfg(tiny_model_dir, vsi_dir, tmp_path / "b3"))
     assert "2 videos decoded, 4 reused from the frame cache" in caplog.text  # 6 questions on 2 videos
     run_eval(make_cfg(tiny_model_dir, vsi_dir, tmp_path / "b1", batch_size=1))
@@ -101,7 +103,7 @@ def test_config_rejects_lmms_on_image_benchmarks(tmp_path: Path):
 @pytest.mark.parametrize(("fps", "expected"), [(2.0, 1.0), (0.5, 4.0)])
 def test_video_time_scale_follows_video_fps(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path, fps, expected):
     """transformers 5 would assume 24 fps for a frame list (0.083 s per grid step); we pass the configured rate."""
-    from spatialladder.eval.runner import HFGenerator
+    from spatialladder.eval.generation import HFGenerator
 
     cfg = make_cfg(tiny_model_dir, vsi_dir, tmp_path, video_fps=fps)
     spec = get_benchmark("vsibench")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from spatialladder.errors import DataFormatError
-from spatialladder.eval.runner import read_predictions, run_score
+from spatialladder.eval.runner import run_score
+from spatialladder.eval.sharding import read_predictions
 
 
 def write_preds(path: Path, predictions: dict[str, str]) -> Path:

@@ -7,7 +7,9 @@ import pytest
 
 from spatialladder.errors import ConfigError
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.runner import HFGenerator, predict_shard, run_eval
+from spatialladder.eval.generation import HFGenerator
+from spatialladder.eval.predict import predict_shard
+from spatialladder.eval.runner import run_eval
 from spatialladder.eval.sharding import dist_env, merge_predictions, rank_files, shard, shard_path
 
 from .test_runner import make_cfg, predictions

@@ -7,7 +7,8 @@ import pytest
 
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.runner import run_score, user_text
+from spatialladder.eval.messages import user_text
+from spatialladder.eval.runner import run_score
 from spatialladder.eval.sparbench import mc_match, parse_actions, parse_spar_number, view_change_score
 from spatialladder.prompts import FREE_DIRECT_POST, SPAR_BOX_NOTE
 from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_sparbench

@@ -7,7 +7,7 @@ import pytest
 
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.runner import build_message
+from spatialladder.eval.messages import build_message
 from spatialladder.eval.video import FrameCache, count_frames, frame_indices, read_frames, write_video
 
 
@@ -80,7 +80,7 @@ def test_processor_sees_the_same_tensors_for_arrays_and_pil_frames(tiny_model_di
     import torch
     from PIL import Image
 
-    from spatialladder.eval.runner import HFGenerator
+    from spatialladder.eval.generation import HFGenerator
 
     from .test_runner import make_cfg
 

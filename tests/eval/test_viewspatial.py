@@ -7,7 +7,7 @@ import pytest
 
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import EvalSample
-from spatialladder.eval.runner import user_text
+from spatialladder.eval.messages import user_text
 
 CAM = "Camera perspective - Relative Direction"
 PERSON = "Person perspective - Object View Orientation"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from spatialladder.errors import ConfigError
-from spatialladder.eval.runner import make_generator
+from spatialladder.eval.predict import make_generator
 from spatialladder.eval.vllm_backend import require_vllm
 
 from .test_runner import make_cfg

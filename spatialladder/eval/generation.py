@@ -1,0 +1,86 @@
+"""Generation with transformers: batched greedy ``generate`` on the loaded Qwen2.5-VL (``backend: hf``).
+
+The vLLM backend (``backend: vllm``) lives in ``eval/vllm_backend.py``; both are called with a batch of
+``(messages, images, videos)`` triples from ``eval/messages.py`` and return one :class:`Generation` per triple.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spatialladder.config.eval import EvalConfig
+from spatialladder.distributed import local_rank
+from spatialladder.eval.inputs import grids_of
+from spatialladder.media import video_metadata
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One output and the vision grids the model saw for it (``{"image_grid_thw": [[t, h, w], …], …}``)."""
+
+    text: str
+    grids: dict[str, list[list[int]]]
+
+
+class HFGenerator:
+    """Batched greedy ``generate`` with left padding on the loaded Qwen2.5-VL."""
+
+    def __init__(self, cfg: EvalConfig):
+        import torch
+
+        from spatialladder.models.load import load_model_and_processor
+
+        loaded = load_model_and_processor(cfg.model)
+        self.device = torch.device(f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu")
+        self.model = loaded.model.to(self.device).eval()
+        self.processor = loaded.processor
+        self.processor.tokenizer.padding_side = "left"
+        self.video_fps = cfg.video_fps
+        self.kwargs = generate_kwargs(cfg, self.processor.tokenizer, self.model.generation_config.eos_token_id)
+
+    def encode(self, batch: Sequence[tuple[list, list, list]]) -> Any:
+        """Processor inputs for a batch of (messages, images, videos), left-padded."""
+        texts = [self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
+        images = [img for _, imgs, _ in batch for img in imgs]
+        videos = [vid for _, _, vids in batch for vid in vids]
+        extra: dict[str, Any] = {}
+        if videos:  # frames are already sampled; cap pixels per frame as qwen-vl-utils does
+            meta = video_metadata([len(v) for v in videos], self.video_fps)
+            extra.update(do_sample_frames=False, cap_pixels_per_frame=True, video_metadata=meta)
+        return self.processor(
+            text=texts,
+            images=images or None,
+            videos=videos or None,
+            padding=True,
+            return_tensors="pt",
+            **extra,
+        ).to(self.device)
+
+    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
+        import torch
+
+        inputs = self.encode(batch)
+        grids = grids_of(inputs, [len(imgs) for _, imgs, _ in batch], [len(vids) for _, _, vids in batch])
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **self.kwargs)
+        new_tokens = out[:, inputs["input_ids"].shape[1] :]
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return [Generation(text, g) for text, g in zip(texts, grids, strict=True)]
+
+
+def generate_kwargs(cfg: EvalConfig, tokenizer: Any, eos_token_id: Any) -> dict[str, Any]:
+    """``generate`` keyword arguments for ``cfg.generation``; ``eos_token_id`` is the checkpoint's, if it has one."""
+    kwargs = {
+        "max_new_tokens": cfg.resolved_max_new_tokens(),
+        "do_sample": cfg.generation.do_sample,
+        "repetition_penalty": cfg.generation.repetition_penalty,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": eos_token_id if eos_token_id is not None else tokenizer.eos_token_id,
+    }
+    if cfg.generation.do_sample:
+        kwargs.update(temperature=cfg.generation.temperature, top_p=cfg.generation.top_p)
+    else:  # unset sampling knobs so a checkpoint's sampling generation_config cannot leak in
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs

@@ -1,0 +1,112 @@
+"""Predicting: this process's shard of the questions → its predictions file, batched, flushed per answer, resumable.
+
+Every record carries ``run_key``, the hash of the settings that change a prediction (:func:`prediction_settings`),
+so a rerun reuses only predictions made the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spatialladder.config.eval import EvalConfig
+from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.eval.messages import build_message, vision_inputs
+from spatialladder.eval.sharding import collect_predictions, repair_tail, shard, shard_path
+from spatialladder.eval.video import FrameCache
+
+logger = logging.getLogger(__name__)
+
+
+def prediction_settings(cfg: EvalConfig) -> dict[str, Any]:
+    """Every setting that changes a prediction (model, prompt, inputs, backend, decoding), as JSON values."""
+    return {
+        "model": cfg.model.model_dump(mode="json"),
+        "prompt": cfg.prompt,
+        "frames": cfg.frames,
+        "video_fps": cfg.video_fps,
+        "input_protocol": cfg.input_protocol,
+        "backend": cfg.backend,
+        "max_new_tokens": cfg.resolved_max_new_tokens(),
+        "generation": cfg.generation.model_dump(mode="json"),
+    }
+
+
+def run_key(cfg: EvalConfig) -> str:
+    """Hash of :func:`prediction_settings`; a resumed run must match it."""
+    return hashlib.sha256(json.dumps(prediction_settings(cfg), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()) -> Any:
+    """The configured backend; vLLM is sized for the most images any sample of ``samples`` carries."""
+    if cfg.backend == "hf":
+        from spatialladder.eval.generation import HFGenerator
+
+        return HFGenerator(cfg)
+    from spatialladder.eval.vllm_backend import VLLMGenerator
+
+    max_images = max((len(s.images) for s in samples), default=1)
+    return VLLMGenerator(cfg, max_images=max_images, video=any(s.video is not None for s in samples))
+
+
+def predict_shard(
+    cfg: EvalConfig,
+    spec: BenchmarkSpec,
+    samples: Sequence[EvalSample],
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    generate=None,
+) -> tuple[int, int]:
+    """Predict this rank's shard of ``samples`` not yet predicted, appending to its predictions file.
+
+    ``generate`` (a loaded generator) is built from ``cfg`` when None and only if there is work.
+    Returns ``(n_generated, n_reused)`` for this shard.
+    """
+    out_dir = Path(cfg.output_dir)
+    key = run_key(cfg)
+    mine = shard(samples, rank, world_size)
+    done = collect_predictions(out_dir, key)
+    todo = [s for s in mine if s.id not in done]
+    n_reused = len(mine) - len(todo)
+    logger.info(
+        "%s rank %d/%d: %d questions, %d already predicted, %d to generate",
+        *(spec.name, rank, world_size, len(mine), n_reused, len(todo)),
+    )
+    if not todo:
+        return 0, n_reused
+    generate = generate or make_generator(cfg, samples)
+    path = shard_path(out_dir, rank, world_size)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    repair_tail(path)
+    cache = FrameCache()
+    inputs = vision_inputs(cfg)
+    with path.open("a", encoding="utf-8") as f:
+        for start in range(0, len(todo), cfg.batch_size):
+            batch = todo[start : start + cfg.batch_size]
+            outputs = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch])
+            for sample, out in zip(batch, outputs, strict=True):
+                f.write(json.dumps(prediction_record(sample, out, key), ensure_ascii=False) + "\n")
+                f.flush()
+            logger.info("%s rank %d: %d/%d predicted", spec.name, rank, start + len(batch), len(todo))
+    if cache.decodes:
+        logger.info(
+            "%s rank %d: %d videos decoded, %d reused from the frame cache", spec.name, rank, cache.decodes, cache.hits
+        )
+    return len(todo), n_reused
+
+
+def prediction_record(sample: EvalSample, out: Any, key: str) -> dict[str, Any]:
+    """One line of a predictions file: the question's id, type and answer, the output, its vision grids, the key."""
+    return {
+        "id": sample.id,
+        "question_type": sample.question_type,
+        "ground_truth": sample.ground_truth,
+        "prediction": out.text,
+        **out.grids,
+        "run_key": key,
+    }
