@@ -73,7 +73,8 @@ def token_counts(collator: Any, rows: Any) -> tuple[int, int]:
 
 
 def run_ours(cfg: Any) -> dict[str, Any]:
-    from spatialladder.train.sft import LOG_NAME, run_sft
+    from spatialladder.train.artifacts import LOG_NAME
+    from spatialladder.train.sft import run_sft
 
     start = time.perf_counter()
     result = run_sft(cfg, resume=False)

@@ -159,9 +159,18 @@ def train_command(
     stage: str = typer.Option(..., "--stage", help="1|2|cs|3 (or localization|spatial|coldstart|grpo), or all."),
     config: Path = typer.Option(..., "--config", "-c", help="Stage config; with --stage all a `kind: ladder` file."),
     overrides: list[str] = SetOption,
-    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint-* in output_dir."),
+    resume: bool | None = typer.Option(
+        None,
+        "--resume/--no-resume",
+        help="Force the resume policy of one stage: --resume continues from the newest checkpoint-* in output_dir "
+        "whatever config wrote it; --no-resume starts over and removes the folder's old checkpoints. Without either, "
+        "a folder holding checkpoints of this same config resumes, one of another config is refused.",
+    ),
 ) -> None:
     """Train one rung of the ladder, or all of them (1 → 2 → cs → 3, finished stages skipped).
+
+    Rerunning a stage resumes from its newest checkpoint when output_dir was written by the same config (config
+    hash); a different config's checkpoints are refused (pass --resume or --no-resume, or pick a new output_dir).
 
     Example: spatialladder train --stage 1 --config configs/train/stage1_localization.yaml --set trainer.max_steps=10
     Example: spatialladder train --stage all --config configs/ladder.yaml --set spatial.trainer.learning_rate=2e-5

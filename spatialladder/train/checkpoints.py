@@ -1,24 +1,106 @@
-"""Checkpoints shared by the SFT and GRPO stages: which one to resume, and where the model weights come from then."""
+"""Checkpoints shared by every stage: which one to resume (one policy for SFT, GRPO and the ladder), and where the
+model weights come from then.
+
+The resume policy (:func:`resume_checkpoint`), for ``resume``:
+
+- ``None`` (default, no flag): resume from the newest ``checkpoint-*`` when the folder's ``config.resolved.yaml``
+  has this run's config hash; refuse with a one-line error when it has another one (or none), rather than mix two
+  runs in one folder; start fresh when there is no checkpoint.
+- ``True`` (``--resume``): continue from the newest checkpoint whatever config wrote it; it must exist.
+- ``False`` (``--no-resume``): start over; the folder's old ``checkpoint-*`` folders are removed first (logged), so
+  neither a later automatic resume nor the trainer's checkpoint rotation can pick up the discarded run.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
+import shutil
 from pathlib import Path
 from typing import Any
+
+from spatialladder.config.load import RESOLVED_NAME, read_yaml, to_yaml, validate_mapping
+from spatialladder.distributed import barrier, is_main_process
+from spatialladder.errors import ConfigError, SpatialLadderError
 
 logger = logging.getLogger(__name__)
 
 
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The ``checkpoint-N`` folder with the largest N, or None."""
+def checkpoints(output_dir: str | Path) -> list[Path]:
+    """The ``checkpoint-N`` folders in ``output_dir``, by N."""
     found = [
         (int(m.group(1)), p)
         for p in Path(output_dir).glob("checkpoint-*")
         if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()
     ]
-    return max(found)[1] if found else None
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The ``checkpoint-N`` folder with the largest N, or None."""
+    found = checkpoints(output_dir)
+    return found[-1] if found else None
+
+
+def config_sha256(cfg: Any) -> str:
+    """Fingerprint of the resolved config: two runs with the same hash trained the same way."""
+    return hashlib.sha256(to_yaml(cfg).encode("utf-8")).hexdigest()
+
+
+def saved_config_sha256(saved: Path, cfg_cls: type) -> str | None:
+    """:func:`config_sha256` of the config saved at ``saved``; None when it is not a valid ``cfg_cls`` config
+    (another schema, or a damaged file), which is not this run's either."""
+    try:
+        return config_sha256(validate_mapping(read_yaml(saved), cfg_cls, source=str(saved)))
+    except SpatialLadderError:
+        return None
+
+
+def resume_checkpoint(cfg: Any, resume: bool | None) -> str | None:
+    """The checkpoint a stage continues from under the resume policy (module docstring), or None to start fresh.
+
+    Called by every process of a launch before anything is written; the decision reads only what earlier runs left.
+    """
+    out = Path(cfg.output_dir)
+    ckpt = latest_checkpoint(out)
+    if resume is False:
+        start_over(out)
+        return None
+    if ckpt is None:
+        if resume:
+            raise ConfigError(f"--resume: no checkpoint-* folder in output_dir {out}")
+        return None
+    if resume is None:
+        check_written_by(cfg, out, ckpt)
+    logger.info("resuming from %s (model, optimizer, scheduler and RNG state)", ckpt)
+    return str(ckpt)
+
+
+def check_written_by(cfg: Any, out: Path, ckpt: Path) -> None:
+    """A ConfigError unless ``out``'s saved config has the hash of ``cfg`` (the checkpoints are this run's)."""
+    saved = out / RESOLVED_NAME
+    what_to_do = "pass --resume to continue it anyway, --no-resume to start over, or choose a new output_dir"
+    if not saved.is_file():
+        raise ConfigError(f"output_dir {out} holds {ckpt.name} but no {RESOLVED_NAME} naming its config; {what_to_do}")
+    written, ours = saved_config_sha256(saved, type(cfg)), config_sha256(cfg)
+    if written != ours:
+        found = f"sha256 {written[:12]}" if written else "not a valid config of this kind"
+        raise ConfigError(
+            f"output_dir {out} holds {ckpt.name} from a different config ({saved}: {found}; this run's sha256 "
+            f"{ours[:12]}); {what_to_do}"
+        )
+
+
+def start_over(out: Path) -> None:
+    """Remove the ``checkpoint-*`` folders of an earlier run (main process), then let every process go on."""
+    stale = checkpoints(out) if is_main_process() else []
+    if stale:
+        logger.warning("starting over in %s: removing %d checkpoints of the earlier run", out, len(stale))
+        for path in stale:
+            shutil.rmtree(path)
+    barrier()
 
 
 def load_for_training(settings: Any, checkpoint: str | Path | None) -> Any:

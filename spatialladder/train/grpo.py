@@ -7,7 +7,6 @@ video tensors trl leaves out of the log-prob forwards (see ``spatialladder/train
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import shutil
 from collections.abc import Callable, Sequence
@@ -23,12 +22,9 @@ from spatialladder.vocab import DATA_TYPES
 
 logger = logging.getLogger(__name__)
 
-LOG_NAME = "train_log.jsonl"
 REFERENCE_DIR = "reference_model"
 """Inside the output folder while stage 3 trains: the merged starting weights when the stage starts from a LoRA
 adapter folder, for trl to build the KL reference model from (see :func:`pin_reference`)."""
-CURVE_KEYS = ("reward", "kl")
-"""Logged series drawn as PNG curves next to the model (plus every ``rewards/<name>/mean``)."""
 
 
 @dataclass
@@ -121,53 +117,44 @@ def pin_reference(cfg: GRPOStageConfig, loaded: Any, checkpoint: str | None, out
     return ref_dir
 
 
-def write_log(log_history: Sequence[dict[str, Any]], path: Path) -> None:
-    """The trainer log as JSONL, one logged step (rewards, KL, lengths, loss) per line, as the SFT stages write it."""
-    with path.open("w", encoding="utf-8") as fh:
-        for entry in log_history:
-            fh.write(json.dumps(entry) + "\n")
+def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, int], init_from: str) -> None:
+    """Trainer log, reward/KL curves and model card beside the final weights (``train/artifacts.py``)."""
+    from spatialladder.train.artifacts import grpo_curves, series, write_run_artifacts
 
-
-def save_curves(log_history: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One PNG per logged series (rewards per function, total reward, KL) against the optimizer step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = sorted({k for e in log_history for k in e if k.startswith("rewards/") and k.endswith("/mean")})
-    written = []
-    for key in [*keys, *CURVE_KEYS]:
-        points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
-        if not points:
-            continue
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.plot(*zip(*points, strict=True), marker=".")
-        ax.set_xlabel("step")
-        ax.set_ylabel(key)
-        ax.set_title(f"GRPO {key}")
-        fig.tight_layout()
-        path = out_dir / f"curve_{key.replace('/', '_')}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    log = trainer.state.log_history
+    rewards = series(log, "reward")
+    write_run_artifacts(
+        trainer,
+        cfg,
+        title="GRPO",
+        tags=["spatialladder", "grpo", "stage3"],
+        curves=grpo_curves(log),
+        facts=[
+            "stage: GRPO (`spatialladder train --stage 3`)",
+            f"initialised from: `{init_from}`",
+            f"data: {', '.join(f'`{f}`' for f in cfg.data.files)} (rows: {counts})",
+            f"rewards: {', '.join(f'{r.name} × {r.weight}' for r in cfg.rewards)}; last logged mean reward: "
+            f"{rewards[-1][1] if rewards else None}",
+            f"beta (KL): {cfg.beta}; prompt fidelity: {cfg.prompt_fidelity}; video in loss: {cfg.video_in_loss}",
+        ],
+    )
 
 
 def run_grpo(
     cfg: GRPOStageConfig,
     *,
-    resume: bool = False,
+    resume: bool | None = None,
     source: str = "<config>",
     reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
 ) -> GRPOResult:
     """Train stage 3 as ``cfg`` says and save model, processor, curves and resolved config to ``cfg.output_dir``.
 
-    ``resume``: continue from the newest ``checkpoint-*`` in the output folder (full trainer state: optimizer,
-    scheduler, RNG, step); without one, training starts fresh.
+    ``resume`` follows the one resume policy of every stage (:func:`spatialladder.train.checkpoints.resume_checkpoint`):
+    by default a folder holding checkpoints of this very config is continued (full trainer state: optimizer,
+    scheduler, RNG, step), one of another config is refused.
     """
     from spatialladder.config.load import save_resolved
-    from spatialladder.train.checkpoints import latest_checkpoint, load_for_training
+    from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
     from spatialladder.train.trl_args import check_report_to_installed, to_grpo_args
 
@@ -188,10 +175,7 @@ def run_grpo(
     if cfg.rollout == "vllm" and counts["video"]:
         raise ConfigError(f"{source}: rollout: vllm cannot take the {counts['video']} video rows; use rollout: hf")
     logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))
-    found = latest_checkpoint(out_dir) if resume else None
-    checkpoint = str(found) if found is not None else None
-    if resume and checkpoint is None:
-        logger.info("no checkpoint in %s to resume from; starting stage 3 fresh", out_dir)
+    checkpoint = resume_checkpoint(cfg, resume)
     if is_main_process():  # every process of a multi-process run gets here; one writes
         save_resolved(cfg, out_dir)
     loaded = load_for_training(cfg.model, checkpoint)
@@ -203,9 +187,7 @@ def run_grpo(
         if reference is not None:
             shutil.rmtree(reference)
         loaded.processor.save_pretrained(str(out_dir))
-        trainer.create_model_card(model_name=out_dir.name, tags=["spatialladder", "grpo", "stage3"])
-        save_curves(trainer.state.log_history, out_dir)
-        write_log(trainer.state.log_history, out_dir / LOG_NAME)
+        write_grpo_artifacts(cfg, trainer, counts, loaded.source)
     return GRPOResult(
         output_dir=out_dir,
         global_step=trainer.state.global_step,

@@ -3,13 +3,15 @@
 Each finished stage leaves a marker (``stage_marker.json``) holding the sha256 of its resolved config and the
 run id of the stage it started from. A rerun skips a stage whose marker matches; a changed config, or a rerun of
 an earlier stage, reruns it and every stage after it; an interrupted stage resumes from its newest checkpoint.
+Whether a stage resumes, starts over or refuses is decided by the one resume policy of every stage
+(``train/checkpoints.py``): the ladder passes ``resume=True`` for its own interrupted run, ``False`` when the
+marker says the config or upstream changed, and ``None`` (the config-hash check) for a folder without a marker.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,11 +46,14 @@ def check_stage(cfg: Any, stage: str, source: str) -> None:
 
 
 def run_stage(stage: str, cfg: Any, resume: bool | None = None, source: str = "<config>") -> Any:
-    """Run one rung (``source``: its config file, named in errors); stage 3's module is imported only when run."""
+    """Run one rung (``source``: its config file, named in errors); stage 3's module is imported only when run.
+
+    ``resume``: ``spatialladder.train.checkpoints.resume_checkpoint``'s, the same for every stage.
+    """
     if stage == "grpo":
         from spatialladder.train.grpo import run_grpo
 
-        return run_grpo(cfg, resume=bool(resume), source=source)
+        return run_grpo(cfg, resume=resume, source=source)
     from spatialladder.train.sft import run_sft
 
     return run_sft(cfg, resume=resume, source=source)
@@ -91,8 +96,7 @@ def split_overrides(overrides: Sequence[str], stages: Sequence[str]) -> dict[str
 
 def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequence[str] = ()) -> list[StageOutcome]:
     """Run the ladder's stages in order, each initialised from the previous stage's final folder."""
-    from spatialladder.train.checkpoints import latest_checkpoint
-    from spatialladder.train.sft import config_sha256
+    from spatialladder.train.checkpoints import config_sha256, latest_checkpoint
 
     base = Path(ladder_path).parent
     paths = ladder.stage_paths()
@@ -116,35 +120,45 @@ def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequenc
         else:
             if is_main_process():
                 if marker is not None and not same:
-                    stale = sorted(Path(cfg.output_dir).glob("checkpoint-*"))
-                    logger.warning(
-                        "%s: config or upstream changed; rerunning (removing %d stale checkpoints)", stage, len(stale)
-                    )
-                    for ckpt in stale:
-                        shutil.rmtree(ckpt)
+                    logger.warning("%s: config or upstream changed; rerunning from scratch", stage)
                 write_marker(cfg.output_dir, {**fingerprint, "status": "running"})
             barrier()
-            # no marker at all: a folder from a standalone run; run_sft resumes it only if its config is the same
-            run_stage(stage, cfg, resume=True if resume else (None if marker is None else False), source=str(path))
+            # changed: start over (the policy removes the stale checkpoints); no marker at all: a folder from a
+            # standalone run, resumed only if its config hash is this one's
+            result = run_stage(
+                stage, cfg, resume=True if resume else (None if marker is None else False), source=str(path)
+            )
             if is_main_process():
                 write_marker(cfg.output_dir, {**fingerprint, "status": "done", "run_id": uuid.uuid4().hex})
             barrier()
             marker = read_marker(cfg.output_dir)  # every process takes the main process's run id downstream
-            outcomes.append(StageOutcome(stage, cfg.output_dir, "resumed" if resume else "trained"))
+            outcomes.append(StageOutcome(stage, cfg.output_dir, "resumed" if result.resumed_from else "trained"))
         previous_dir, upstream = cfg.output_dir, marker["run_id"]
     return outcomes
 
 
-def train_command(stage: str, config: str | Path, overrides: Sequence[str] = (), resume: bool = False) -> list[str]:
-    """The ``spatialladder train`` command: returns the lines to print (only on the main process)."""
+def train_command(
+    stage: str, config: str | Path, overrides: Sequence[str] = (), resume: bool | None = None
+) -> list[str]:
+    """The ``spatialladder train`` command: returns the lines to print (only on the main process).
+
+    ``resume`` (``--resume`` / ``--no-resume``, None without either) forces one stage's resume policy; with
+    ``--stage all`` each rung's marker decides, so forcing is refused rather than ignored.
+    """
     if stage == vocab.ALL_STAGES:
+        if resume is not None:
+            flag = "--resume" if resume else "--no-resume"
+            raise ConfigError(
+                f"{flag} applies to one stage; with --stage all each rung resumes, reruns or is skipped by its "
+                f"{MARKER_NAME} (run the rung alone with --stage NAME {flag} to force it)"
+            )
         ladder = validate_mapping(read_yaml(config), LadderConfig, source=str(config))
         lines = [f"{o.stage}: {o.action} → {o.output_dir}" for o in run_ladder(ladder, config, overrides)]
     else:
         name = canonical_stage(stage)
         cfg = load_config(config, overrides)
         check_stage(cfg, name, str(config))
-        result = run_stage(name, cfg, resume=True if resume else None, source=str(config))
+        result = run_stage(name, cfg, resume=resume, source=str(config))
         step = getattr(result, "global_step", None)
         lines = [f"{name}: done → {cfg.output_dir}" + ("" if step is None else f" (step {step})")]
     return lines if is_main_process() else []

@@ -6,22 +6,16 @@ Top-down: config → data → model → trainer → train → save. trl runs the
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spatialladder.config.load import RESOLVED_NAME, read_yaml, save_resolved, to_yaml
-from spatialladder.errors import ConfigError
-from spatialladder.train.checkpoints import latest_checkpoint, load_for_training
+from spatialladder.config.load import save_resolved
+from spatialladder.train.artifacts import SFT_CURVES, series, write_run_artifacts
+from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
 
 logger = logging.getLogger(__name__)
-
-LOG_NAME = "train_log.jsonl"
-CURVE_NAME = "loss_curve.png"
-CARD_NAME = "README.md"
 
 
 @dataclass
@@ -34,35 +28,9 @@ class SFTResult:
     skipped: dict[str, int]
 
 
-def config_sha256(cfg: Any) -> str:
-    """Fingerprint of the resolved config: two runs with the same hash trained the same way."""
-    return hashlib.sha256(to_yaml(cfg).encode("utf-8")).hexdigest()
-
-
-def choose_resume(cfg: Any, resume: bool | None) -> str | None:
-    """Which checkpoint to continue from.
-
-    ``True``: the newest one (it must exist). ``False``: none, start fresh. ``None`` (default): the newest one
-    when the output folder was written by this very config, otherwise an error instead of silently mixing runs.
-    """
-    ckpt = latest_checkpoint(cfg.output_dir)
-    if resume is True and ckpt is None:
-        raise ConfigError(f"--resume: no checkpoint-* folder in output_dir {cfg.output_dir}")
-    if resume is False or ckpt is None:
-        return None
-    if resume is None:
-        saved = Path(cfg.output_dir) / RESOLVED_NAME
-        if saved.is_file() and read_yaml(saved) != cfg.model_dump(mode="json"):
-            raise ConfigError(
-                f"output_dir {cfg.output_dir} holds {ckpt.name} from a different config ({saved}); "
-                "pass --resume to continue it anyway, or choose a new output_dir"
-            )
-    logger.info("resuming from %s (model, optimizer, scheduler and RNG state)", ckpt)
-    return str(ckpt)
-
-
 def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> SFTResult:
-    """Train one SFT stage as ``cfg`` says and write its final folder; see :func:`choose_resume` for ``resume``.
+    """Train one SFT stage as ``cfg`` says and write its final folder; ``resume`` follows the one resume policy of
+    every stage (:func:`spatialladder.train.checkpoints.resume_checkpoint`).
 
     ``source`` (the config file) names the file in error messages.
     """
@@ -71,7 +39,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 
     args = to_sft_args(cfg, source)
     check_report_to_installed(args, source)
-    checkpoint = choose_resume(cfg, resume)
+    checkpoint = resume_checkpoint(cfg, resume)
     samples, skipped = load_samples(cfg)
     loaded = load_for_training(cfg.model, checkpoint)
     processor = loaded.processor
@@ -85,7 +53,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     trainer.save_model(cfg.output_dir)
     if trainer.is_world_process_zero():
         processor.save_pretrained(cfg.output_dir)
-        write_run_record(cfg, trainer.state.log_history, len(samples), loaded.source)
+        write_sft_artifacts(cfg, trainer, len(samples), loaded.source)
     return SFTResult(
         output_dir=Path(cfg.output_dir),
         global_step=trainer.state.global_step,
@@ -154,41 +122,21 @@ def _log_trainable(model: Any) -> None:
     logger.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100.0 * trainable / max(total, 1))
 
 
-def write_run_record(cfg: Any, log_history: list[dict[str, Any]], num_samples: int, init_from: str) -> None:
-    """Trainer log (JSONL), loss-curve PNG and a model card beside the final weights."""
-    out = Path(cfg.output_dir)
-    with (out / LOG_NAME).open("w", encoding="utf-8") as fh:
-        for entry in log_history:
-            fh.write(json.dumps(entry) + "\n")
-    points = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
-    if points:
-        plot_loss(points, out / CURVE_NAME, title=f"{cfg.stage} SFT")
-    last = points[-1][1] if points else None
-    card = [
-        f"# SpatialLadder {cfg.stage} SFT",
-        "",
-        f"- initialised from: `{init_from}`",
-        f"- data: {', '.join(f'`{f}`' for f in cfg.data.files)} ({num_samples} samples)",
-        f"- steps: {log_history[-1].get('step', 0) if log_history else 0}; last logged loss: {last}",
-        f"- loss on: {cfg.loss_on} ({cfg.loss_average} average); prompt fidelity: {cfg.prompt_fidelity}; "
-        f"bbox target: {cfg.bbox_target}",
-        f"- config sha256: `{config_sha256(cfg)}` (full config in `{RESOLVED_NAME}`)",
-        "",
-        f"Trained with `spatialladder train --stage {cfg.stage}`; loss curve in `{CURVE_NAME}`, log in `{LOG_NAME}`.",
-    ]
-    (out / CARD_NAME).write_text("\n".join(card) + "\n", encoding="utf-8")
-
-
-def plot_loss(points: list[tuple[int, float]], path: Path, title: str) -> None:
-    """A PNG of loss against step (matplotlib's object API: no pyplot, no global backend switch)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
-    ax.plot([s for s, _ in points], [v for _, v in points], marker="." if len(points) < 50 else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("train loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+def write_sft_artifacts(cfg: Any, trainer: Any, num_samples: int, init_from: str) -> None:
+    """Trainer log, loss curve and model card beside the final weights (``train/artifacts.py``)."""
+    losses = series(trainer.state.log_history, "loss")
+    write_run_artifacts(
+        trainer,
+        cfg,
+        title=f"{cfg.stage} SFT",
+        tags=["spatialladder", "sft", cfg.stage],
+        curves=SFT_CURVES,
+        facts=[
+            f"stage: {cfg.stage} SFT (`spatialladder train --stage {cfg.stage}`)",
+            f"initialised from: `{init_from}`",
+            f"data: {', '.join(f'`{f}`' for f in cfg.data.files)} ({num_samples} samples)",
+            f"last logged loss: {losses[-1][1] if losses else None}",
+            f"loss on: {cfg.loss_on} ({cfg.loss_average} average); prompt fidelity: {cfg.prompt_fidelity}; "
+            f"bbox target: {cfg.bbox_target}",
+        ],
+    )

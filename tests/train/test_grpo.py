@@ -12,6 +12,7 @@ import pytest
 
 from spatialladder.config.grpo import GRPOStageConfig
 from spatialladder.config.load import load_config
+from spatialladder.errors import ConfigError
 from spatialladder.models.load import load_model_and_processor
 from spatialladder.train.grpo import build_trainer, run_grpo
 from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
@@ -253,12 +254,42 @@ def test_run_grpo_logs_saves_and_resumes(tiny_model_dir, tiny_records, tmp_path)
         assert (out / name).is_file(), name
     logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in logged if "loss" in e] == [1, 2] and "kl" in logged[0]
-    # A run killed after step 1: only checkpoint-1 survives. Resuming continues at step 2, not from scratch.
+    # A run killed after step 1: only checkpoint-1 survives. Rerunning the same config resumes by itself at step 2.
     shutil.rmtree(out / "checkpoint-2")
-    resumed = run_grpo(cfg, resume=True)
+    resumed = run_grpo(cfg)
     assert resumed.resumed_from == str(out / "checkpoint-1")
     assert [e["step"] for e in resumed.log_history if "loss" in e] == [1, 2]
     assert resumed.global_step == 2
+
+
+def test_checkpoints_of_another_config_are_refused_and_no_resume_starts_over(
+    tiny_model_dir, tiny_records, tmp_path
+) -> None:
+    """The resume policy SFT has: a folder holding another config's checkpoints is refused (one line naming the
+    folder and what to do), ``--resume`` needs a checkpoint, ``--no-resume`` trains from step 0 and first removes
+    the old checkpoints so no later resume can pick one up."""
+    from spatialladder.config.load import save_resolved
+
+    out = tmp_path / "stage3"
+    earlier = tiny_cfg(tiny_model_dir, tiny_records, out, "trainer.learning_rate=0.5")
+    cfg = tiny_cfg(tiny_model_dir, tiny_records, out)
+    with pytest.raises(ConfigError, match="--resume: no checkpoint-\\* folder in output_dir"):
+        run_grpo(cfg, resume=True)
+    save_resolved(earlier, out)
+    (out / "checkpoint-3").mkdir()
+    with pytest.raises(ConfigError) as refused:
+        run_grpo(cfg)
+    message = str(refused.value)
+    assert f"output_dir {out} holds checkpoint-3 from a different config" in message and "\n" not in message
+    assert "pass --resume to continue it anyway, --no-resume to start over" in message
+    (out / "config.resolved.yaml").unlink()  # checkpoints nothing says the origin of are not resumed either
+    with pytest.raises(ConfigError, match="holds checkpoint-3 but no config.resolved.yaml"):
+        run_grpo(cfg)
+
+    fresh = run_grpo(cfg, resume=False)
+    assert fresh.resumed_from is None and fresh.global_step == 2
+    assert not (out / "checkpoint-3").exists()
+    assert load_config(out / "config.resolved.yaml").model_dump() == cfg.model_dump()
 
 
 def test_resume_starts_from_the_checkpoint_weights_and_ends_as_uninterrupted(

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from spatialladder.cli import app
-from spatialladder.config.load import read_yaml
+from spatialladder.config.load import read_yaml, validate_mapping
 from spatialladder.errors import ConfigError, UnknownNameError
 from spatialladder.train.ladder import MARKER_NAME, canonical_stage, split_overrides, train_command
 
@@ -94,6 +94,31 @@ def test_cli_trains_one_stage_and_rejects_a_mismatched_config(tmp_path, sft_conf
     assert isinstance(
         result.exception, ConfigError
     ) and "sft/localization config, but --stage asks for coldstart" in str(result.exception)
+
+
+def test_cli_resume_flags_follow_the_one_resume_policy(tmp_path, sft_config) -> None:
+    """No flag: another config's checkpoints are refused; --no-resume trains from step 0 and removes them;
+    --resume / --no-resume with --stage all are refused (each rung's marker decides there)."""
+    from spatialladder.config.load import save_resolved
+    from spatialladder.config.sft import SFTStageConfig
+
+    out = tmp_path / "s1"
+    cfg_path = tmp_path / "s1.yaml"
+    cfg_path.write_text(yaml.safe_dump(sft_config("localization", out, {"max_steps": 1})))
+    save_resolved(validate_mapping(sft_config("localization", out, {"max_steps": 1}, seed=7), SFTStageConfig), out)
+    (out / "checkpoint-5").mkdir()
+    result = CliRunner().invoke(app, ["train", "--stage", "1", "--config", str(cfg_path)])
+    assert isinstance(result.exception, ConfigError)
+    assert f"output_dir {out} holds checkpoint-5 from a different config" in str(result.exception)
+    result = CliRunner().invoke(app, ["train", "--stage", "1", "--config", str(cfg_path), "--no-resume"])
+    assert result.exit_code == 0, result.output
+    assert "localization: done" in result.output and "(step 1)" in result.output
+    assert not (out / "checkpoint-5").exists()
+    ladder = write_ladder(tmp_path, sft_config)
+    for flag in ("--resume", "--no-resume"):
+        result = CliRunner().invoke(app, ["train", "--stage", "all", "-c", str(ladder), flag])
+        assert isinstance(result.exception, ConfigError)
+        assert str(result.exception).startswith(f"{flag} applies to one stage; with --stage all each rung")
 
 
 @pytest.mark.parametrize("stage", ["localization", "grpo"])
