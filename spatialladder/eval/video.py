@@ -133,22 +133,3 @@ class FrameCache:
 
     def __len__(self) -> int:
         return len(self._frames)
-
-
-def write_video(path: str | Path, frames: list, fps: int = 24) -> Path:
-    """Encode RGB frames (PIL images or HxWx3 uint8 arrays, even sizes) as an MPEG-4 mp4 (used by test fixtures)."""
-    import av
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = [np.asarray(f.convert("RGB") if hasattr(f, "convert") else f, dtype=np.uint8) for f in frames]
-    height, width = arrays[0].shape[:2]
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for array in arrays:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path

@@ -1,7 +1,8 @@
-"""Streaming reader and writer for ScanNet ``.sens`` RGB-D files (format: ScanNet SensReader, version 4).
+"""Streaming reader for ScanNet ``.sens`` RGB-D files (format: ScanNet SensReader, version 4).
 
 Real .sens files are 0.5–3 GB, so nothing here holds the file in memory: opening scans only the 96-byte frame
-headers (seeking over the image bytes), and frames are decoded only when asked for.
+headers (seeking over the image bytes), and frames are decoded only when asked for. The writer the tests use
+lives in ``spatialladder.testing.writers``.
 """
 
 from __future__ import annotations
@@ -155,34 +156,3 @@ class SensFile:
                     handle.seek(self._color_at[i] + self._color_len[i])
                     dep = self._decode_depth(i, handle.read(self._depth_len[i]))
                 yield i, rgb, dep
-
-
-def write_sens(
-    path: Path | str,
-    intrinsic_color: np.ndarray,
-    intrinsic_depth: np.ndarray,
-    color_size: tuple[int, int],
-    depth_size: tuple[int, int],
-    frames: Iterable[tuple[np.ndarray, bytes, np.ndarray]],
-    num_frames: int,
-    depth_shift: float = 1000.0,
-    sensor_name: str = "StructureSensor",
-) -> None:
-    """Write a version-4 .sens: frames are (camera_to_world (4,4), JPEG bytes, depth uint16 (H,W)), streamed."""
-    eye = np.eye(4, dtype="<f4")
-    with Path(path).open("wb") as handle:
-        name = sensor_name.encode()
-        handle.write(struct.pack("<IQ", 4, len(name)) + name)
-        for mat in (intrinsic_color, eye, intrinsic_depth, eye):
-            handle.write(np.asarray(mat, dtype="<f4").tobytes())
-        handle.write(struct.pack("<ii4IfQ", 2, 1, *color_size, *depth_size, depth_shift, num_frames))
-        written = 0
-        for k, (pose, jpeg, depth) in enumerate(frames):
-            depth_bytes = zlib.compress(np.ascontiguousarray(depth, dtype="<u2").tobytes(), 1)
-            handle.write(np.asarray(pose, dtype="<f4").tobytes())
-            handle.write(struct.pack("<4Q", k, k, len(jpeg), len(depth_bytes)))
-            handle.write(jpeg)
-            handle.write(depth_bytes)
-            written += 1
-        if written != num_frames:
-            raise ValueError(f"write_sens: header says {num_frames} frames but {written} were given")

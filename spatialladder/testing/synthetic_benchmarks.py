@@ -62,7 +62,7 @@ def solid_frames(n: int, size: tuple[int, int] = (56, 56), seed: int = 0) -> lis
 
 def write_vsibench(items: Sequence[BenchItem], out_dir: str | Path, fps: int = 24) -> Path:
     """``test-00000-of-00001.parquet`` + ``<dataset>/<scene>.mp4``; items sharing a scene share its video."""
-    from spatialladder.eval.video import write_video
+    from spatialladder.testing.writers import write_video
 
     out = Path(out_dir)
     videos: dict[tuple[str, str], Sequence[Any]] = {}

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from plyfile import PlyData, PlyElement
 
-from spatialladder.scannet.sens import write_sens
 from spatialladder.scannet.types import Box3D
+from spatialladder.testing.writers import write_sens
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import pytest
 
 from spatialladder.errors import DataFormatError, UnknownNameError
 from spatialladder.eval import BENCHMARKS, get_benchmark
-from spatialladder.eval.video import frame_indices, read_frames, write_video
+from spatialladder.eval.video import frame_indices, read_frames
 from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_cvbench
+from spatialladder.testing.writers import write_video
 
 
 def test_registry_and_alias():

@@ -8,7 +8,8 @@ import pytest
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.messages import build_message
-from spatialladder.eval.video import FrameCache, count_frames, frame_indices, read_frames, write_video
+from spatialladder.eval.video import FrameCache, count_frames, frame_indices, read_frames
+from spatialladder.testing.writers import write_video
 
 
 def noisy_video(tmp_path: Path, name: str, n: int = 7, seed: int = 0) -> Path:
