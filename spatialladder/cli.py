@@ -194,7 +194,7 @@ def demo(
 
     Example: spatialladder demo --out outputs/demo --scenes 8 --seed 0
     """
-    from spatialladder.demo import DemoPlan, run_demo, summary
+    from spatialladder_demo import DemoPlan, run_demo, summary
 
     plan = DemoPlan(out, train_scenes=scenes, heldout_scenes=max(1, scenes // 3), seed=seed, smoke=smoke,
                     configs_dir=configs)  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spatialladder.demo import BENCHES, MODELS, DemoPlan, run_demo
+from spatialladder_demo import BENCHES, MODELS, DemoPlan, run_demo
 
 REPO = Path(__file__).resolve().parents[1]
 

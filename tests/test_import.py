@@ -24,7 +24,7 @@ PURE = [
     "spatialladder.metrics.core",
     "spatialladder.rewards",
     "spatialladder.prompts",
-    "spatialladder.demo",
+    "spatialladder_demo",
 ]
 
 

@@ -1,0 +1,58 @@
+"""What the demo builds and runs: sizes, seed and folders (``DemoPlan``), its steps, and every evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spatialladder.vocab import STAGE_DIRS
+
+STEPS = ("scenes", "data", "benchmarks", "model", "ladder", "eval", "report")
+MODELS = ("base", *STAGE_DIRS)
+BENCHES = ("vsibench", "spbench-si", "spbench-mv")
+
+EVAL_RUNS: tuple[tuple[str, str, str], ...] = (
+    *((m, b, "direct") for m in MODELS for b in BENCHES),
+    *((m, b, "thinking") for m in ("coldstart", "stage3") for b in BENCHES),
+)
+"""(model, bench, prompt): every model on every benchmark with the direct prompt; the two reasoning-trained models
+(cold start, stage 3) also with the thinking prompt they were trained on."""
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo builds; its fingerprint decides which finished steps can be reused."""
+
+    out_dir: Path
+    train_scenes: int = 8
+    heldout_scenes: int = 2
+    seed: int = 0
+    smoke: bool = False
+    configs_dir: Path = Path("configs/demo")
+
+    def fingerprint(self, step: str) -> str:
+        data = {"step": step, "train": self.train_scenes, "heldout": self.heldout_scenes, "seed": self.seed,
+                "smoke": self.smoke}  # fmt: skip
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def path(self, *parts: str) -> Path:
+        return self.out_dir.joinpath(*parts)
+
+    @property
+    def n_frames(self) -> int:
+        return 24 if self.smoke else 40
+
+    def model_dir(self, name: str) -> Path:
+        """The base model or a rung's checkpoint folder."""
+        return self.path("models", "base") if name == "base" else self.path("checkpoints", name)
+
+    def eval_dir(self, model: str, prompt: str, bench: str) -> Path:
+        return self.path("eval", f"{model}-{prompt}", bench)
+
+
+@dataclass
+class DemoResult:
+    report: Path
+    steps: dict[str, str] = field(default_factory=dict)  # step → "ran" | "reused"
