@@ -89,8 +89,8 @@ def run_plain(cfg: Any, out: Path) -> tuple[dict[str, Any], Any]:
     from trl import SFTTrainer
 
     from spatialladder.models.load import load_model_and_processor
-    from spatialladder.train.data import load_samples
     from spatialladder.train.sft import sft_rows
+    from spatialladder.train.sft_rows import load_samples
     from spatialladder.train.trl_args import to_sft_args
 
     cfg = cfg.model_copy(update={"output_dir": str(out)})
@@ -118,8 +118,8 @@ def main() -> None:
     from spatialladder.models.load import load_model_and_processor
     from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
     from spatialladder.testing.tiny_records import write_tiny_records
-    from spatialladder.train.data import load_samples
     from spatialladder.train.sft import sft_collator, sft_rows
+    from spatialladder.train.sft_rows import load_samples
 
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))

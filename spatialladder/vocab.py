@@ -34,6 +34,12 @@ PromptKind = Literal["mca", "na", "free"]
 PROMPT_KINDS: tuple[PromptKind, ...] = get_args(PromptKind)
 
 
+def answer_kind_of_options(options: object) -> VsiAnswerKind:
+    """``mca`` when a question lists options, else ``na``: the one rule for a question's kind, since neither the
+    released records nor the benchmarks carry an answer-kind field (a grounding answer is told apart earlier)."""
+    return "mca" if options else "na"
+
+
 def canonical_answer_kind(kind: str) -> AnswerKind | None:
     """``kind`` or its alias as one of ``ANSWER_KINDS``; None when it is neither (the caller names the error)."""
     if kind in ANSWER_KINDS:
@@ -153,6 +159,13 @@ tie or swap places in the order. Every other type is a property of the scene (co
 directions), whatever frames are shown. So a video record of one is never subsampled by the trainers."""
 FRAME_DEPENDENT_SPLD_TYPES: frozenset[str] = frozenset(SPLD_QUESTION_TYPES[t] for t in FRAME_DEPENDENT_VSI_TYPES)
 """The same types under their SpatialLadder-26k ``question_type`` names (``appearance order``)."""
+
+
+def is_frame_dependent(question_type: object, vsi_question_type: object = None) -> bool:
+    """Whether a record of this SpatialLadder-26k ``question_type`` (or VSI ``vsi_question_type``, which
+    build-data records also carry) has an answer that depends on which of its frames are shown."""
+    return vsi_question_type in FRAME_DEPENDENT_VSI_TYPES or str(question_type) in FRAME_DEPENDENT_SPLD_TYPES
+
 
 _SINGLE_IMAGE_TYPES = ("object_abs_distance", "object_size_estimation", "object_rel_distance", *VSI_DIRECTION_SUBTYPES)
 _MULTI_VIEW_TYPES = (*_SINGLE_IMAGE_TYPES, "object_counting")

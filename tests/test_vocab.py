@@ -101,7 +101,7 @@ def test_stages_aliases_files_and_folders() -> None:
     assert set(vocab.STAGE_DIRS.values()) == set(vocab.STAGES) == set(vocab.RECORD_KIND_OF_STAGE)
     assert set(vocab.RECORD_KIND_OF_STAGE.values()) <= set(vocab.RECORD_KINDS) == set(vocab.RECORD_FILES)
 
-    from spatialladder.data.records import FILES
+    from spatialladder.records import FILES
 
     assert {kind: name for kind, (name, _) in FILES.items()} == vocab.RECORD_FILES
 

@@ -21,11 +21,11 @@ from spatialladder import __version__
 from spatialladder.config.data import DataConfig
 from spatialladder.data.images import write_frame_images
 from spatialladder.data.params import resolve_generator_params
-from spatialladder.data.records import FILES, write_atomic
 from spatialladder.data.report import write_outputs
 from spatialladder.data.select import allocate, scene_drafts
 from spatialladder.data.to_records import coldstart_records, draft_record
 from spatialladder.errors import ConfigError
+from spatialladder.records import FILES, write_atomic
 from spatialladder.scannet.types import SceneMeta
 from spatialladder.vocab import MODALITIES
 

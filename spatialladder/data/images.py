@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from spatialladder.data.records import write_atomic
 from spatialladder.errors import SceneFormatError
+from spatialladder.records import write_atomic
 from spatialladder.scannet.types import FrameInfo
 
 

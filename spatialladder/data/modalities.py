@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from spatialladder.config.data import ModalitySettings
+from spatialladder.sampling import uniform_sample
 from spatialladder.scannet.types import FrameInfo, SceneMeta
 
 
@@ -47,11 +46,8 @@ def restrict_to_frames(scene: SceneMeta, frames: tuple[FrameInfo, ...], settings
 
 
 def uniform_frames(frames: tuple[FrameInfo, ...], n: int) -> tuple[FrameInfo, ...]:
-    """``n`` frames evenly spread over ``frames`` (VSI ``np.linspace(0, total-1, n, dtype=int)``)."""
-    if len(frames) <= n:
-        return frames
-    picks = np.unique(np.linspace(0, len(frames) - 1, n, dtype=int))
-    return tuple(frames[i] for i in picks)
+    """``n`` frames evenly spread over ``frames``, first and last kept (``spatialladder.sampling``, VSI's rule)."""
+    return tuple(uniform_sample(frames, n))
 
 
 def video_scene(scene: SceneMeta, settings: ModalitySettings) -> SceneMeta:

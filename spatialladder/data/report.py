@@ -11,7 +11,7 @@ from typing import Any
 
 from spatialladder import __version__
 from spatialladder.config.data import DataConfig
-from spatialladder.data.records import FILES, write_atomic, write_jsonl
+from spatialladder.records import FILES, write_atomic, write_jsonl
 
 PACKAGES = ("numpy", "scipy", "pillow", "pydantic")
 

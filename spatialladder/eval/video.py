@@ -1,7 +1,8 @@
 """Video frames for evaluation: N frames at ``np.linspace(0, total - 1, N)`` decoded with PyAV.
 
 PyAV wheels bundle FFmpeg, so decoding needs no system libraries. Frame indices follow the official harnesses
-(lmms-eval ``load_video`` and SpatialLadder ``load_video_frames`` both use ``np.linspace(..., dtype=int)``).
+(lmms-eval ``load_video`` and SpatialLadder ``load_video_frames`` both use ``np.linspace(..., dtype=int)``; the
+one sampler for that rule is ``spatialladder.sampling``).
 Frames come back as one ``(N, H, W, 3)`` uint8 array: the Qwen2.5-VL processor turns it into exactly the same
 tensors as a list of PIL frames, in about half the time.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from spatialladder.errors import DataFormatError
+from spatialladder.sampling import uniform_indices
 
 FRAME_CACHE_BYTES = 512 * 2**20
 """Default budget of ``FrameCache``: ~17 VSI-Bench videos of 32 frames at 640×480, ~13 after the official
@@ -23,10 +25,11 @@ pre-resize (32 × 728×560 uint8)."""
 
 
 def frame_indices(total: int, n: int) -> list[int]:
-    """``np.linspace(0, total - 1, n, dtype=int)``: repeats indices when the video is shorter than ``n``."""
+    """``np.linspace(0, total - 1, n, dtype=int)`` (``spatialladder.sampling``): repeats indices when the video is
+    shorter than ``n``, as the official loaders do."""
     if total < 1:
         raise DataFormatError("video has no frames")
-    return np.linspace(0, total - 1, n, dtype=int).tolist()
+    return uniform_indices(total, n).tolist()
 
 
 def count_frames(path: str | Path) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from spatialladder.config.base import Strict
-from spatialladder.vocab import GENERATOR_ANSWER_KINDS, AnswerKind
+from spatialladder.vocab import GENERATOR_ANSWER_KINDS, AnswerKind, answer_kind_of_options
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class QAItem:
     def answer_kind(self) -> AnswerKind:
         if self.boxes_2d:
             return "grounding"
-        return "mca" if self.options else "na"
+        return answer_kind_of_options(self.options)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from typing import Any
 
 from spatialladder.errors import DataFormatError
 from spatialladder.prompts import grpo_user_text
+from spatialladder.records import TrainingRecord, read_training_records
+from spatialladder.train.media import resolve_image_root, resolve_media, shown_video_frames
 from spatialladder.vocab import OFFICIAL_SPLD_ANSWER_KINDS, PromptFidelity
 
 logger = logging.getLogger(__name__)
@@ -40,21 +42,22 @@ class GRPORows:
         return sum(1 for r in self.rows if r["data_type"] == data_type)
 
 
-def answer_kind(record: dict[str, Any], where: str) -> str:
-    """``mca`` when the record has options, else ``na``; checked against the official table for its type
-    (``vocab.OFFICIAL_SPLD_ANSWER_KINDS``: the official ``accu_reward_method``; other types follow their options)."""
-    kind = "mca" if record.get("options") else "na"
-    expected = OFFICIAL_SPLD_ANSWER_KINDS.get(str(record.get("question_type")))
+def answer_kind(record: TrainingRecord, where: str) -> str:
+    """``mca`` when the record has options, else ``na`` (``vocab.answer_kind_of_options``); checked against the
+    official table for its type (``vocab.OFFICIAL_SPLD_ANSWER_KINDS``: the official ``accu_reward_method``; other
+    types follow their options)."""
+    kind = record.answer_kind
+    expected = OFFICIAL_SPLD_ANSWER_KINDS.get(str(record.question_type))
     if expected is not None and expected != kind:
         raise DataFormatError(
-            f"{where}: question_type {record['question_type']!r} is {expected.upper()} but the record "
+            f"{where}: question_type {record.question_type!r} is {expected.upper()} but the record "
             f"{'has' if kind == 'mca' else 'lacks'} options"
         )
     return kind
 
 
 def record_to_row(
-    record: dict[str, Any],
+    record: TrainingRecord | dict[str, Any],
     image_root: Path,
     *,
     fidelity: PromptFidelity = "fixed",
@@ -62,42 +65,33 @@ def record_to_row(
     frame_dependent: str = "keep_all",
     where: str = "<record>",
 ) -> dict[str, Any]:
-    """One GRPO row from one spatial record; a malformed record or a missing image is a DataFormatError naming
-    ``where``. Record parsing (image list, data type, paths, video frames) is the SFT loader's, so both stages read
-    alike: an appearance-order video keeps all its frames or is refused (``frame_dependent``), never subsampled."""
-    from spatialladder.train.data import (
-        record_data_type,
-        record_images,
-        record_kind,
-        resolve_media,
-        video_frame_paths,
-    )
-
-    if record_kind(record, where) != "spatial":
+    """One GRPO row from one spatial record (a JSONL object is parsed first); a record of another kind or a
+    missing image is a DataFormatError naming ``where``. Records are read as in SFT (``spatialladder.records``,
+    lenient), and video frames are chosen as in SFT: an appearance-order video keeps all its frames or is refused
+    (``frame_dependent``), never subsampled."""
+    if not isinstance(record, TrainingRecord):
+        record = TrainingRecord.parse(record, where)
+    if record.kind != "spatial":
         raise DataFormatError(f"{where}: stage 3 needs spatial records (question, answer, options, question_type)")
-    if "question_type" not in record:
+    if record.question_type is None:
         raise DataFormatError(f"{where}: missing key 'question_type'")
-    options = record.get("options") or None
-    if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
-        raise DataFormatError(f"{where}: options must be a list of strings or null (got {options!r:.80})")
-    images = record_images(record, where)
-    data_type = record_data_type(record, len(images), where)
-    if data_type == "video":
-        images = video_frame_paths(images, record, video_frames, frame_dependent, where)
+    images = list(record.image)
+    if record.data_type == "video":
+        images = shown_video_frames(record, video_frames, frame_dependent, where)
         if len(images) < 2:
             raise DataFormatError(f"{where}: a video record needs at least 2 frames (got {len(images)})")
     files = [str(p) for p in resolve_media(images, image_root, where)]
     kind = answer_kind(record, where)
-    question = str(record["question"]).replace("<image>", "")
+    question = str(record.question).replace("<image>", "")
     return {
-        "prompt": [{"role": "user", "content": grpo_user_text(question, options, kind, fidelity=fidelity)}],
-        "images": [] if data_type == "video" else files,
-        "video": files if data_type == "video" else [],
-        "solution": str(record["answer"]),
+        "prompt": [{"role": "user", "content": grpo_user_text(question, record.options, kind, fidelity=fidelity)}],
+        "images": [] if record.data_type == "video" else files,
+        "video": files if record.data_type == "video" else [],
+        "solution": str(record.answer),
         "answer_kind": kind,
-        "question_type": str(record["question_type"]),
-        "data_type": data_type,
-        "question_id": str(record.get("question_id", "")),
+        "question_type": record.question_type,
+        "data_type": record.data_type,
+        "question_id": record.question_id,
     }
 
 
@@ -114,13 +108,10 @@ def load_grpo_rows(
     """Rows from spatial JSONL files; relative image paths resolve as in SFT (``image_root``, else
     ``<file folder>/images``, else the file's folder). ``max_samples`` keeps a seeded random subset, in file order.
     ``video_frames``/``frame_dependent``: as the stage config's ``data`` fields (every listed frame by default)."""
-    from spatialladder.train.data import read_jsonl, resolve_image_root
-
     out = GRPORows(rows=[])
     for file in files:
         root = resolve_image_root(file, image_root)
-        for lineno, record in read_jsonl(file):
-            where = f"{file}:{lineno}"
+        for where, record in read_training_records(file):
             row = record_to_row(
                 record, root, fidelity=fidelity, video_frames=video_frames, frame_dependent=frame_dependent, where=where
             )

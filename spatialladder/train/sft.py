@@ -34,7 +34,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 
     ``source`` (the config file) names the file in error messages.
     """
-    from spatialladder.train.data import load_samples
+    from spatialladder.train.sft_rows import load_samples
     from spatialladder.train.trl_args import check_report_to_installed, to_sft_args
 
     args = to_sft_args(cfg, source)
@@ -92,7 +92,7 @@ def build_sft_trainer(
 def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
     """The stage's ``SFTRows`` (trl VLM rows built on access), as ``run_sft`` trains on them."""
     from spatialladder import prompts
-    from spatialladder.train.data import SFTRows
+    from spatialladder.train.sft_rows import SFTRows
 
     return SFTRows(
         samples,
@@ -105,7 +105,7 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
 
 def sft_collator(cfg: Any, processor: Any, max_length: int | None) -> Any:
     """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``), as ``run_sft`` uses it."""
-    from spatialladder.train.data import VisionSFTCollator, training_chat_template
+    from spatialladder.train.collator import VisionSFTCollator, training_chat_template
 
     return VisionSFTCollator(
         processor,

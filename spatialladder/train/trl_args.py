@@ -64,7 +64,7 @@ PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml"}
 SFT_DEFAULTS: dict[str, Any] = {
     "max_length": None,  # trl's 1024 would cut a 16-frame video row mid-vision-tokens; official never truncated
     "activation_checkpointing_kwargs": {"use_reentrant": False},  # as the official SFT scripts
-    "remove_unused_columns": False,  # rows are built from an ``index`` column on access (see train/data.py)
+    "remove_unused_columns": False,  # rows are built from an ``index`` column on access (see train/sft_rows.py)
 }
 """Our defaults where trl's differ from what the official stage scripts ran; ``trainer:`` keys override them."""
 

@@ -50,7 +50,7 @@ from trl import GRPOTrainer
 from trl.data_utils import prepare_multimodal_messages
 
 from spatialladder.errors import ConfigError
-from spatialladder.train.data import video_metadata
+from spatialladder.media import video_metadata
 
 VIDEO_COLUMN = "video"
 """Row column holding one video as a list of frames (PIL images, or paths decoded by ``datasets.Image``)."""
@@ -157,7 +157,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         """The row with its images through qwen-vl-utils' ``fetch_image`` first, as the official trainer's
         ``process_vision_info`` did before the processor (``image_resize: official``); video frames stay as they are,
         as in SFT."""
-        from spatialladder.train.data import official_pre_resize
+        from spatialladder.train.media import official_pre_resize
 
         if not row.get("images"):
             return row

@@ -11,7 +11,7 @@ from PIL import Image
 
 from spatialladder.data.build import build_dataset, shard_path
 from spatialladder.data.cot import solution_answer
-from spatialladder.data.records import FILES, ColdStartRecord, GroundingRecord, SpatialRecord, read_jsonl
+from spatialladder.records import FILES, ColdStartRecord, GroundingRecord, SpatialRecord, read_records
 
 from .conftest import SCENES, make_config
 
@@ -28,9 +28,9 @@ def built(scans, tmp_path_factory):
 def test_records_validate_and_obey_modalities(built):
     result, out = built
     assert result.ok and not result.failed
-    grounding = read_jsonl(out / "spld_grounding_data.jsonl", GroundingRecord)
-    spatial = read_jsonl(out / "spld_spatial_data.jsonl", SpatialRecord)
-    coldstart = read_jsonl(out / "spld_coldstart_data.jsonl", ColdStartRecord)
+    grounding = read_records(out / "spld_grounding_data.jsonl", GroundingRecord)
+    spatial = read_records(out / "spld_spatial_data.jsonl", SpatialRecord)
+    coldstart = read_records(out / "spld_coldstart_data.jsonl", ColdStartRecord)
     assert len(grounding) == 6  # quotas are exact when scenes have enough candidates
     by_modality = {m: [r for r in spatial if r.modality == m] for m in ("single_image", "multi_view", "video")}
     assert [len(v) for v in by_modality.values()] == [8, 8, 12]
@@ -103,7 +103,7 @@ def test_corrupt_scene_fails_alone(scans, tmp_path):
     result = build_dataset(make_config(root, tmp_path / "out"), progress=False)
     assert set(result.failed) == {"scene0002_00"} and "aggregation" in result.failed["scene0002_00"]
     assert not result.ok  # 1/3 failed > 5 %
-    spatial = read_jsonl(tmp_path / "out" / "spld_spatial_data.jsonl", SpatialRecord)
+    spatial = read_records(tmp_path / "out" / "spld_spatial_data.jsonl", SpatialRecord)
     assert {r.scene_id for r in spatial} == set(SCENES)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["scenes"]["scene0002_00"]["status"] == "failed"
@@ -118,9 +118,9 @@ def test_from_meta_builds_video_path_records(tmp_path, vsi_meta_scannet):
     cfg = make_config(Path("unused"), tmp_path / "out", from_meta=str(meta), scenes_file=str(scenes),
                       scannet_root=None)  # fmt: skip
     result = build_dataset(cfg, progress=False)
-    spatial = read_jsonl(result.files["spatial"], SpatialRecord)
+    spatial = read_records(result.files["spatial"], SpatialRecord)
     assert len(spatial) == 12 and all(r.data_type == "video" and r.image[0].endswith(".mp4") for r in spatial)
-    assert not read_jsonl(result.files["grounding"], GroundingRecord)
+    assert not read_records(result.files["grounding"], GroundingRecord)
 
 
 def test_cli_build_data_from_meta(tmp_path, vsi_meta_scannet):
@@ -136,7 +136,7 @@ def test_cli_build_data_from_meta(tmp_path, vsi_meta_scannet):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "scenes: 1 ok, 0 failed" in result.output
-    spatial = read_jsonl(tmp_path / "out" / "spld_spatial_data.jsonl", SpatialRecord)
+    spatial = read_records(tmp_path / "out" / "spld_spatial_data.jsonl", SpatialRecord)
     assert len(spatial) == 5 and {r.scene_id for r in spatial} == {"scene0025_01"}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["config"]["from_meta"] == str(meta)

@@ -18,8 +18,10 @@ import yaml
 from spatialladder.config.grpo import GRPODataSettings
 from spatialladder.config.sft import SFTDataSettings
 from spatialladder.errors import DataFormatError
-from spatialladder.train.data import SFTRows, parse_record, read_jsonl
+from spatialladder.records import read_jsonl, read_training_records
 from spatialladder.train.grpo_rows import load_grpo_rows
+from spatialladder.train.media import load_image
+from spatialladder.train.sft_rows import SFTRows, sft_sample
 
 REPO = Path(__file__).resolve().parents[2]
 N_FRAMES = 32
@@ -78,24 +80,22 @@ def appearance_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_fixture_swaps_under_a_16_of_32_subsample(appearance_file: Path) -> None:
-    from spatialladder.train.data import load_image, sample_frame_paths
+    from spatialladder.sampling import uniform_sample
 
     record = dict(read_jsonl(appearance_file))[2]
     paths = [appearance_file.parent / "images" / p for p in record["image"]]
     assert order_seen([load_image(p) for p in paths]) == answer_order(record) == ["lamp", "sofa", "chair"]
-    assert order_seen([load_image(p) for p in sample_frame_paths(paths, 16)]) == ["sofa", "lamp", "chair"]
+    assert order_seen([load_image(p) for p in uniform_sample(paths, 16)]) == ["sofa", "lamp", "chair"]
 
 
 def sft_frames(file: Path, **data: object) -> list[list]:
     settings = SFTDataSettings(files=[str(file)], **data)
-    samples = [parse_record(r, "spatial", file.parent / "images", settings, "fixed", f"{file}:{n}")
-               for n, r in read_jsonl(file)]  # fmt: skip
+    samples = [sft_sample(r, "spatial", file.parent / "images", settings, "fixed", where)
+               for where, r in read_training_records(file)]  # fmt: skip
     return [SFTRows([s], processor=None).row(0)["messages"][0]["content"][0]["video"] for s in samples]
 
 
 def grpo_frames(file: Path, **data: object) -> list[list]:
-    from spatialladder.train.data import load_image
-
     settings = GRPODataSettings(files=[str(file)], **data)  # the stage config's defaults, as run_grpo passes them
     rows = load_grpo_rows([file], video_frames=settings.video_frames, frame_dependent=settings.frame_dependent).rows
     return [[load_image(p) for p in row["video"]] for row in rows]
@@ -124,11 +124,11 @@ def test_refusal_names_file_and_line(appearance_file, build) -> None:
 
 
 def test_build_data_marks_its_appearance_records_by_vsi_type_too() -> None:
-    from spatialladder.train.data import is_frame_dependent
+    from spatialladder.vocab import is_frame_dependent
 
-    assert is_frame_dependent({"question_type": "appearance order"})
-    assert is_frame_dependent({"vsi_question_type": "obj_appearance_order", "question_type": "x"})
-    assert not is_frame_dependent({"question_type": "object count", "vsi_question_type": "object_counting"})
+    assert is_frame_dependent("appearance order")
+    assert is_frame_dependent("x", "obj_appearance_order")
+    assert not is_frame_dependent("object count", "object_counting")
 
 
 def test_defaults_and_shipped_trainers_show_every_frame_build_data_writes() -> None:

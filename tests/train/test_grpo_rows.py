@@ -19,7 +19,8 @@ def test_tiny_records_become_rows_per_modality(tiny_records: dict[str, Path]) ->
     single, multi, video = data.rows[:3]
     assert len(single["images"]) == 1 and single["video"] == []
     assert len(multi["images"]) == 8 and multi["video"] == []
-    assert video["images"] == [] and [Path(p).name for p in video["video"]] == ["0.jpg", "40.jpg", "60.jpg", "100.jpg"]
+    # 4 of 6 frames at the official floor(linspace(0, 5, 4)) = [0, 1, 3, 5] (rounding would pick frame 2, not 1)
+    assert video["images"] == [] and [Path(p).name for p in video["video"]] == ["0.jpg", "20.jpg", "60.jpg", "100.jpg"]
     assert (single["solution"], single["answer_kind"], single["question_type"]) == ("A", "mca", "relative distance")
     assert (multi["solution"], multi["answer_kind"], multi["question_type"]) == ("1", "na", "object count")
     text = single["prompt"][0]["content"]

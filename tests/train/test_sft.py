@@ -166,8 +166,8 @@ def test_loss_average_micro_batch_is_the_official_mean_of_sequence_means(make, t
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from spatialladder.models.load import load_processor
-    from spatialladder.train.data import load_samples
     from spatialladder.train.sft import sft_collator, sft_rows
+    from spatialladder.train.sft_rows import load_samples
 
     trainer = {"max_steps": 1, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 2}
     # a single-image and a multi-view row, whole-sequence loss as official: 2 very different token counts

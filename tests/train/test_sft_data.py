@@ -9,20 +9,11 @@ import pytest
 
 from spatialladder.config.base import ModelSettings
 from spatialladder.errors import DataFormatError
-from spatialladder.train.data import (
-    SFTRows,
-    SFTSample,
-    VisionSFTCollator,
-    localization_target,
-    parse_record,
-    read_jsonl,
-    record_data_type,
-    record_images,
-    rescale_box,
-    resized_frame,
-    sample_frame_paths,
-    training_chat_template,
-)
+from spatialladder.records import TrainingRecord, read_jsonl, read_training_records, record_data_type, record_images
+from spatialladder.sampling import uniform_sample
+from spatialladder.train.boxes import localization_target, rescale_box, resized_frame
+from spatialladder.train.collator import VisionSFTCollator, training_chat_template
+from spatialladder.train.sft_rows import SFTRows, SFTSample, sft_sample
 
 
 def processor(model_dir: Path, max_pixels: int = 28 * 28 * 16, min_pixels: int = 28 * 28):
@@ -39,7 +30,7 @@ def samples(records: dict[str, Path], stage: str, fidelity: str = "fixed", **dat
     file = records[{"localization": "grounding", "spatial": "spatial", "coldstart": "coldstart"}[stage]]
     data = SFTDataSettings(files=[str(file)], **data_kw)
     root = file.parent / "images"
-    return [parse_record(r, stage, root, data, fidelity, f"{file}:{n}") for n, r in read_jsonl(file)]
+    return [sft_sample(r, stage, root, data, fidelity, where) for where, r in read_training_records(file)]
 
 
 def supervised(batch, tokenizer, row: int = 0) -> str:
@@ -93,9 +84,9 @@ def test_video_rows_use_declared_fps_and_sampled_frames(tiny_model_dir, tiny_rec
 
 
 def test_frame_sampling_is_uniform_and_keeps_ends() -> None:
-    assert sample_frame_paths(list(range(10)), 4) == [0, 3, 6, 9]
-    assert sample_frame_paths(list(range(3)), 4) == [0, 1, 2]
-    assert sample_frame_paths(list(range(5)), None) == [0, 1, 2, 3, 4]
+    assert uniform_sample(list(range(10)), 4) == [0, 3, 6, 9]
+    assert uniform_sample(list(range(3)), 4) == [0, 1, 2]
+    assert uniform_sample(list(range(5)), None) == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(
@@ -181,11 +172,11 @@ def test_wrong_stage_and_missing_image_are_clear_errors(tiny_records, tmp_path) 
     from spatialladder.config.sft import SFTDataSettings
 
     data = SFTDataSettings(files=["x"])
-    rec = next(read_jsonl(tiny_records["spatial"]))[1]
+    rec = TrainingRecord.parse(next(read_jsonl(tiny_records["spatial"]))[1], "f:1")
     with pytest.raises(DataFormatError, match=r"f:1: a spatial record in the localization stage's data"):
-        parse_record(rec, "localization", tiny_records["spatial"].parent / "images", data, "fixed", "f:1")
+        sft_sample(rec, "localization", tiny_records["spatial"].parent / "images", data, "fixed", "f:1")
     with pytest.raises(DataFormatError, match=r"f:2: image 'scene0000_00/0.jpg' not found"):
-        parse_record(rec, "spatial", tmp_path, data, "fixed", "f:2")
+        sft_sample(rec, "spatial", tmp_path, data, "fixed", "f:2")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": 1}\n{oops\n')
     with pytest.raises(DataFormatError, match=r"bad.jsonl:2: not valid JSON"):
@@ -193,7 +184,7 @@ def test_wrong_stage_and_missing_image_are_clear_errors(tiny_records, tmp_path) 
 
 
 def test_record_images_and_data_type_are_public_and_shared_with_grpo() -> None:
-    """grpo_rows.py parses records with these two; they are public API of the data module."""
+    """SFT and GRPO read records through these two (``TrainingRecord.parse``); they are public API of records."""
     assert record_images({"image": "a.jpg"}, "r") == ["a.jpg"]
     assert record_images({"image": ["a.jpg", "b.jpg"]}, "r") == ["a.jpg", "b.jpg"]
     with pytest.raises(DataFormatError, match="r: 'image' must be a non-empty list"):
@@ -228,8 +219,6 @@ def test_image_resize_once_or_as_the_official_double_resize(tiny_model_dir, tmp_
     """Reference §4.1: a 968×1296 ScanNet frame at 128·28·28 px is seen as 252×364 after one resize, but as 252×336
     after qwen-vl-utils' rounding (→ 980×1288) and the processor's second resize (the official pipeline)."""
     from PIL import Image
-
-    from spatialladder.train.data import SFTSample
 
     image = tmp_path / "frame.jpg"
     Image.new("RGB", (1296, 968), (90, 120, 150)).save(image)

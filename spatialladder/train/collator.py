@@ -1,0 +1,76 @@
+"""The SFT collator: trl rows → model inputs and labels through the processor's chat template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatialladder.media import video_metadata
+
+
+@dataclass
+class VisionSFTCollator:
+    """Rows → model inputs and labels, through the processor's chat template (trl's collator plus what it lacks:
+    the video frame rate, and the official ``loss_on: all`` masking).
+
+    ``assistant``: only assistant tokens (text + ``<|im_end|>``) are supervised, via the template's
+    ``{% generation %}`` markers, so no vision token ever is. ``all``: everything except padding (and any
+    ``pad_token_id`` token) and ``<|image_pad|>`` — the official collator's mask, which does supervise
+    ``<|video_pad|>`` and the prompt.
+    """
+
+    processor: Any
+    loss_on: str = "assistant"
+    chat_template: str | None = None
+    video_fps: float = 2.0
+    max_length: int | None = None
+    image_token_id: int = field(init=False)
+    pad_token_id: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.image_token_id = self.processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        self.pad_token_id = self.processor.tokenizer.pad_token_id
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        from trl.data_utils import prepare_multimodal_messages
+
+        conversations = [prepare_multimodal_messages(ex["messages"], images=ex["images"]) for ex in examples]
+        frames = [p["video"] for conv in conversations for m in conv for p in m["content"] if p["type"] == "video"]
+        kwargs: dict[str, Any] = {"padding": True, "padding_side": "right", "add_special_tokens": False}
+        if frames:
+            kwargs.update(video_metadata=video_metadata([len(f) for f in frames], self.video_fps))
+        if self.max_length is not None:
+            kwargs.update(truncation=True, max_length=self.max_length)
+        assistant_only = self.loss_on == "assistant"
+        out = self.processor.apply_chat_template(
+            conversations,
+            chat_template=self.chat_template,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            return_assistant_tokens_mask=assistant_only,
+            processor_kwargs=kwargs,
+        )
+        out["labels"] = self._labels(out, assistant_only)
+        return out
+
+    def _labels(self, out: dict[str, Any], assistant_only: bool) -> Any:
+        """``input_ids`` with every unsupervised position set to -100 (pops the assistant mask from ``out``)."""
+        labels = out["input_ids"].clone()
+        labels[out["attention_mask"] == 0] = -100
+        if assistant_only:
+            labels[out.pop("assistant_masks") == 0] = -100
+        else:  # the official collator: ``labels == pad_token_id`` (wherever it occurs) and ``<|image_pad|>``
+            if self.pad_token_id is not None:
+                labels[out["input_ids"] == self.pad_token_id] = -100
+            labels[out["input_ids"] == self.image_token_id] = -100
+        return labels
+
+
+def training_chat_template(processor: Any) -> str | None:
+    """The chat template with ``{% generation %}`` markers that assistant-only masking needs (trl's copy)."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if has_generation_markers(processor.chat_template):
+        return None
+    return get_training_chat_template(processor)

@@ -1,0 +1,84 @@
+"""Media of a training record: where its files are, reading them, and which video frames a trainer shows.
+
+Images stay at their stored size here: the processor resizes them once, with the pixel budget of the config
+(``official_pre_resize`` adds the official trainers' extra resize when asked). Media are read lazily, row by row,
+so a 26k-record set costs no memory up front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spatialladder.errors import DataFormatError
+from spatialladder.records import TrainingRecord
+from spatialladder.sampling import uniform_sample
+
+
+def resolve_image_root(data_file: str | Path, image_root: str | Path | None) -> Path:
+    """The folder relative image paths start from: ``image_root`` if given, else ``<data file folder>/images``
+    when it exists (the official ``data/images`` layout), else the data file's own folder."""
+    if image_root is not None:
+        root = Path(image_root).expanduser()
+        if not root.is_dir():
+            raise DataFormatError(f"data.image_root {image_root}: not a folder")
+        return root
+    folder = Path(data_file).parent
+    return folder / "images" if (folder / "images").is_dir() else folder
+
+
+def resolve_media(paths: Sequence[str], root: Path, where: str) -> tuple[Path, ...]:
+    """Absolute paths of a record's images; a missing file is an error naming the record."""
+    out = []
+    for p in paths:
+        path = Path(p) if Path(p).is_absolute() else root / p
+        if not path.is_file():
+            raise DataFormatError(f"{where}: image {p!r} not found (looked at {path}; set data.image_root?)")
+        out.append(path)
+    return tuple(out)
+
+
+def load_image(path: str | Path) -> Any:
+    """An RGB PIL image, fully read (so the file handle closes at once)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot read image ({exc})") from None
+
+
+def load_video_frames(paths: Sequence[str | Path]) -> list[Any]:
+    """A video record's (already selected) frames as PIL images."""
+    return [load_image(p) for p in paths]
+
+
+def official_pre_resize(image: Any) -> Any:
+    """What the official collator did before the processor: qwen-vl-utils' ``fetch_image`` at its default pixel
+    bounds, which rounds each side to a multiple of 28 (968×1296 → 980×1288); the processor then resizes again."""
+    from qwen_vl_utils import fetch_image
+
+    return fetch_image({"image": image})
+
+
+def shown_video_frames(record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str) -> list[str]:
+    """The frames a trainer shows for a video record: ``num_frames`` uniform over the listed ones (None = all),
+    by the one sampler (``spatialladder.sampling``).
+
+    A frame-dependent record (``TrainingRecord.frame_dependent``) that this would subsample keeps every listed
+    frame (``frame_dependent: keep_all``), or is refused with an error naming ``where`` (``error``), so the SFT
+    target and the GRPO reward never hold an answer computed on frames the model was not shown.
+    """
+    paths = list(record.image)
+    kept = uniform_sample(paths, num_frames)
+    if len(kept) == len(paths) or not record.frame_dependent:
+        return kept
+    if frame_dependent == "keep_all":
+        return paths
+    raise DataFormatError(
+        f"{where}: a {record.question_type or 'appearance order'!r} answer is computed from all {len(paths)} "
+        f"listed frames, but data.video_frames: {num_frames} would show {len(kept)}; set data.video_frames: null "
+        "(every listed frame) or data.frame_dependent: keep_all"
+    )

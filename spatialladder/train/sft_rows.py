@@ -1,0 +1,150 @@
+"""SpatialLadder records → trl vision-language rows for the SFT stages (1, 2 and cold start).
+
+Accepts the official released files (``spld_grounding_data.jsonl``, ``spld_spatial_data.jsonl``,
+``spld_coldstart_data.jsonl`` + an image folder) and our build-data output (same fields plus extras such as
+``image_size``) without conversion: both are read by ``spatialladder.records`` (lenient mode).
+
+Row format (trl's own VLM format, so a plain ``trl.SFTTrainer`` can train on the same rows)::
+
+    {"messages": [{"role": "system", ...}?,                        # only with prompt_fidelity=official
+                  {"role": "user", "content": [{"type": "image"}, ..., {"type": "text", "text": USER}]},
+                  {"role": "assistant", "content": [{"type": "text", "text": TARGET}]}],
+     "images": [PIL.Image, ...]}                                   # one per {"type": "image"} placeholder
+    # video records: one {"type": "video", "video": [PIL frame, ...]} item instead, and "images": []
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatialladder.errors import DataFormatError
+from spatialladder.records import TrainingRecord, read_jsonl
+from spatialladder.train.boxes import OFFICIAL_SCANNET_FRAME, localization_target
+from spatialladder.train.media import (
+    load_image,
+    load_video_frames,
+    official_pre_resize,
+    resolve_image_root,
+    resolve_media,
+    shown_video_frames,
+)
+from spatialladder.vocab import RECORD_KIND_OF_STAGE
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SFTSample:
+    """One record reduced to what its row needs; media stay paths until the row is read."""
+
+    where: str
+    data_type: str
+    media: tuple[Path, ...]
+    user_text: str
+    target: str = ""
+    boxes: tuple[dict[str, Any], ...] = ()
+    box_frame: tuple[int, int] | None = None
+
+
+def sft_sample(record: TrainingRecord, stage: str, root: Path, data: Any, fidelity: str, where: str) -> SFTSample:
+    """One record → an SFTSample for ``stage``; a record of another stage's kind is an error naming ``where``."""
+    from spatialladder import prompts
+
+    expected = RECORD_KIND_OF_STAGE[stage]
+    if record.kind != expected:
+        raise DataFormatError(f"{where}: a {record.kind} record in the {stage} stage's data (expected {expected})")
+    images = list(record.image)
+    if record.data_type == "video":
+        images = shown_video_frames(record, data.video_frames, data.frame_dependent, where)
+    media = resolve_media(images, root, where)
+    if record.kind == "grounding":
+        user = prompts.sft_user_text(1, str(record.question), fidelity=fidelity)
+        frame = tuple(data.bbox_source_size) if data.bbox_source_size is not None else record.image_size
+        return SFTSample(where, record.data_type, media[:1], user, boxes=record.boxes, box_frame=frame)
+    if record.kind == "spatial":
+        user = prompts.sft_user_text(2, str(record.question), record.options, record.answer_kind, fidelity=fidelity)
+        return SFTSample(where, record.data_type, media, user, target=str(record.answer))
+    if fidelity == "fixed" and record.question is not None:
+        user = prompts.sft_user_text("cs", record.question, record.options, record.answer_kind, fidelity=fidelity)
+    else:
+        user = str(record.prompt)
+    return SFTSample(where, record.data_type, media, user, target=str(record.solution))
+
+
+def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
+    """All usable samples of an SFT stage config, and per-reason counts of what was skipped (none so far: bad
+    records are errors, since a silently shrunken training set changes results)."""
+    samples: list[SFTSample] = []
+    skipped: Counter = Counter()
+    for file in cfg.data.files:
+        root = resolve_image_root(file, cfg.data.image_root)
+        for lineno, obj in read_jsonl(file):
+            if cfg.data.max_samples is not None and len(samples) >= cfg.data.max_samples:
+                skipped["beyond data.max_samples"] += 1
+                continue
+            where = f"{file}:{lineno}"
+            record = TrainingRecord.parse(obj, where)
+            samples.append(sft_sample(record, cfg.stage, root, cfg.data, cfg.prompt_fidelity, where))
+    if not samples:
+        raise DataFormatError(f"data.files {cfg.data.files}: no records")
+    counts = Counter(s.data_type for s in samples)
+    logger.info("%s: %d samples (%s); skipped %s", cfg.stage, len(samples), dict(counts), dict(skipped) or "none")
+    whole = cfg.data.video_frames is not None and sum(
+        s.data_type == "video" and len(s.media) > cfg.data.video_frames for s in samples
+    )
+    if whole:
+        logger.info("%d frame-dependent video records keep all their frames (data.frame_dependent: keep_all)", whole)
+    return samples, skipped
+
+
+@dataclass
+class SFTRows:
+    """Builds trl rows from samples; images are read when a row is requested (DataLoader workers parallelise it)."""
+
+    samples: list[SFTSample]
+    processor: Any
+    system_text: str | None = None
+    bbox_target: str = "rescaled"
+    image_resize: str = "once"
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def row(self, index: int) -> dict[str, Any]:
+        s = self.samples[index]
+        if s.data_type == "video":
+            vision = [{"type": "video", "video": load_video_frames(s.media)}]  # frames chosen by sft_sample
+            images: list[Any] = []
+        else:
+            images = [load_image(p) for p in s.media]
+            if self.image_resize == "official":
+                images = [official_pre_resize(im) for im in images]
+            vision = [{"type": "image"} for _ in images]
+        target = s.target
+        if s.boxes:
+            size = images[0].size
+            frame = s.box_frame or (OFFICIAL_SCANNET_FRAME if self.bbox_target == "official" else size)
+            target = localization_target(s.boxes, size, frame, self.processor, self.bbox_target)
+        messages = [] if self.system_text is None else [_text_message("system", self.system_text)]
+        messages.append({"role": "user", "content": [*vision, {"type": "text", "text": s.user_text}]})
+        messages.append(_text_message("assistant", target))
+        return {"messages": messages, "images": images}
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """``datasets`` transform: a batch of ``index`` values → a batch of rows."""
+        rows = [self.row(i) for i in batch["index"]]
+        return {"messages": [r["messages"] for r in rows], "images": [r["images"] for r in rows]}
+
+    def as_dataset(self) -> Any:
+        """A ``datasets.Dataset`` (what trl accepts) holding only indices; rows are built on access."""
+        from datasets import Dataset
+
+        return Dataset.from_dict({"index": list(range(len(self.samples)))}).with_transform(self)
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
