@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from spatialladder.errors import SceneFormatError
+from spatialladder.sampling import uniform_sample
 from spatialladder.scannet.geometry import depth_visible_mask, project_points
 from spatialladder.scannet.io import (
     ScanInfo,
@@ -162,12 +163,10 @@ def valid_frames(source: FrameSource) -> tuple[np.ndarray, np.ndarray]:
 
 
 def choose_frames(valid: np.ndarray, selection: str, num_frames: int = 32, every_k: int = 1) -> np.ndarray:
-    """``uniform``: num_frames evenly spaced over the valid frames (all when fewer); ``every_k``: index % k == 0."""
+    """``uniform``: num_frames evenly spaced over the valid frames, all when fewer (``spatialladder.sampling``, as
+    VSI's frame export over its valid candidates); ``every_k``: index % k == 0."""
     if selection == "uniform":
-        if len(valid) <= num_frames:
-            return valid.copy()
-        picks = np.round(np.linspace(0, len(valid) - 1, num_frames)).astype(np.int64)
-        return valid[np.unique(picks)]
+        return np.asarray(uniform_sample(valid, num_frames), dtype=valid.dtype)
     if selection == "every_k":
         return valid[valid % every_k == 0]
     raise ValueError(f"unknown frame selection {selection!r}; valid: every_k, uniform")

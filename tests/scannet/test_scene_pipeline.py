@@ -200,7 +200,8 @@ def test_duplicate_seg_groups_are_dropped(tmp_path, settings):
 
 def test_frame_selection_uniform_and_every_k(scene_both, settings):
     uniform = build_scene_meta(scene_both.scene_dir, settings.model_copy(update={"num_frames": 4, "layout": "raw"}))
-    assert [f.frame_index for f in uniform.frames] == [0, 14, 26, 39]  # valid[round(linspace(0, 38, 4))]
+    # valid[linspace(0, 38, 4, dtype=int)] = valid[[0, 12, 25, 38]] (VSI's floor; rounding gave 13 → frame 14)
+    assert [f.frame_index for f in uniform.frames] == [0, 13, 26, 39]
     every = build_scene_meta(
         scene_both.scene_dir, settings.model_copy(update={"frame_selection": "every_k", "every_k": 10, "layout": "raw"})
     )
