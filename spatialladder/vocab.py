@@ -91,18 +91,6 @@ VSI_QUESTION_TYPES: tuple[str, ...] = (
 )
 """VSI-Bench's ``question_type`` values (vsibench-spbench-scannet.md §1.2); each has a generator of that name."""
 
-VSI_TABLE_ORDER: tuple[str, ...] = (
-    "object_counting",
-    "object_abs_distance",
-    "object_size_estimation",
-    "room_size_estimation",
-    "object_rel_distance",
-    VSI_DIRECTION_TYPE,
-    "route_planning",
-    "obj_appearance_order",
-)
-"""The order of the official VSI-Bench results table."""
-
 ANSWER_KIND_OF_VSI_TYPE: dict[str, VsiAnswerKind] = {
     "object_counting": "na",
     "object_size_estimation": "na",
