@@ -87,6 +87,18 @@ class SamplingSettings(Strict):
     """0 disables top-k filtering."""
 
 
+class DynamicSamplingSettings(Strict):
+    """DAPO's dynamic sampling (arXiv 2503.14476 §3.2; verl ``recipe/dapo/dapo_ray_trainer.py``): a group whose
+    rewards are all equal has zero advantage, so it is dropped and further prompts are drawn until the batch holds
+    only informative groups. Off by default: the paper trains on every group (``docs/fidelity.md``)."""
+
+    enabled: bool = False
+    max_draws: int = Field(3, ge=1)
+    """Further generation batches drawn per training batch at most (DAPO's ``max_num_gen_batches`` less the first).
+    Where verl then stops with an error, a batch still short of informative groups is filled with zero-variance ones
+    (zero advantage: no policy gradient) and counted in ``dynamic_sampling/hit_cap``."""
+
+
 class GRPOStageConfig(Strict):
     kind: Literal["grpo"]
     stage: Literal["grpo"] = "grpo"
@@ -109,7 +121,9 @@ class GRPOStageConfig(Strict):
     """``False`` reproduces the official trainer's bug (§5.5): video rollouts are sampled with the video, but the
     policy and reference log-probs are computed without it (``<|video_pad|>`` read as text, 1-D positions)."""
     rollout: Literal["hf", "vllm"] = "hf"
-    """``vllm`` generates with vLLM colocated on the training GPUs (needs CUDA and ``spatialladder[vllm]``)."""
+    """``vllm`` generates with vLLM colocated on the training GPUs (needs CUDA and ``spatialladder[vllm]``); video rows
+    go to vLLM as the same frames, declared at ``data.video_fps``, that the loss pass sees."""
+    dynamic_sampling: DynamicSamplingSettings = Field(default_factory=DynamicSamplingSettings)
     trainer: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("rewards")

@@ -85,6 +85,8 @@ def build_trainer(
         video_fps=cfg.data.video_fps,
         video_in_loss=cfg.video_in_loss,
         image_resize=cfg.data.image_resize,
+        dynamic_sampling=cfg.dynamic_sampling.enabled,
+        max_draws=cfg.dynamic_sampling.max_draws,
     )
 
 
@@ -117,9 +119,41 @@ def pin_reference(cfg: GRPOStageConfig, loaded: Any, checkpoint: str | None, out
     return ref_dir
 
 
+def group_summary(cfg: GRPOStageConfig, log: Sequence[dict[str, Any]]) -> list[str]:
+    """Model-card lines on uninformative groups: the mean logged zero-variance share (all groups and per modality)
+    and, under dynamic sampling, what it drew and how often it hit its cap."""
+    from spatialladder.train.artifacts import series
+    from spatialladder.train.grpo_groups import ZERO_VARIANCE_KEY
+
+    def mean(key: str) -> float | None:
+        points = series(log, key)
+        return sum(v for _, v in points) / len(points) if points else None
+
+    overall = mean(ZERO_VARIANCE_KEY)
+    if overall is None:
+        return []
+    shares = {k: mean(f"{ZERO_VARIANCE_KEY}/{k}") for k in DATA_TYPES}
+    per_kind = ", ".join(f"{k} {v:.1%}" for k, v in shares.items() if v is not None)
+    lines = [f"groups with zero reward variance (mean over logged steps): {overall:.1%} ({per_kind})"]
+    if cfg.dynamic_sampling.enabled:
+        drawn = sum(v for _, v in series(log, "dynamic_sampling/prompts_drawn"))
+        capped = series(log, "dynamic_sampling/hit_cap")
+        lines.append(
+            f"dynamic sampling (DAPO, at most {cfg.dynamic_sampling.max_draws} further draws per batch): "
+            f"{drawn:g} further prompts drawn over the logged steps; share of batches that hit the cap: "
+            f"{sum(v for _, v in capped) / len(capped):.1%}"
+            if capped
+            else "dynamic sampling: on, nothing logged"
+        )
+    else:
+        lines.append("dynamic sampling: off (every group trained on, as the paper)")
+    return lines
+
+
 def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, int], init_from: str) -> None:
-    """Trainer log, reward/KL curves and model card beside the final weights (``train/artifacts.py``)."""
+    """Trainer log, reward/KL/zero-variance curves and model card beside the final weights (``train/artifacts.py``)."""
     from spatialladder.train.artifacts import grpo_curves, series, write_run_artifacts
+    from spatialladder.train.grpo_groups import ZERO_VARIANCE_KEY
 
     log = trainer.state.log_history
     rewards = series(log, "reward")
@@ -128,7 +162,7 @@ def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, i
         cfg,
         title="GRPO",
         tags=["spatialladder", "grpo", "stage3"],
-        curves=grpo_curves(log),
+        curves={**grpo_curves(log), ZERO_VARIANCE_KEY: "curve_groups_zero_variance.png"},
         facts=[
             "stage: GRPO (`spatialladder train --stage 3`)",
             f"initialised from: `{init_from}`",
@@ -136,6 +170,7 @@ def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, i
             f"rewards: {', '.join(f'{r.name} × {r.weight}' for r in cfg.rewards)}; last logged mean reward: "
             f"{rewards[-1][1] if rewards else None}",
             f"beta (KL): {cfg.beta}; prompt fidelity: {cfg.prompt_fidelity}; video in loss: {cfg.video_in_loss}",
+            *group_summary(cfg, log),
         ],
     )
 
@@ -156,6 +191,7 @@ def run_grpo(
     from spatialladder.config.load import save_resolved
     from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+    from spatialladder.train.sharding import save_final_model
     from spatialladder.train.trl_args import check_report_to_installed, to_grpo_args
 
     args = to_grpo_args(cfg, source)
@@ -172,8 +208,11 @@ def run_grpo(
         shuffle_seed=cfg.data.shuffle_seed,
     )
     counts = {t: data.count(t) for t in DATA_TYPES}
-    if cfg.rollout == "vllm" and counts["video"]:
-        raise ConfigError(f"{source}: rollout: vllm cannot take the {counts['video']} video rows; use rollout: hf")
+    if cfg.rollout == "vllm" and counts["video"] and cfg.trainer.get("vllm_tensor_parallel_size", 1) != 1:
+        raise ConfigError(
+            f"{source}: trainer.vllm_tensor_parallel_size {cfg.trainer['vllm_tensor_parallel_size']} with "
+            f"{counts['video']} video rows; video rollouts under rollout: vllm need 1"
+        )
     logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))
     checkpoint = resume_checkpoint(cfg, resume)
     if is_main_process():  # every process of a multi-process run gets here; one writes
@@ -182,7 +221,7 @@ def run_grpo(
     reference = pin_reference(cfg, loaded, checkpoint, out_dir)
     trainer = build_trainer(cfg, args, loaded, rows_to_dataset(data.rows), reward_funcs)
     trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(out_dir))
+    save_final_model(trainer, str(out_dir))
     if trainer.is_world_process_zero():
         if reference is not None:
             shutil.rmtree(reference)

@@ -33,7 +33,25 @@ and a forward with no image grid either takes transformers 4.49's text-only posi
 ``official-spatialladder.md`` §5.5: "With both grids None, get_rope_index falls back to 1-D text positions").
 
 Also: a sampled ``<|video_pad|>`` in a completion would not match the video features in the loss forward, so it is
-suppressed during generation, as trl already does for ``<|image_pad|>``.
+suppressed during generation, as trl already does for ``<|image_pad|>`` (under vLLM both get a -100 logit bias).
+
+Beyond the video tensors:
+
+4. **Group accounting.** ``_calculate_rewards`` flags every group (one prompt's completions) whose weighted rewards
+   do not vary (``train/grpo_groups.py``) and the batch logs ``groups/zero_variance`` overall and per ``data_type``
+   into trl's metrics, so the shares reach ``train_log.jsonl``, the curves and the model card.
+5. **Dynamic sampling** (DAPO §3.2, off by default). Each batch is screened: rollouts and rewards only, for trl's
+   prompts and then for further seeded draws from the dataset (at most ``max_draws`` batches more), until every
+   process holds a batch of groups with non-zero variance; then trl runs its usual scoring on exactly the kept
+   groups, with ``_generate`` and ``_calculate_rewards`` replaying what screening produced, so the log-prob passes
+   are paid only for kept groups. Counts: ``dynamic_sampling/*`` (``grpo_groups.DYNAMIC_SAMPLING_KEYS``).
+6. **vLLM rollouts of video rows.** trl 1.16's colocated vLLM call passes images only, and as token ids already
+   expanded by the processor, which vLLM (0.31: ``Qwen2_5_VLMultiModalProcessor``) expands a second time (trl#6294).
+   In a batch this class encodes itself, ``_generate_single_turn`` hands vLLM, for each row, the chat text's ids with
+   one placeholder per image/video, the images and the video as ``(frames (T, H, W, 3) uint8, metadata)`` with the
+   same frames and ``fps`` the loss pass uses (vLLM hands the metadata to the same transformers processor, so
+   ``second_per_grid_ts`` agrees), and the processor's pixel budget as ``mm_processor_kwargs``; the ids expanded as
+   vLLM will expand them are checked to equal the loss pass's. Image-only batches still go through trl unchanged.
 
 This module imports trl at import time (it subclasses a trl class); import it only where training happens.
 """
@@ -41,16 +59,20 @@ This module imports trl at import time (it subclasses a trl class); import it on
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.data_utils import prepare_multimodal_messages
 
-from spatialladder.errors import ConfigError
+from spatialladder.errors import ConfigError, DataFormatError
 from spatialladder.media import video_metadata
+from spatialladder.train.grpo_groups import GroupTally, choose_groups, zero_variance_groups
 
 VIDEO_COLUMN = "video"
 """Row column holding one video as a list of frames (PIL images, or paths decoded by ``datasets.Image``)."""
@@ -84,6 +106,105 @@ def with_video_part(prompt: Sequence[dict[str, Any]], frames: Sequence[Any], tex
     return out
 
 
+VLLM_PAD_BIAS = -100.0
+"""vLLM's strongest logit bias (it clamps to ±100): keeps vision pad tokens out of sampled completions."""
+
+
+def expand_vision_pads(ids: Sequence[int], pads: dict[int, Sequence[int]], merge_size: int) -> list[int]:
+    """``ids`` with the i-th occurrence of each pad token in ``pads`` (token id → its items' grids ``(t, h, w)``)
+    repeated ``t·h·w / merge_size²`` times: vLLM's Qwen2.5-VL prompt update (``get_replacement_qwen2vl``)."""
+    seen = dict.fromkeys(pads, 0)
+    out: list[int] = []
+    for token in ids:
+        if token not in pads:
+            out.append(token)
+            continue
+        grids = pads[token]
+        if seen[token] >= len(grids):
+            raise RuntimeError(f"more placeholder tokens {token} in the prompt than the {len(grids)} items")
+        t, h, w = (int(x) for x in grids[seen[token]])
+        out.extend([token] * (t * h * w // merge_size**2))
+        seen[token] += 1
+    if any(seen[token] != len(grids) for token, grids in pads.items()):
+        raise RuntimeError(f"placeholders {seen} do not match the items { ({k: len(v) for k, v in pads.items()}) }")
+    return out
+
+
+def vllm_video(frames: Sequence[Any], fps: float) -> tuple[Any, dict[str, Any]]:
+    """One video as vLLM's Qwen2.5-VL takes it (``video_needs_metadata=True`` in vLLM 0.31): the frames as one
+    ``(T, H, W, 3)`` uint8 array, and metadata declaring them sampled at ``fps`` (the fields of transformers'
+    ``VideoMetadata``, which vLLM builds from it; ``do_sample_frames`` False: every frame is kept)."""
+    import numpy as np
+
+    arrays = [
+        np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame, dtype=np.uint8) for frame in frames
+    ]
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) != 1:
+        raise DataFormatError(f"a video row's {len(arrays)} frames differ in size {shapes}; vLLM takes one array")
+    meta = video_metadata([len(arrays)], fps)[0]
+    return np.stack(arrays), {**meta, "duration": len(arrays) / fps, "do_sample_frames": False}
+
+
+class OwnRequests:
+    """Stands in for the vLLM engine during one rollout call: trl's requests (pre-expanded ids, images only) are
+    swapped for this batch's own, after checking they are the same rows in the same order."""
+
+    def __init__(self, engine: Any, requests: Sequence[dict[str, Any]], prompt_ids: Sequence[Sequence[int]]):
+        self.engine, self.requests, self.prompt_ids = engine, list(requests), [list(ids) for ids in prompt_ids]
+
+    def generate(self, prompts: Sequence[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        ids = [list(p["prompt_token_ids"]) for p in prompts]
+        if ids != self.prompt_ids:
+            raise RuntimeError(f"vLLM was asked for {len(ids)} prompts that are not this batch's {len(self.requests)}")
+        return self.engine.generate(self.requests, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # sleep, wake_up, weight sync, prefix cache: the engine's own
+        return getattr(self.engine, name)
+
+
+@dataclass
+class ScreenedGroup:
+    """One group as dynamic sampling screened it: its rows (prompt parts inlined), encoded vision rows, what
+    ``_generate`` returned for them, their local reward rows and whether the rewards vary."""
+
+    inputs: list[dict[str, Any]]
+    rows: list[dict[str, torch.Tensor]]
+    generated: tuple
+    rewards: torch.Tensor
+    zero: bool
+
+
+GENERATED_PER_ROW = (0, 1, 2, 3, 4, 6, 7)
+"""Fields of trl 1.16 ``_generate``'s result that hold one entry per row (or None / []): prompt ids, completion ids,
+tool mask, completions, sampling logprobs, images, tool images; field 5 (``extra_fields``) is a dict."""
+
+
+def slice_generated(generated: tuple, index: Sequence[int]) -> tuple:
+    """``_generate``'s result restricted to the rows ``index``."""
+    if generated[5]:
+        raise ConfigError("dynamic sampling cannot replay a rollout_func's extra fields")
+    return tuple(
+        {} if i == 5 else value if not value else [value[j] for j in index] for i, value in enumerate(generated)
+    )
+
+
+def join_generated(parts: Sequence[tuple]) -> tuple:
+    """``_generate`` results of consecutive row runs, as one."""
+    out = []
+    for i in range(len(parts[0])):
+        values = [part[i] for part in parts]
+        if i == 5:
+            out.append({})
+        elif all(not v for v in values):
+            out.append(values[0])
+        elif not all(values):
+            raise RuntimeError(f"rollout field {i} is per row in some draws and absent in others")
+        else:
+            out.append([x for v in values for x in v])
+    return tuple(out)
+
+
 class VideoGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose log-prob forwards receive the video tensors of video rows (see the module docstring)."""
 
@@ -94,6 +215,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_fps: float = 2.0,
         video_in_loss: bool = True,
         image_resize: str = "once",
+        dynamic_sampling: bool = False,
+        max_draws: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -101,7 +224,13 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.video_fps = video_fps
         self.video_in_loss = video_in_loss
         self.image_resize = image_resize
+        self.dynamic_sampling = dynamic_sampling
+        self.max_draws = max_draws
         self._active_rows: list[dict[str, torch.Tensor]] | None = None
+        self._active_requests: list[dict[str, Any]] | None = None
+        self._replay: tuple[tuple, torch.Tensor] | None = None
+        self._tally = GroupTally()
+        self._last_zero: list[bool] = []
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", None)
         self._video_token_id = getattr(config, "video_token_id", None)
@@ -111,12 +240,23 @@ class VideoGRPOTrainer(GRPOTrainer):
             self.generation_kwargs["suppress_tokens"] = suppress
 
     @contextmanager
-    def _rows_in_use(self, rows: list[dict[str, torch.Tensor]]) -> Iterator[None]:
-        self._active_rows = rows
+    def _rows_in_use(
+        self, rows: list[dict[str, torch.Tensor]], requests: list[dict[str, Any]] | None = None
+    ) -> Iterator[None]:
+        self._active_rows, self._active_requests = rows, requests
         try:
             yield
         finally:
-            self._active_rows = None
+            self._active_rows, self._active_requests = None, None
+
+    def _own_rows(self, inputs: list[dict[str, Any]]) -> tuple[list, list, list | None]:
+        """Rows with their vision inlined, their encoded ids and tensors, and (under vLLM) their vLLM requests."""
+        inputs = [self._inline_vision(x) for x in inputs]
+        rows = [self._encode_row(x["prompt"]) for x in inputs]
+        requests = (
+            [self._vllm_request(x["prompt"], r) for x, r in zip(inputs, rows, strict=True)] if self.use_vllm else None
+        )
+        return inputs, rows, requests
 
     def _inline_vision(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with its images and video as parts of the prompt, and no ``image``/``images`` column."""
@@ -164,18 +304,119 @@ class VideoGRPOTrainer(GRPOTrainer):
         return {**row, "images": [official_pre_resize(im) for im in row["images"]]}
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        mode = "train" if self.model.training else "eval"
         if self.image_resize == "official":
             inputs = [self._pre_resized(x) for x in inputs]
-        if not any(x.get(VIDEO_COLUMN) for x in inputs):
-            return super()._generate_and_score_completions(inputs)
-        if self.use_vllm:
-            raise ConfigError("video rows need rollout: hf (trl's vLLM rollout passes images only)")
-        inputs = [self._inline_vision(x) for x in inputs]
-        rows = [self._encode_row(x["prompt"]) for x in inputs]
-        with self._rows_in_use(rows):
+        if self.dynamic_sampling and mode == "train":
+            output = self._dynamic_batch(inputs)
+        elif not any(x.get(VIDEO_COLUMN) for x in inputs):
             output = super()._generate_and_score_completions(inputs)
+        else:
+            inputs, rows, requests = self._own_rows(inputs)
+            with self._rows_in_use(rows, requests):
+                output = super()._generate_and_score_completions(inputs)
+            output[ROW_VISION_KEY] = rows
+        self._tally.flush(self._metrics[mode])
+        return output
+
+    def _calculate_rewards(self, inputs: list, prompts: list, completions: list, completion_ids_list: list) -> Any:
+        """trl's rewards (gathered over processes), with every group's zero-variance flag tallied per modality;
+        while a screened batch is replayed, the rewards screening computed."""
+        if self._replay is not None:
+            return gather(self._replay[1].to(self.accelerator.device))
+        scores = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        size = self.num_generations if self.model.training else self.num_generations_eval
+        self._last_zero = zero_variance_groups(scores, self.reward_weights, size)
+        self._tally.add(gather_object([x.get("data_type") for x in inputs])[::size], self._last_zero)
+        return scores
+
+    def _generate(self, prompts: list) -> tuple:
+        if self._replay is None:
+            return super()._generate(prompts)
+        generated = self._replay[0]
+        if len(generated[1]) != len(prompts):
+            raise RuntimeError(f"{len(generated[1])} screened rollouts replayed for {len(prompts)} prompts")
+        return generated
+
+    def _dynamic_batch(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """DAPO's dynamic sampling: screen trl's batch and further draws until every process has ``len(inputs)`` rows
+        of groups with varying rewards (or ``max_draws`` more batches were drawn), then score exactly those."""
+        size = self.num_generations
+        if len(inputs) % size:
+            raise ConfigError(
+                f"dynamic sampling keeps or drops whole groups, so each process's generation batch ({len(inputs)}) "
+                f"must be a multiple of sampling.num_generations ({size})"
+            )
+        quota, processes = len(inputs) // size, self.accelerator.num_processes
+        groups: list[ScreenedGroup] = []
+        zero_by_process: list[list[bool]] = [[] for _ in range(processes)]
+        batch, draws = inputs, 0
+        while True:
+            groups += self._screen(batch, size, zero_by_process)
+            short = any(sum(not z for z in flags) < quota for flags in zero_by_process)
+            if not short or draws == self.max_draws:
+                break
+            batch = self._draw_prompts(quota, draws)
+            draws += 1
+        chosen_by_process = [choose_groups(flags, quota) for flags in zero_by_process]
+        zero_kept = sum(
+            flags[i] for flags, chosen in zip(zero_by_process, chosen_by_process, strict=True) for i in chosen
+        )
+        zero_total = sum(sum(flags) for flags in zero_by_process)
+        metrics = self._metrics["train"]
+        metrics["dynamic_sampling/prompts_drawn"].append(float(draws * quota * processes))
+        metrics["dynamic_sampling/zero_variance_dropped"].append(float(zero_total - zero_kept))
+        metrics["dynamic_sampling/zero_variance_kept"].append(float(zero_kept))
+        metrics["dynamic_sampling/hit_cap"].append(float(short))
+        kept = [groups[i] for i in chosen_by_process[self.accelerator.process_index]]
+        rows = [row for g in kept for row in g.rows]
+        self._pending_extra_logs.clear()  # reward-logged columns of screened rows no longer match the batch
+        self._replay = (join_generated([g.generated for g in kept]), torch.cat([g.rewards for g in kept]))
+        try:
+            with self._rows_in_use(rows):
+                output = super()._generate_and_score_completions([x for g in kept for x in g.inputs])
+        finally:
+            self._replay = None
         output[ROW_VISION_KEY] = rows
         return output
+
+    def _screen(self, batch: list[dict[str, Any]], size: int, zero_by_process: list[list[bool]]) -> list[ScreenedGroup]:
+        """Rollouts and rewards of ``batch`` (no log-prob passes); every process's zero flags go to
+        ``zero_by_process``, this process's groups are returned."""
+        inputs, rows, requests = self._own_rows(batch)
+        prompts = [x["prompt"] for x in inputs]
+        with self._rows_in_use(rows, requests):
+            generated = self._generate(prompts)
+        scores = self._calculate_rewards(inputs, prompts, generated[3], generated[1])
+        per_process = len(self._last_zero) // len(zero_by_process)
+        for p, flags in enumerate(zero_by_process):
+            flags += self._last_zero[p * per_process : (p + 1) * per_process]
+        me = self.accelerator.process_index
+        local, zero = scores[me * len(inputs) : (me + 1) * len(inputs)].cpu(), self._last_zero[me * per_process :]
+        return [
+            ScreenedGroup(
+                inputs=inputs[g * size : (g + 1) * size],
+                rows=rows[g * size : (g + 1) * size],
+                generated=slice_generated(generated, range(g * size, (g + 1) * size)),
+                rewards=local[g * size : (g + 1) * size],
+                zero=zero[g],
+            )
+            for g in range(len(inputs) // size)
+        ]
+
+    def _draw_prompts(self, count: int, draw: int) -> list[dict[str, Any]]:
+        """``count`` further prompts, each repeated ``num_generations`` times as trl's sampler does; drawn without
+        replacement by a generator seeded with (seed, step, process, draw), so a resumed run draws the same."""
+        dataset = self.train_dataset
+        if not hasattr(dataset, "__getitem__"):
+            raise ConfigError("dynamic sampling draws prompts by index; the training dataset must be indexable")
+        rng = random.Random(f"{self.args.seed}/{self.state.global_step}/{self.accelerator.process_index}/{draw}")
+        n = len(dataset)
+        picks = rng.sample(range(n), count) if n >= count else [rng.randrange(n) for _ in range(count)]
+        rows = [dataset[i] for i in picks]
+        if self.image_resize == "official":
+            rows = [self._pre_resized(x) for x in rows]
+        return [dict(row) for row in rows for _ in range(self.num_generations)]
 
     def _tokenize_prompts(self, prompts: list) -> tuple:
         """In a video batch: the rows' own ids and vision tensors (no image list, so trl builds no image-only
@@ -193,6 +434,92 @@ class VideoGRPOTrainer(GRPOTrainer):
                 fields[key] = torch.cat(parts)
         fields["mm_token_type_ids"] = [self._token_types(torch.tensor(ids)).tolist() for ids in prompt_ids]
         return prompt_ids, None, fields
+
+    def _generate_single_turn(
+        self,
+        prompt_ids: list,
+        images: Any,
+        multimodal_fields: dict,
+        num_generations: int,
+        has_tool_images: bool = False,
+    ) -> tuple:
+        """Under vLLM, a batch this class encoded goes to the engine as its own requests (see :class:`OwnRequests`)."""
+        if not self.use_vllm:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        self._suppress_pads_in_vllm()
+        if self._active_requests is None:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        if getattr(self.vllm_generation, "tensor_parallel_size", 1) > 1:
+            raise ConfigError("video rows under rollout: vllm need trainer.vllm_tensor_parallel_size 1")
+        engine = self.vllm_generation.llm
+        self.vllm_generation.llm = OwnRequests(engine, self._active_requests, prompt_ids)
+        try:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        finally:
+            self.vllm_generation.llm = engine
+
+    def _suppress_pads_in_vllm(self) -> None:
+        """The vLLM counterpart of the HF path's ``suppress_tokens``: vision pads get the lowest logit bias."""
+        kwargs = self.vllm_generation.generation_kwargs
+        pads = [t for t in (self._image_token_id, self._video_token_id) if t is not None]
+        kwargs["logit_bias"] = {**(kwargs.get("logit_bias") or {}), **dict.fromkeys(pads, VLLM_PAD_BIAS)}
+
+    def _vllm_request(self, prompt: list[dict[str, Any]], row: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """One row as a vLLM request: the chat text's token ids with one placeholder per image/video (vLLM expands
+        them), the images and the video (:func:`vllm_video`), and the processor's pixel budget; the ids expanded as
+        vLLM will must equal the ids of the loss pass (``row``)."""
+        parts = [part for message in prompt if isinstance(message["content"], list) for part in message["content"]]
+        images = [part["image"] for part in parts if part.get("type") == "image"]
+        videos = [part[VIDEO_COLUMN] for part in parts if part.get("type") == VIDEO_COLUMN]
+        text = self.processing_class.apply_chat_template(
+            conversation=[prompt],
+            chat_template=self.chat_template,
+            add_generation_prompt=True,
+            tokenize=False,
+            **{k: v for k, v in self.chat_template_kwargs.items() if k != "processor_kwargs"},
+        )
+        ids = self._tokenizer(text[0] if isinstance(text, list) else text, add_special_tokens=False)["input_ids"]
+        pads = {}
+        if images:
+            pads[self._image_token_id] = row["image_grid_thw"].tolist()
+        if videos:
+            pads[self._video_token_id] = row["video_grid_thw"].tolist()
+        merge = self.processing_class.image_processor.merge_size
+        if expand_vision_pads(ids, pads, merge) != row[PROMPT_IDS_KEY][0].tolist():
+            raise RuntimeError("the vLLM prompt, expanded as vLLM expands it, differs from the loss pass's prompt")
+        data: dict[str, Any] = {}
+        if images:
+            data["image"] = images if len(images) > 1 else images[0]
+        if videos:
+            items = [vllm_video(frames, self.video_fps) for frames in videos]
+            data["video"] = items if len(items) > 1 else items[0]
+        request: dict[str, Any] = {"prompt_token_ids": ids}
+        if data:
+            request["multi_modal_data"] = data
+            request["mm_processor_kwargs"] = self._vllm_processor_kwargs(bool(images), bool(videos))
+        return request
+
+    def _vllm_processor_kwargs(self, images: bool, videos: bool) -> dict[str, Any]:
+        """What vLLM passes to the same transformers processor at call time so it resizes as ours does: the pixel
+        bounds (``size``) and, for videos, the whole-video cap and no frame resampling (``models/load.py``)."""
+        processor = self.processing_class
+        parts = [processor.image_processor] * images + [processor.video_processor] * videos
+        sizes = [{k: v for k, v in dict(part.size).items() if v is not None} for part in parts]
+        if any(size != sizes[0] for size in sizes):
+            raise ConfigError(f"a row with images and a video needs one pixel budget for both under vLLM, not {sizes}")
+        out: dict[str, Any] = {"size": sizes[0]}
+        if videos:
+            out["do_sample_frames"] = False
+            cap = getattr(processor.video_processor, "cap_pixels_per_frame", None)
+            if cap is not None:
+                out["cap_pixels_per_frame"] = cap
+        return out
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         rows = inputs.get(ROW_VISION_KEY)
