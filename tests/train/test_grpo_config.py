@@ -104,6 +104,8 @@ def test_batch_rule_counts_accumulation_and_explicit_generation_batch() -> None:
         ("trainer.beta=0.1", "trainer.beta is set by spatialladder itself"),
         ("loss_type=bnpo", "loss_type: Input should be 'grpo', 'dapo' or 'dr_grpo'"),
         ("sampling.num_generations=1", "sampling.num_generations: Input should be greater than or equal to 2"),
+        ("dynamic_sampling.max_draws=0", "dynamic_sampling.max_draws: Input should be greater than or equal to 1"),
+        ("dynamic_sampling.max_draw=2", "dynamic_sampling.max_draw: unknown key"),
     ],
 )
 def test_bad_values_name_the_key(override: str, expected: str) -> None:
@@ -118,6 +120,7 @@ def test_defaults_are_the_paper_not_trl() -> None:
     )
     assert (cfg.loss_type, cfg.beta, cfg.epsilon, cfg.scale_rewards) == ("grpo", 0.01, 0.2, "group")
     assert (cfg.sampling.num_generations, cfg.sampling.top_k, cfg.sampling.max_completion_length) == (4, 50, 1024)
+    assert (cfg.dynamic_sampling.enabled, cfg.dynamic_sampling.max_draws) == (False, 3)  # DAPO's is not the paper's
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")

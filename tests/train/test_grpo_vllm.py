@@ -1,0 +1,280 @@
+"""``rollout: vllm`` with video rows, up to the engine: a stand-in vLLM engine checks what it receives.
+
+vLLM is not installed here (and needs CUDA), so trl's real colocated ``VLLMGeneration.generate`` and
+``sync_weights`` run against a stand-in ``LLM``. The stand-in does what vLLM 0.31 does with a Qwen2.5-VL request
+(``vllm/model_executor/models/qwen2_5_vl.py``: ``Qwen2_5_VLMultiModalProcessor._get_hf_mm_inputs`` turns each
+``(frames, metadata)`` video into ``videos`` + ``video_metadata`` for the model folder's transformers processor,
+called with the request's ``mm_processor_kwargs``; ``_get_prompt_updates`` expands each placeholder token to
+``grid.prod() // merge_size²`` tokens), so the test compares vLLM's view of a row with the loss pass's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spatialladder.config.load import load_config
+from spatialladder.models.load import load_model_and_processor
+from spatialladder.train.grpo import build_trainer
+from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+from spatialladder.train.trl_args import to_grpo_args
+from spatialladder.train.video_grpo import ROW_VISION_KEY, VLLM_PAD_BIAS, expand_vision_pads, vllm_video
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
+ANSWERS = "ABCD"
+
+
+class StandInSamplingParams:
+    """vLLM's ``SamplingParams`` as trl builds it: only the keyword arguments are kept."""
+
+    def __init__(self, **kwargs: Any):
+        self.kwargs = kwargs
+
+
+class StandInLLM:
+    """Records requests and weight loads; answers ``<answer>X</answer><|im_end|>`` with X cycling over the requests,
+    each token at log-prob -1 (vLLM's ``RequestOutput`` shape: ``prompt_token_ids``, ``outputs[0].token_ids``,
+    ``outputs[0].logprobs`` as one {token: Logprob(logprob, rank)} per token)."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.calls: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+        self.loaded: list[str] = []
+        model = SimpleNamespace(load_weights=lambda weights: self.loaded.extend(name for name, _ in weights))
+        self.llm_engine = SimpleNamespace(
+            model_executor=SimpleNamespace(driver_worker=SimpleNamespace(model_runner=SimpleNamespace(model=model)))
+        )
+
+    def reset_prefix_cache(self) -> None:
+        pass
+
+    def generate(self, prompts: list[dict[str, Any]], sampling_params: Any = None, use_tqdm: bool = False) -> list:
+        self.calls.append((list(prompts), sampling_params.kwargs))
+        outputs = []
+        for k, request in enumerate(prompts):
+            text = f"<answer>{ANSWERS[k % len(ANSWERS)]}</answer><|im_end|>"
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling_params.kwargs["max_tokens"]]
+            lps = [{t: SimpleNamespace(logprob=-1.0, rank=1)} for t in ids]
+            outputs.append(
+                SimpleNamespace(
+                    prompt_token_ids=request["prompt_token_ids"],
+                    outputs=[SimpleNamespace(token_ids=ids, logprobs=lps)],
+                )
+            )
+        return outputs
+
+
+def as_vllm_would(model_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
+    """vLLM 0.31's Qwen2.5-VL processing of one request: the folder's processor (vLLM loads it from the model path),
+    called on the request's media and ``mm_processor_kwargs``; the placeholders expanded from the grids."""
+    from transformers import AutoProcessor
+    from transformers.video_utils import VideoMetadata
+
+    processor = AutoProcessor.from_pretrained(model_dir)
+    data = request["multi_modal_data"]
+    hf: dict[str, Any] = {}
+    text = ""
+    if "image" in data:
+        images = data["image"] if isinstance(data["image"], list) else [data["image"]]
+        hf["images"] = images
+        text += "<|vision_start|><|image_pad|><|vision_end|>" * len(images)
+    if "video" in data:
+        frames, meta = data["video"]
+        hf["videos"] = [frames]
+        hf["video_metadata"] = [VideoMetadata(**{k: v for k, v in meta.items() if k != "do_sample_frames"})]
+        text += "<|vision_start|><|video_pad|><|vision_end|>"
+    out = processor(text=[text], **hf, **request["mm_processor_kwargs"], return_tensors="pt")
+    cfg = processor.tokenizer.convert_tokens_to_ids
+    pads = {}
+    if "image_grid_thw" in out:
+        pads[cfg("<|image_pad|>")] = out["image_grid_thw"].tolist()
+    if "video_grid_thw" in out:
+        pads[cfg("<|video_pad|>")] = out["video_grid_thw"].tolist()
+    out["expanded_ids"] = expand_vision_pads(request["prompt_token_ids"], pads, processor.image_processor.merge_size)
+    return out
+
+
+def vllm_trainer(model_dir: Path, records: dict[str, Path], out: Path, rows: list, reward: Any) -> tuple[Any, Any]:
+    """A trainer built as for ``rollout: hf`` (vLLM cannot be imported here), then given trl's own colocated
+    ``VLLMGeneration`` around the stand-in engine, as ``GRPOTrainer.__init__`` would with ``use_vllm``."""
+    from trl.distributed import DistributedBackend
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    cfg = load_config(
+        TINY_CONFIG,
+        [
+            f"model.name_or_path={model_dir}",
+            f"data.files=[{records['spatial']}]",
+            f"output_dir={out}",
+            "trainer.disable_tqdm=true",
+            "rewards=[{name: format}]",
+            "trainer.max_steps=1",
+            "trainer.per_device_train_batch_size=8",
+            "model.max_pixels=6272",  # 8·28·28, below the folder's 12,544: vLLM must be told the budget
+            "data.video_fps=4.0",  # second_per_grid_ts 2 / 4 = 0.5, not the default 1.0
+        ],
+    )
+    loaded = load_model_and_processor(cfg.model, for_training=True)
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), [reward])
+    engine = StandInLLM(loaded.processor.tokenizer)
+    generation = VLLMGeneration.__new__(VLLMGeneration)
+    generation.__dict__.update(
+        model=trainer.model,
+        accelerator=trainer.accelerator,
+        _dist=DistributedBackend(trainer.accelerator),
+        processing_class=trainer.processing_class,
+        mode="colocate",
+        structured_outputs_regex=None,
+        tensor_parallel_size=1,
+        enable_sleep_mode=False,
+        _llm_weights_sleeping=False,
+        repetition_penalty=1.0,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=50,
+        min_p=0.0,
+        max_completion_length=8,
+        logprobs=0,
+        generation_kwargs={},
+        llm=engine,
+    )
+    trainer.use_vllm, trainer.vllm_generation, trainer._last_loaded_step = True, generation, -1
+    return trainer, engine
+
+
+def scored_batches(trainer: Any) -> list[dict[str, Any]]:
+    batches: list[dict[str, Any]] = []
+    score = trainer._generate_and_score_completions
+    trainer._generate_and_score_completions = lambda inputs: batches.append(score(inputs)) or batches[-1]
+    return batches
+
+
+def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
+    tiny_model_dir, tiny_records, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
+    rows = load_grpo_rows([tiny_records["spatial"]], video_frames=4).rows
+    video = next(r for r in rows if r["data_type"] == "video")
+    image = next(r for r in rows if r["data_type"] == "single_image")
+    seen: list[str] = []
+
+    def reward(completions: list[Any], **_: Any) -> list[float]:
+        seen.extend(c[0]["content"] for c in completions)
+        return [float("ABCD".index(c[0]["content"][8])) for c in completions]
+
+    trainer, engine = vllm_trainer(tiny_model_dir, tiny_records, tmp_path, [video, image], reward)
+    batches = scored_batches(trainer)
+    calls = trainer.model.model.visual
+    grad_calls: list[bool] = []
+    calls.register_forward_hook(lambda module, args, out: grad_calls.append(torch.is_grad_enabled()))
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+
+    # one rollout call, 2 prompts x 4 completions, trl's sampling settings plus the vision pads' logit bias
+    [(requests, params)] = engine.calls
+    assert len(requests) == 8 and params["n"] == 1 and params["max_tokens"] == 8 and params["top_k"] == 50
+    pads = trainer.processing_class.tokenizer.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>"])
+    assert params["logit_bias"] == dict.fromkeys(pads, VLLM_PAD_BIAS)
+    assert engine.loaded and all(not n.startswith("base_model") for n in engine.loaded)  # weights synced first
+
+    [batch] = batches
+    loss_rows = batch[ROW_VISION_KEY]
+    tokenizer = trainer.processing_class.tokenizer
+    kinds = []
+    for request, loss_row in zip(requests, loss_rows, strict=True):
+        text = tokenizer.decode(request["prompt_token_ids"])
+        vllm = as_vllm_would(tiny_model_dir, request)
+        assert vllm["expanded_ids"] == loss_row["prompt_ids"][0].tolist()  # the same prompt, once vLLM expands it
+        if "video" in request["multi_modal_data"]:
+            kinds.append("video")
+            assert text.count("<|vision_start|><|video_pad|><|vision_end|>") == 1 and "<|image_pad|>" not in text
+            assert video["prompt"][0]["content"] in text
+            frames, meta = request["multi_modal_data"]["video"]
+            hf_frames = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in video["video"]])
+            assert frames.dtype == np.uint8 and frames.shape == hf_frames.shape and frames.shape[0] == 4
+            assert np.array_equal(frames, hf_frames)  # the very frames the HF path feeds the processor
+            assert meta == {
+                "fps": 4.0,
+                "total_num_frames": 4,
+                "frames_indices": [0, 1, 2, 3],
+                "duration": 1.0,
+                "do_sample_frames": False,
+            }
+            assert request["mm_processor_kwargs"] == {
+                "size": {"shortest_edge": 784, "longest_edge": 6272},
+                "do_sample_frames": False,
+                "cap_pixels_per_frame": True,
+            }
+            for key in ("pixel_values_videos", "video_grid_thw"):
+                assert torch.equal(vllm[key], loss_row[key]), key
+            assert vllm["second_per_grid_ts"].tolist() == loss_row["second_per_grid_ts"].tolist() == [0.5]
+        else:
+            kinds.append("image")
+            assert text.count("<|vision_start|><|image_pad|><|vision_end|>") == 1 and "<|video_pad|>" not in text
+            assert request["mm_processor_kwargs"] == {"size": {"shortest_edge": 784, "longest_edge": 6272}}
+            for key in ("pixel_values", "image_grid_thw"):
+                assert torch.equal(vllm[key], loss_row[key]), key
+    assert sorted(kinds) == ["image"] * 4 + ["video"] * 4
+
+    # the engine's completions are what the rewards score and what the loss pass trains on, with the video in it
+    assert seen == [f"<answer>{ANSWERS[k % 4]}</answer>" for k in range(8)]
+    completion = tokenizer.decode(batch["completion_ids"][0][batch["completion_mask"][0].bool()])
+    assert completion.startswith("<answer>") and completion.endswith("<|im_end|>")
+    assert grad_calls.count(True) == 2  # loss forward: the image and the video through the vision tower
+    assert any(not torch.equal(p, before[n]) for n, p in trainer.model.named_parameters() if "visual" in n)
+
+
+def test_image_only_batches_still_go_through_trl(tiny_model_dir, tiny_records, tmp_path, monkeypatch) -> None:
+    """No video in the batch: trl builds the request itself (its ids, its image list, no pixel kwargs)."""
+    monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
+    rows = [r for r in load_grpo_rows([tiny_records["spatial"]]).rows if r["data_type"] == "single_image"][:2]
+    trainer, engine = vllm_trainer(tiny_model_dir, tiny_records, tmp_path, rows, lambda completions, **_: [0.0] * 8)
+    batches = scored_batches(trainer)
+    trainer.train()
+    [(requests, _)] = engine.calls
+    assert all(set(r) == {"prompt_token_ids", "multi_modal_data"} for r in requests)
+    assert all(isinstance(r["multi_modal_data"]["image"], Image.Image) for r in requests)
+    assert ROW_VISION_KEY not in batches[0]
+
+
+def test_vllm_video_refuses_frames_of_different_sizes() -> None:
+    from spatialladder.errors import DataFormatError
+
+    frames = [Image.new("RGB", (28, 28)), Image.new("RGB", (56, 28))]
+    with pytest.raises(DataFormatError, match=r"2 frames differ in size"):
+        vllm_video(frames, 2.0)
+    array, meta = vllm_video([Image.new("RGB", (56, 28), (1, 2, 3))] * 3, 2.0)
+    assert array.shape == (3, 28, 56, 3) and array[0, 0, 0].tolist() == [1, 2, 3]
+    assert meta["duration"] == 1.5 and meta["fps"] == 2.0
+
+
+def test_expansion_follows_the_grids_in_order() -> None:
+    ids = [1, 9, 2, 8, 3, 9]
+    assert expand_vision_pads(ids, {9: [(1, 4, 4), (2, 2, 4)], 8: [(2, 4, 2)]}, 2) == [
+        1,
+        9,
+        9,
+        9,
+        9,
+        2,
+        8,
+        8,
+        8,
+        8,
+        3,
+        9,
+        9,
+        9,
+        9,
+    ]
+    with pytest.raises(RuntimeError, match="do not match the items"):
+        expand_vision_pads(ids, {9: [(1, 4, 4)] * 3}, 2)
