@@ -125,8 +125,9 @@ def expand_vision_pads(ids: Sequence[int], pads: dict[int, Sequence[int]], merge
         t, h, w = (int(x) for x in grids[seen[token]])
         out.extend([token] * (t * h * w // merge_size**2))
         seen[token] += 1
-    if any(seen[token] != len(grids) for token, grids in pads.items()):
-        raise RuntimeError(f"placeholders {seen} do not match the items { ({k: len(v) for k, v in pads.items()}) }")
+    items = {token: len(grids) for token, grids in pads.items()}
+    if seen != items:
+        raise RuntimeError(f"placeholders {seen} do not match the items {items}")
     return out
 
 
@@ -175,13 +176,10 @@ class ScreenedGroup:
     zero: bool
 
 
-GENERATED_PER_ROW = (0, 1, 2, 3, 4, 6, 7)
-"""Fields of trl 1.16 ``_generate``'s result that hold one entry per row (or None / []): prompt ids, completion ids,
-tool mask, completions, sampling logprobs, images, tool images; field 5 (``extra_fields``) is a dict."""
-
-
 def slice_generated(generated: tuple, index: Sequence[int]) -> tuple:
-    """``_generate``'s result restricted to the rows ``index``."""
+    """``_generate``'s result restricted to the rows ``index``. trl 1.16 returns (prompt ids, completion ids, tool
+    mask, completions, sampling logprobs, extra fields, images, tool images): one entry per row, or None / [] when
+    absent, except the extra fields (a dict, empty without a ``rollout_func``)."""
     if generated[5]:
         raise ConfigError("dynamic sampling cannot replay a rollout_func's extra fields")
     return tuple(
@@ -206,7 +204,8 @@ def join_generated(parts: Sequence[tuple]) -> tuple:
 
 
 class VideoGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer whose log-prob forwards receive the video tensors of video rows (see the module docstring)."""
+    """GRPOTrainer whose log-prob forwards receive the video tensors of video rows, which tallies zero-variance
+    groups, optionally samples dynamically and hands vLLM video rows (see the module docstring)."""
 
     def __init__(
         self,
