@@ -63,6 +63,33 @@ def official_pre_resize(image: Any) -> Any:
     return fetch_image({"image": image})
 
 
+def official_pre_resize_size(width: int, height: int) -> tuple[int, int]:
+    """(W, H) :func:`official_pre_resize` turns a ``width``×``height`` image into, without any pixels: qwen-vl-utils'
+    ``smart_resize`` at ``fetch_image``'s default bounds (its IMAGE_MIN/MAX_TOKEN_NUM × 28²)."""
+    from qwen_vl_utils import vision_process as vp
+
+    factor = 14 * vp.SPATIAL_MERGE_SIZE
+    h, w = vp.smart_resize(
+        height,
+        width,
+        factor=factor,
+        min_pixels=vp.IMAGE_MIN_TOKEN_NUM * factor**2,
+        max_pixels=vp.IMAGE_MAX_TOKEN_NUM * factor**2,
+    )
+    return w, h
+
+
+def image_file_size(path: str | Path) -> tuple[int, int]:
+    """(W, H) of an image file from its header alone (PIL reads no pixels until asked)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot read image ({exc})") from None
+
+
 def shown_video_frames(record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str) -> list[str]:
     """The frames a trainer shows for a video record: ``num_frames`` uniform over the listed ones (None = all),
     by the one sampler (``spatialladder.sampling``).

@@ -124,26 +124,42 @@ class SFTRows:
             if self.image_resize == "official":
                 images = [official_pre_resize(im) for im in images]
             vision = [{"type": "image"} for _ in images]
+        return {"messages": self.messages(s, vision, images[0].size if images else None), "images": images}
+
+    def messages(self, s: SFTSample, vision: list[dict[str, Any]], image_size: tuple[int, int] | None) -> list[Any]:
+        """The chat of sample ``s`` with the given vision items; ``image_size`` (W, H) is the size of the first
+        image as the processor receives it (stage-1 boxes are mapped to its resize). Shared by :meth:`row` and the
+        length estimate (``train/lengths.py``), which passes sizes read from the file headers instead of pixels."""
         target = s.target
         if s.boxes:
-            size = images[0].size
-            frame = s.box_frame or (OFFICIAL_SCANNET_FRAME if self.bbox_target == "official" else size)
-            target = localization_target(s.boxes, size, frame, self.processor, self.bbox_target)
+            if image_size is None:
+                raise DataFormatError(f"{s.where}: a grounding record needs an image for its boxes")
+            frame = s.box_frame or (OFFICIAL_SCANNET_FRAME if self.bbox_target == "official" else image_size)
+            target = localization_target(s.boxes, image_size, frame, self.processor, self.bbox_target)
         messages = [] if self.system_text is None else [_text_message("system", self.system_text)]
         messages.append({"role": "user", "content": [*vision, {"type": "text", "text": s.user_text}]})
         messages.append(_text_message("assistant", target))
-        return {"messages": messages, "images": images}
+        return messages
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """``datasets`` transform: a batch of ``index`` values → a batch of rows."""
         rows = [self.row(i) for i in batch["index"]]
         return {"messages": [r["messages"] for r in rows], "images": [r["images"] for r in rows]}
 
-    def as_dataset(self) -> Any:
-        """A ``datasets.Dataset`` (what trl accepts) holding only indices; rows are built on access."""
+    def as_dataset(self, lengths: list[int] | None = None, length_column: str = "length") -> Any:
+        """A ``datasets.Dataset`` (what trl accepts) holding only indices; rows are built on access.
+
+        ``lengths`` (one per sample, ``train/lengths.py``) become the column ``length_column``, where transformers'
+        ``train_sampling_strategy: group_by_length`` looks for precomputed lengths; the row transform never reads it.
+        """
         from datasets import Dataset
 
-        return Dataset.from_dict({"index": list(range(len(self.samples)))}).with_transform(self)
+        columns: dict[str, list[int]] = {"index": list(range(len(self.samples)))}
+        if lengths is not None:
+            if len(lengths) != len(self.samples):
+                raise ValueError(f"{len(lengths)} lengths for {len(self.samples)} samples")
+            columns[length_column] = list(lengths)
+        return Dataset.from_dict(columns).with_transform(self, columns=["index"])
 
 
 def _text_message(role: str, text: str) -> dict[str, Any]:
