@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from spatialladder.config.base import ModelSettings, Strict
 from spatialladder.vocab import FrameDependent, ImageResize, PromptFidelity, SftStage
 
 OWNED_TRAINER_KEYS = frozenset(
-    {"output_dir", "seed", "data_seed", "assistant_only_loss", "completion_only_loss", "dataset_text_field"}
+    {
+        "output_dir",
+        "seed",
+        "data_seed",
+        "assistant_only_loss",
+        "completion_only_loss",
+        "dataset_text_field",
+        "padding_free",
+    }
 )
-"""Keys set from our own config fields; accepting them under ``trainer:`` would give a setting two sources."""
+"""Keys set from our own config fields; accepting them under ``trainer:`` would give a setting two sources
+(trl's own ``padding_free`` refuses vision rows; ours is the top-level ``padding_free``)."""
 
 
 def reject_owned_keys(trainer: dict[str, Any], owned: frozenset[str]) -> dict[str, Any]:
@@ -64,9 +73,26 @@ class SFTStageConfig(Strict):
     """``micro_batch``: each micro-batch's token-mean CE, averaged over accumulation steps and processes — what the
     official run computed (transformers 4.49 passed no token count to Qwen2.5-VL), i.e. a per-sequence mean at
     batch 1. ``tokens``: one token mean over the whole accumulated batch (transformers 5 / trl default)."""
+    padding_free: bool = False
+    """Pack each micro-batch's rows into one sequence with no padding (flash-attention varlen on CUDA,
+    ``train/packing.py``); per-row losses are those of the padded batch. Needs ``model.attn_implementation:
+    flash_attention_2``, CUDA and flash-attn (checked by ``config validate``). Off: the paper's padded batches."""
     trainer: dict[str, Any] = Field(default_factory=dict)
+    """trl ``SFTConfig`` keys, passed through. ``train_sampling_strategy: group_by_length`` (default ``random``, the
+    paper's order) draws each batch from rows of similar length (``train/grouping.py``)."""
 
     @field_validator("trainer")
     @classmethod
     def _trainer_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         return reject_owned_keys(v, OWNED_TRAINER_KEYS)
+
+    @field_validator("padding_free")
+    @classmethod
+    def _padding_free_attention(cls, v: bool, info: ValidationInfo) -> bool:
+        model = info.data.get("model")
+        if v and model is not None and model.attn_implementation != "flash_attention_2":
+            raise ValueError(
+                f"true needs model.attn_implementation: flash_attention_2, got {model.attn_implementation!r} "
+                "(sdpa/eager would attend through a full mask over the packed rows)"
+            )
+        return v

@@ -17,6 +17,9 @@ class VisionSFTCollator:
     ``{% generation %}`` markers, so no vision token ever is. ``all``: everything except padding (and any
     ``pad_token_id`` token) and ``<|image_pad|>`` — the official collator's mask, which does supervise
     ``<|video_pad|>`` and the prompt.
+
+    ``padding_free``: the padded batch is then packed into one sequence for flash-attention varlen
+    (``train/packing.py``); ``model_config`` (the model's ``Qwen2_5_VLConfig``) gives the mRoPE positions.
     """
 
     processor: Any
@@ -24,12 +27,21 @@ class VisionSFTCollator:
     chat_template: str | None = None
     video_fps: float = 2.0
     max_length: int | None = None
+    padding_free: bool = False
+    model_config: Any = None
     image_token_id: int = field(init=False)
     pad_token_id: int | None = field(init=False)
+    rope_index: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.image_token_id = self.processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
         self.pad_token_id = self.processor.tokenizer.pad_token_id
+        if self.padding_free:
+            if self.model_config is None:
+                raise ValueError("padding_free needs the model config (its mRoPE settings)")
+            from spatialladder.train.packing import RopeIndex
+
+            self.rope_index = RopeIndex(self.model_config)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         from trl.data_utils import prepare_multimodal_messages
@@ -52,6 +64,10 @@ class VisionSFTCollator:
             processor_kwargs=kwargs,
         )
         out["labels"] = self._labels(out, assistant_only)
+        if self.rope_index is not None:
+            from spatialladder.train.packing import pack_batch
+
+            return pack_batch(out, self.rope_index)
         return out
 
     def _labels(self, out: dict[str, Any], assistant_only: bool) -> Any:

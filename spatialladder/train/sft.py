@@ -14,6 +14,7 @@ from typing import Any
 from spatialladder.config.load import save_resolved
 from spatialladder.train.artifacts import SFT_CURVES, series, write_run_artifacts
 from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
+from spatialladder.train.sharding import save_final_model
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,13 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     loaded = load_for_training(cfg.model, checkpoint)
     processor = loaded.processor
     rows = sft_rows(cfg, samples, processor)
-    collator = sft_collator(cfg, processor, args.max_length)
+    collator = sft_collator(cfg, processor, args.max_length, loaded.model.config)
     trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
     if trainer.is_world_process_zero():
         save_resolved(cfg, cfg.output_dir)
     _log_trainable(trainer.model)
     output = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(cfg.output_dir)
+    save_final_model(trainer, cfg.output_dir)
     if trainer.is_world_process_zero():
         processor.save_pretrained(cfg.output_dir)
         write_sft_artifacts(cfg, trainer, len(samples), loaded.source)
@@ -67,7 +68,8 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 def build_sft_trainer(
     cfg: Any, args: Any, model: Any, processor: Any, rows: Any, collator: Any, peft_config: Any = None
 ) -> Any:
-    """trl's SFTTrainer with the loss averaged as ``cfg.loss_average`` says.
+    """trl's SFTTrainer with the loss averaged as ``cfg.loss_average`` says, and with row lengths for
+    ``trainer.train_sampling_strategy: group_by_length`` (seeded per epoch, ``train/grouping.py``).
 
     ``model_accepts_loss_kwargs`` (a documented ``Trainer`` attribute) decides whether the loss is normalised by the
     token count of the whole accumulated batch. Set explicitly, so the official averaging does not hang on a
@@ -75,12 +77,14 @@ def build_sft_trainer(
     ``micro_batch``: each micro-batch's own mean divided by the accumulation steps, as official (4.49's Qwen2.5-VL
     forward took no loss kwargs).
     """
-    from trl import SFTTrainer
+    from spatialladder.train.grouping import GROUP_BY_LENGTH, GroupedSFTTrainer
+    from spatialladder.train.lengths import row_lengths
 
-    trainer = SFTTrainer(
+    lengths = row_lengths(rows, args.max_length) if args.train_sampling_strategy == GROUP_BY_LENGTH else None
+    trainer = GroupedSFTTrainer(
         model=model,
         args=args,
-        train_dataset=rows.as_dataset(),
+        train_dataset=rows.as_dataset(lengths, args.length_column_name),
         processing_class=processor,
         data_collator=collator,
         peft_config=peft_config,
@@ -103,8 +107,9 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
     )
 
 
-def sft_collator(cfg: Any, processor: Any, max_length: int | None) -> Any:
-    """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``), as ``run_sft`` uses it."""
+def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config: Any = None) -> Any:
+    """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``, rows packed when
+    ``padding_free``, which needs the model's config for its mRoPE positions), as ``run_sft`` uses it."""
     from spatialladder.train.collator import VisionSFTCollator, training_chat_template
 
     return VisionSFTCollator(
@@ -113,6 +118,8 @@ def sft_collator(cfg: Any, processor: Any, max_length: int | None) -> Any:
         chat_template=training_chat_template(processor) if cfg.loss_on == "assistant" else None,
         video_fps=cfg.data.video_fps,
         max_length=max_length,
+        padding_free=cfg.padding_free,
+        model_config=model_config,
     )
 
 

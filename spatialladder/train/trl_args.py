@@ -79,13 +79,27 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
         "data_seed": cfg.seed,
         "assistant_only_loss": cfg.loss_on == "assistant",
     }
-    return _build(SFTConfig, source, owned, {**SFT_DEFAULTS, **cfg.trainer})
+    args = _build(SFTConfig, source, owned, {**SFT_DEFAULTS, **cfg.trainer})
+    if args.train_sampling_strategy == "batch_rebalance":
+        raise ConfigError(
+            f"{source}: trainer.train_sampling_strategy: batch_rebalance varies the micro-batch size, which the "
+            "paper's batches do not; use group_by_length (same batch size, rows of similar length) or random"
+        )
+    if cfg.padding_free:
+        from spatialladder.train.packing import check_padding_free_runtime
+
+        check_padding_free_runtime(source)
+    return args
 
 
 GRPO_DEFAULTS: dict[str, Any] = {
     # trl 1.16 multiplies the k3 KL by the importance ratio exp(logp - old_logp). With num_iterations 1 the ratio is
     # 1 in value but not in gradient: it adds beta * KL * grad(logp). The official loss is beta * KL (§5.5).
     "use_bias_correction_kl": False,
+    # trl 1.16 gathers a batch's images for its completion logs only on processes whose rows have images
+    # (grpo_trainer.py: `if images is not None and self.log_multimodal: gather_object(images)`), so a multi-process
+    # step where one process holds only video rows stops in mismatched collectives. The logs are off by default.
+    "log_multimodal": False,
 }
 """Our GRPO defaults where trl's differ from the official trainer; ``trainer:`` keys override them."""
 

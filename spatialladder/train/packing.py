@@ -1,0 +1,91 @@
+"""Padding-free SFT batches (``padding_free: true``): the batch's rows laid end to end, no padding token computed.
+
+trl 1.16's own ``padding_free`` refuses vision datasets and custom collators (``SFTTrainer.__init__``), so it cannot
+serve our rows. Qwen2.5-VL in transformers 5.24 does accept packed rows: ``input_ids`` of shape ``(1, T)`` with no
+``attention_mask`` and ``position_ids`` of shape ``(4, 1, T)`` — row 0 the text positions restarting at 0 for each
+packed row (flash-attention derives the varlen ``cu_seqlens`` from them; sdpa/eager build the block-diagonal mask
+from them), rows 1–3 the row's own 3-D mRoPE positions (``Qwen2_5_VLTextModel.forward``: "User specifically passed
+packed ``position_ids`` and no attention mask"). The vision tensors are unchanged: their order is the rows' order.
+
+The collator builds the usual padded batch first (one processor call, same labels), then packs it with
+:func:`pack_batch`: the mRoPE positions are Qwen2.5-VL's own ``get_rope_index`` run here on the padded batch
+(:class:`RopeIndex`), so each packed row gets exactly the positions the padded forward would give it, and every
+row's first label becomes -100 (it would otherwise be predicted from the previous row's last token; in the padded
+batch it is never a target either). Per-row losses are therefore those of the padded batch.
+
+The speed-up needs flash-attention's varlen kernels on CUDA: with sdpa the packed batch gets a ``T × T`` mask,
+which is why ``padding_free`` requires ``model.attn_implementation: flash_attention_2`` (schema) and CUDA with the
+flash-attn package (:func:`check_padding_free_runtime`, run by ``config validate`` and by the trainer).
+
+This module imports torch and transformers at import time; the collator imports it only when packing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import torch
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
+
+from spatialladder.errors import ConfigError
+
+PACKED_KEYS = ("input_ids", "labels", "mm_token_type_ids")
+"""Per-token tensors that are packed; every other key (pixel values, grids, frame times) passes unchanged."""
+
+
+def check_padding_free_runtime(source: str = "<config>") -> None:
+    """``padding_free: true`` needs CUDA and the flash-attn package on this machine; a one-line error otherwise."""
+    missing = [
+        what
+        for what, ok in (
+            ("CUDA", torch.cuda.is_available()),
+            ("the flash-attn package", importlib.util.find_spec("flash_attn") is not None),
+        )
+        if not ok
+    ]
+    if missing:
+        raise ConfigError(
+            f"{source}: padding_free: true needs CUDA and flash-attention's varlen kernels, but this machine lacks "
+            f"{' and '.join(missing)} (pip install 'spatialladder[flash-attn]' on a CUDA node), or set "
+            "padding_free: false"
+        )
+
+
+class RopeIndex:
+    """Qwen2.5-VL's ``get_rope_index`` (transformers' own code) run outside the model: it reads only the model
+    config (``vision_config.spatial_merge_size`` and ``tokens_per_second``), so the collator can hold it, also in
+    DataLoader workers."""
+
+    get_rope_index = Qwen2_5_VLModel.get_rope_index
+    get_vision_position_ids = Qwen2_5_VLModel.get_vision_position_ids
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def __call__(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The ``(3, B, L)`` mRoPE positions of a padded batch (zeros at padding), as the model would compute them."""
+        positions, _ = self.get_rope_index(
+            batch["input_ids"],
+            batch["mm_token_type_ids"],
+            image_grid_thw=batch.get("image_grid_thw"),
+            video_grid_thw=batch.get("video_grid_thw"),
+            second_per_grid_ts=batch.get("second_per_grid_ts"),
+            attention_mask=batch["attention_mask"],
+        )
+        return positions
+
+
+def pack_batch(batch: dict[str, Any], rope_index: RopeIndex) -> dict[str, Any]:
+    """A padded collator batch → the same rows packed into one sequence (no ``attention_mask``, ``position_ids``
+    ``(4, 1, T)`` with T the batch's real token count)."""
+    mask = batch["attention_mask"].bool()
+    mrope = rope_index(batch)[:, mask]  # (3, T), rows in order, padding dropped
+    text = torch.cat([torch.arange(int(n)) for n in mask.sum(dim=1)])
+    packed = {k: v for k, v in batch.items() if k not in (*PACKED_KEYS, "attention_mask")}
+    for key in PACKED_KEYS:
+        if key in batch:
+            packed[key] = batch[key][mask][None]
+    packed["labels"][0, text == 0] = -100
+    packed["position_ids"] = torch.cat([text[None].to(mrope.dtype), mrope])[:, None]
+    return packed
