@@ -279,3 +279,59 @@ def test_batch_rebalance_is_refused(tiny_model_dir, unique_spatial, tmp_path) ->
     cfg = grouped_config(tiny_model_dir, unique_spatial, tmp_path / "o", train_sampling_strategy="batch_rebalance")
     with pytest.raises(ConfigError, match="batch_rebalance varies the micro-batch size"):
         to_sft_args(cfg, "c.yaml")
+
+
+WORKER = """
+import json, sys
+from pathlib import Path
+from spatialladder.config.load import load_config
+from spatialladder.distributed import rank
+from spatialladder.models.load import load_model_and_processor
+from spatialladder.train.sft import build_sft_trainer, sft_collator, sft_rows
+from spatialladder.train.sft_rows import load_samples
+from spatialladder.train.trl_args import to_sft_args
+
+cfg = load_config(sys.argv[1])
+loaded = load_model_and_processor(cfg.model, for_training=True)
+rows = sft_rows(cfg, load_samples(cfg)[0], loaded.processor)
+collate = sft_collator(cfg, loaded.processor, None)
+seen = []
+def recording(examples):
+    seen.append([int(e["messages"][-2]["content"][-1]["text"].split("#")[1].split()[0]) for e in examples])
+    return collate(examples)
+trainer = build_sft_trainer(cfg, to_sft_args(cfg), loaded.model, loaded.processor, rows, recording)
+trainer.train()
+Path(cfg.output_dir, f"seen{rank()}.json").write_text(json.dumps(seen))
+"""
+
+
+@pytest.mark.timeout(280)
+def test_two_processes_each_get_their_share_of_the_grouped_order(tiny_model_dir, unique_spatial, tmp_path) -> None:
+    """torchrun, 2 CPU processes, batch 2 per process, one epoch of 24 rows: both draw the same grouped order (4 rows
+    per step) and accelerate deals its micro-batches round-robin, so rank 0 trains on batches 0, 2, 4, … and rank 1 on
+    1, 3, 5, …: every row once, no row twice. About 25 s on 2 CPU cores."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from spatialladder.models.load import load_processor
+    from spatialladder.train.lengths import row_lengths
+    from spatialladder.train.sft import sft_rows
+    from spatialladder.train.sft_rows import load_samples
+
+    out = tmp_path / "ddp"
+    cfg = grouped_config(tiny_model_dir, unique_spatial, out, per_device_train_batch_size=2, num_train_epochs=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    (tmp_path / "worker.py").write_text(WORKER)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cmd = [str(torchrun), "--nproc_per_node", "2", str(tmp_path / "worker.py"), str(tmp_path / "c.yaml")]
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = [json.loads((out / f"seen{r}.json").read_text()) for r in (0, 1)]
+    lengths = row_lengths(sft_rows(cfg, load_samples(cfg)[0], load_processor(str(tiny_model_dir), cfg.model)))
+    order = list(SeededLengthGroupedSampler(lengths, 2 * 2, seed=5))
+    dealt = batches(order, 2)
+    assert seen[0] == dealt[0::2] and seen[1] == dealt[1::2]
+    assert sorted(sum(seen[0] + seen[1], [])) == list(range(24))
