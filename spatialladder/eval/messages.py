@@ -38,7 +38,8 @@ def build_message(
     """One user turn, vision before text, plus the images and video frames in message order, prepared by
     ``inputs`` (the official harness's pre-resize, or none) in the form the processor is given.
 
-    Video frames come from ``cache`` when given, so questions on the same video decode (and prepare) it once.
+    Video frames come from ``cache`` when given, so questions on the same video decode (and prepare) it once, and
+    questions on it asked one after another get the very same processor input (not to be modified).
     """
     content: list[dict[str, Any]] = []
     images = [inputs.image(item) for item in sample.images]
@@ -46,10 +47,9 @@ def build_message(
     videos = []
     if sample.video is not None:
         if cache is None:
-            prepared = inputs.prepare_video(read_frames(sample.video, frames))
+            videos.append(inputs.video_for_processor(inputs.prepare_video(read_frames(sample.video, frames))))
         else:
-            prepared = cache.get(sample.video, frames, inputs.prepare_video)
-        videos.append(inputs.video_for_processor(prepared))
+            videos.append(cache.get(sample.video, frames, inputs.prepare_video, inputs.video_for_processor))
         content.append({"type": "video"})
     content.append({"type": "text", "text": user_text(sample, spec, style)})
     return [{"role": "user", "content": content}], images, videos

@@ -95,6 +95,12 @@ def read_frames(path: str | Path, n: int) -> np.ndarray:
     return np.stack([picked[i] for i in wanted])
 
 
+def _by_value(fn: Callable | None) -> Any:
+    """A key for ``fn``: a bound method by its object's value and function, anything else as itself."""
+    owner = getattr(fn, "__self__", None)
+    return (owner, fn.__func__) if owner is not None else fn  # type: ignore[union-attr]
+
+
 class FrameCache:
     """Sampled (and prepared) frames per ``(video, n, prepare)``, least recently used evicted past ``max_bytes``.
 
@@ -109,30 +115,43 @@ class FrameCache:
         self.hits = 0
         self._frames: OrderedDict[tuple[str, int, Any], Any] = OrderedDict()
         self._bytes = 0
+        self._converted: tuple[Any, Any, Any] | None = None
 
-    def get(self, path: str | Path, n: int, prepare: Callable[[np.ndarray], Any] | None = None) -> Any:
+    def get(
+        self,
+        path: str | Path,
+        n: int,
+        prepare: Callable[[np.ndarray], Any] | None = None,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """The ``n`` sampled frames of ``path``, passed through ``prepare`` (e.g. the official pre-resize) once.
 
         ``prepare`` is part of the key, so frames prepared one way are never returned for another; a bound method
-        is keyed by its object's value (Python compares bound methods by object identity).
+        is keyed by its object's value (Python compares bound methods by object identity). ``convert`` (the form
+        the processor is given, e.g. the official float tensor, 4× the cached bytes) is applied to the cached
+        frames and kept for the latest video only: questions on a video, asked one after another, share it.
         """
-        owner = getattr(prepare, "__self__", None)
-        how = (owner, prepare.__func__) if owner is not None else prepare  # type: ignore[union-attr]
-        key = (str(Path(path).resolve()), n, how)
+        key = (str(Path(path).resolve()), n, _by_value(prepare))
         if key in self._frames:
             self.hits += 1
             self._frames.move_to_end(key)
-            return self._frames[key]
-        frames = read_frames(path, n)
-        if prepare is not None:
-            frames = prepare(frames)
-        self.decodes += 1
-        self._frames[key] = frames
-        self._bytes += frames.nbytes
-        while self._bytes > self.max_bytes and len(self._frames) > 1:
-            _, evicted = self._frames.popitem(last=False)
-            self._bytes -= evicted.nbytes
-        return frames
+            frames = self._frames[key]
+        else:
+            frames = read_frames(path, n)
+            if prepare is not None:
+                frames = prepare(frames)
+            self.decodes += 1
+            self._frames[key] = frames
+            self._bytes += frames.nbytes
+            while self._bytes > self.max_bytes and len(self._frames) > 1:
+                _, evicted = self._frames.popitem(last=False)
+                self._bytes -= evicted.nbytes
+        if convert is None:
+            return frames
+        how = _by_value(convert)
+        if self._converted is None or self._converted[0] is not frames or self._converted[1] != how:
+            self._converted = (frames, how, convert(frames))  # holds ``frames``, so its identity stays unique
+        return self._converted[2]
 
     def __len__(self) -> int:
         return len(self._frames)

@@ -66,6 +66,27 @@ def test_cache_evicts_least_recently_used_past_its_budget(tmp_path: Path):
     assert (cache.decodes, cache.hits, len(cache)) == (4, 2, 2)
 
 
+def test_cache_converts_the_latest_video_once(tmp_path: Path):
+    """The processor form (e.g. the official float tensor) is made once for questions asked one after another."""
+    a, b = noisy_video(tmp_path, "a.mp4", seed=1), noisy_video(tmp_path, "b.mp4", seed=2)
+    cache = FrameCache()
+    calls = []
+
+    def convert(frames: np.ndarray) -> np.ndarray:
+        calls.append(frames.shape)
+        return frames.astype(np.float32)
+
+    first, again = cache.get(a, 4, None, convert), cache.get(a, 4, None, convert)
+    assert first is again and len(calls) == 1
+    np.testing.assert_array_equal(first, read_frames(a, 4).astype(np.float32))
+    other = cache.get(b, 4, None, convert)
+    back = cache.get(a, 4, None, convert)  # only the latest video's form is kept
+    assert len(calls) == 3 and back is not first
+    np.testing.assert_array_equal(back, first)
+    assert cache.get(a, 4) is not back and cache.get(a, 4).dtype == np.uint8  # the cached frames are unchanged
+    assert (cache.decodes, cache.hits) == (2, 4) and other.dtype == np.float32
+
+
 def test_questions_on_one_video_decode_it_once(vsi_dir: Path):
     spec = get_benchmark("vsibench")
     samples = spec.load(vsi_dir)  # 3 questions on scene0000_00, then 3 on scene0001_00
