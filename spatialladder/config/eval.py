@@ -75,6 +75,11 @@ class EvalConfig(Strict):
     ran transformers 4.49 with the processor default 2.0 (→ 1.0 s per temporal grid step); transformers 5 would
     otherwise assume 24 fps for a frame list and squeeze the temporal positions 12× (docs/fidelity.md)."""
     batch_size: int = Field(8, ge=1)
+    share_video_prefix: bool = True
+    """Questions on the same video are predicted together and share its encoding: ``hf`` runs the processor and the
+    vision tower once per video and prefills the prompt prefix they share (system turn, video, common text) once,
+    continuing each batch of questions from a copy of that key/value cache; ``vllm`` turns on prefix caching. Greedy
+    predictions are identical to ``false`` (tested), which predicts in benchmark order, every question on its own."""
     limit: int | None = Field(None, ge=1)
     """Score a seeded random subset of this many questions; None = the full benchmark."""
     seed: int = 0

@@ -2,11 +2,14 @@
 
 The vLLM backend (``backend: vllm``) lives in ``eval/vllm_backend.py``; both are called with a batch of
 ``(messages, images, videos)`` triples from ``eval/messages.py`` and return one :class:`Generation` per triple.
+A batch of questions on one video comes with ``video_key`` naming the video; with ``share_video_prefix`` the
+questions then share its encoding and prompt prefix (``eval/shared_prefix.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +17,8 @@ from spatialladder.config.eval import EvalConfig
 from spatialladder.distributed import local_rank
 from spatialladder.eval.inputs import grids_of
 from spatialladder.media import video_metadata
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,15 @@ class HFGenerator:
         self.processor.tokenizer.padding_side = "left"
         self.video_fps = cfg.video_fps
         self.kwargs = generate_kwargs(cfg, self.processor.tokenizer, self.model.generation_config.eos_token_id)
+        self.shared = None
+        if cfg.share_video_prefix:
+            from spatialladder.eval.shared_prefix import SharedVideoPrefix
+
+            reason = SharedVideoPrefix.supported(self.model)
+            if reason is None:
+                self.shared = SharedVideoPrefix(self)
+            else:
+                logger.warning("share_video_prefix is on but %s: every question is encoded on its own", reason)
 
     def encode(self, batch: Sequence[tuple[list, list, list]]) -> Any:
         """Processor inputs for a batch of (messages, images, videos), left-padded."""
@@ -58,9 +72,16 @@ class HFGenerator:
             **extra,
         ).to(self.device)
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
+    def __call__(self, batch: Sequence[tuple[list, list, list]], video_key: Hashable = None) -> list[Generation]:
+        """One generation per triple; ``video_key`` (set when every question is on that one video and has no
+        images) lets the questions share the video's encoding and prompt prefix."""
         import torch
 
+        if video_key is not None and self.shared is not None and self.shared.enabled:
+            if all(len(videos) == 1 and not images for _, images, videos in batch):
+                out = self.shared(batch, video_key)
+                if out is not None:
+                    return out
         inputs = self.encode(batch)
         grids = grids_of(inputs, [len(imgs) for _, imgs, _ in batch], [len(vids) for _, _, vids in batch])
         with torch.inference_mode():

@@ -1,7 +1,8 @@
 """Predicting: this process's shard of the questions → its predictions file, batched, flushed per answer, resumable.
 
 Every record carries ``run_key``, the hash of the settings that change a prediction (:func:`prediction_settings`),
-so a rerun reuses only predictions made the same way.
+so a rerun reuses only predictions made the same way. With ``share_video_prefix`` the shard's questions are
+predicted video by video (:func:`plan_batches`), so a video is encoded once for all its questions.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 from spatialladder.config.eval import EvalConfig
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.eval.inputs import VisionInputs
 from spatialladder.eval.messages import build_message, vision_inputs
 from spatialladder.eval.sharding import collect_predictions, repair_tail, shard, shard_path
 from spatialladder.eval.video import FrameCache
@@ -53,6 +55,31 @@ def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()) -> Any:
     return VLLMGenerator(cfg, max_images=max_images, video=any(s.video is not None for s in samples))
 
 
+def plan_batches(
+    samples: Sequence[EvalSample], batch_size: int, inputs: VisionInputs, frames: int, *, by_video: bool
+) -> list[tuple[list[EvalSample], Hashable]]:
+    """``samples`` in batches of at most ``batch_size``, each with the key of the one video all its questions are
+    on (None for a mixed batch).
+
+    ``by_video``: the questions on a video (without images) are gathered, in the order of each video's first
+    question, and batched video by video; the key names what the model is shown (file, frames, input protocol).
+    Other questions follow in their own order. Otherwise: consecutive batches in ``samples`` order, no keys.
+    """
+    if not by_video:
+        return [(list(samples[i : i + batch_size]), None) for i in range(0, len(samples), batch_size)]
+    groups: dict[Hashable, list[EvalSample]] = {}
+    rest: list[EvalSample] = []
+    for sample in samples:
+        if sample.video is None or sample.images:
+            rest.append(sample)
+        else:
+            groups.setdefault((str(Path(sample.video).resolve()), frames, inputs), []).append(sample)
+    plan: list[tuple[list[EvalSample], Hashable]] = []
+    for key, group in groups.items():
+        plan += [(group[i : i + batch_size], key) for i in range(0, len(group), batch_size)]
+    return plan + [(rest[i : i + batch_size], None) for i in range(0, len(rest), batch_size)]
+
+
 def predict_shard(
     cfg: EvalConfig,
     spec: BenchmarkSpec,
@@ -85,17 +112,27 @@ def predict_shard(
     repair_tail(path)
     cache = FrameCache()
     inputs = vision_inputs(cfg)
+    done_now = 0
     with path.open("a", encoding="utf-8") as f:
-        for start in range(0, len(todo), cfg.batch_size):
-            batch = todo[start : start + cfg.batch_size]
-            outputs = generate([build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch])
+        for batch, video_key in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=cfg.share_video_prefix):
+            prompts = [build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch]
+            outputs = generate(prompts) if video_key is None else generate(prompts, video_key=video_key)
             for sample, out in zip(batch, outputs, strict=True):
                 f.write(json.dumps(prediction_record(sample, out, key), ensure_ascii=False) + "\n")
                 f.flush()
-            logger.info("%s rank %d: %d/%d predicted", spec.name, rank, start + len(batch), len(todo))
+            done_now += len(batch)
+            logger.info("%s rank %d: %d/%d predicted", spec.name, rank, done_now, len(todo))
     if cache.decodes:
         logger.info(
             "%s rank %d: %d videos decoded, %d reused from the frame cache", spec.name, rank, cache.decodes, cache.hits
+        )
+    shared = getattr(generate, "shared", None)
+    if shared is not None and shared.stats["questions"]:
+        stats = shared.stats
+        logger.info(
+            "%s rank %d: %d questions on %d videos encoded once each (%d prefills); %d of %d prompt tokens prefilled",
+            *(spec.name, rank, stats["questions"], stats["videos"], stats["prefills"]),
+            *(stats["tokens_prefilled"], stats["prompt_tokens"]),
         )
     return len(todo), n_reused
 

@@ -63,6 +63,7 @@ def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict
             video_fps=cfg.video_fps,
         ),
         "batch_size": cfg.batch_size,
+        "share_video_prefix": cfg.share_video_prefix,
         "world_size": world_size,
         "subset": None if cfg.limit is None else {"limit": cfg.limit, "seed": cfg.seed},
         "benchmark_files": file_hashes(Path(cfg.data_dir), spec),

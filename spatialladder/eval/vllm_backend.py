@@ -8,11 +8,18 @@ It needs the ``vllm`` package and a CUDA GPU; without either it stops with a Con
 vLLM does not return the vision grids it used; the grids recorded per prediction are the Qwen2.5-VL processor's
 ``smart_resize`` of each input at the configured pixel bounds (``inputs.predicted_grid``), and under the official
 input protocol the float frames qwen-vl-utils returns are rounded to uint8, the only video form vLLM takes.
+
+One encoding per video (``share_video_prefix``, on by default): the engine is built with
+``enable_prefix_caching=True`` and ``predict_shard`` hands over a video's questions one batch after another. Every
+question on a video gets the same frames (the one array of the frame cache, or its identical uint8 rounding), so
+vLLM's multimodal hash of the video, hence the hashes of the prompt blocks holding it, are equal across questions:
+after the first question the video's prompt blocks come from the prefix cache, the processed video from the
+multimodal processor cache. Off: the engine gets vLLM's own default and questions come in benchmark order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from spatialladder.config.eval import EvalConfig
@@ -48,12 +55,14 @@ class VLLMGenerator:
         pixels = {k: v for k, v in (("min_pixels", cfg.model.min_pixels), ("max_pixels", cfg.model.max_pixels)) if v}
         size = self.processor.image_processor.size
         self.bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
+        engine: dict[str, Any] = {"enable_prefix_caching": True} if cfg.share_video_prefix else {}
         self.llm = vllm.LLM(
             model=source,
             dtype=cfg.model.dtype,
             limit_mm_per_prompt={"image": max(max_images, 1), "video": 1 if video else 0},
             mm_processor_kwargs=pixels,
             seed=0,
+            **engine,
         )
         gen = cfg.generation
         self.params = vllm.SamplingParams(
@@ -63,7 +72,9 @@ class VLLMGenerator:
             max_tokens=cfg.resolved_max_new_tokens(),
         )
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]]) -> list[Generation]:
+    def __call__(self, batch: Sequence[tuple[list, list, list]], video_key: Hashable = None) -> list[Generation]:
+        """One generation per triple; ``video_key`` (questions on one video) needs nothing more here: the engine's
+        prefix cache finds the shared blocks by hashing the prompt and the video."""
         requests, grids = [], []
         for messages, images, videos in batch:
             prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,267 @@
+"""One encoding per video: questions on a video share its processor tensors, vision encoding and prompt prefix, and
+the greedy predictions (with the default repetition penalty, which sees the prompt ids) equal the plain path's."""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spatialladder.config.base import ModelSettings
+from spatialladder.config.eval import EvalConfig
+from spatialladder.eval import get_benchmark
+from spatialladder.eval.base import EvalSample
+from spatialladder.eval.inputs import VisionInputs
+from spatialladder.eval.messages import build_message, vision_inputs
+from spatialladder.eval.predict import plan_batches, predict_shard
+from spatialladder.eval.sharding import PREDICTIONS, merge_predictions
+from spatialladder.eval.shared_prefix import common_prefix_length, layout
+from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_vsibench
+
+from .test_runner import make_cfg
+
+OPTS = ["A. bed", "B. tv", "C. sofa", "D. lamp"]
+
+
+def interleaved_items(videos: int = 3, size: tuple[int, int] = (56, 56), frames: int = 10) -> list[BenchItem]:
+    """Four questions of different kinds on each video, the videos interleaved in file order (0, 1, 2, 0, 1, …)."""
+    clips = [solid_frames(frames, size=size, seed=v + 1) for v in range(videos)]
+    kinds = [
+        ("object_counting", "How many chair(s) are in this room?", "2", None),
+        ("object_rel_distance", "Which is the closest to the bed?", "A", OPTS),
+        ("room_size_estimation", "What is the size of this room (in square meters)?", "20", None),
+        ("object_rel_direction_easy", "Is the tv to the left or the right of the sofa?", "B", ["A. left", "B. right"]),
+    ]
+    return [
+        BenchItem(kind, question, answer, f"scene{v:04d}_00", clips[v], options=options)
+        for kind, question, answer, options in kinds
+        for v in range(videos)
+    ]
+
+
+@pytest.fixture(scope="module")
+def interleaved_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_vsibench(interleaved_items(), tmp_path_factory.mktemp("vsi_interleaved"))
+
+
+@pytest.fixture(scope="module")
+def long_video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two 40-frame 112×112 videos: 32 frames give 16 temporal steps of 4×4 merged patches (256 video tokens)."""
+    return write_vsibench(interleaved_items(2, (112, 112), 40), tmp_path_factory.mktemp("vsi_long"))
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (out / PREDICTIONS).read_text().splitlines())}
+
+
+def config(model_dir: Path, data: Path, out: Path, max_pixels: int = 28 * 28 * 4, **kw) -> EvalConfig:
+    model = ModelSettings(name_or_path=str(model_dir), dtype="float32", min_pixels=28 * 28, max_pixels=max_pixels)
+    return make_cfg(model_dir, data, out, model=model, **{"generation": {"max_new_tokens": 8}, **kw})
+
+
+def predict(model_dir: Path, data: Path, out: Path, **kw) -> tuple[dict[str, dict], list[str], object]:
+    """Predict every question into a fresh ``out``; returns records by id, the file's id order and the generator."""
+    from spatialladder.eval.generation import HFGenerator
+
+    shutil.rmtree(out, ignore_errors=True)
+    cfg = config(model_dir, data, out, **kw)
+    assert cfg.generation.repetition_penalty == 1.05  # the default, which looks at the prompt ids
+    spec = get_benchmark("vsibench")
+    generator = HFGenerator(cfg)
+    predict_shard(cfg, spec, spec.load(data), generate=generator)
+    order = [json.loads(line)["id"] for line in (out / PREDICTIONS).read_text().splitlines()]
+    return records(out), order, generator
+
+
+def test_common_prefix_and_layout_by_hand():
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert common_prefix_length([[1, 2, 3]]) == 3
+    assert common_prefix_length([[1, 2], [1, 2, 7]]) == 2
+    assert common_prefix_length([[9], [1]]) == 0
+    ids, mask = layout([[1, 2, 3, 4], [1, 2, 5], [1, 2, 6, 7, 8]], 2, 0)
+    assert ids == [[1, 2, 0, 3, 4], [1, 2, 0, 0, 5], [1, 2, 6, 7, 8]]
+    assert mask == [[1, 1, 0, 1, 1], [1, 1, 0, 0, 1], [1, 1, 1, 1, 1]]
+
+
+def test_plan_batches_groups_by_video_in_first_appearance_order():
+    def sample(i: int, video: str | None, images: tuple = ()) -> EvalSample:
+        return EvalSample(str(i), "t", "q", "a", "numeric", video=None if video is None else Path(video), images=images)
+
+    samples = [sample(0, "v/a.mp4"), sample(1, "v/b.mp4"), sample(2, None, ("x.png",)), sample(3, "v/a.mp4")]
+    samples += [sample(4, "v/b.mp4"), sample(5, "v/a.mp4"), sample(6, "v/b.mp4", ("y.png",))]
+    inputs = VisionInputs("direct")
+    plan = plan_batches(samples, 2, inputs, 4, by_video=True)
+    assert [[s.id for s in batch] for batch, _ in plan] == [["0", "3"], ["5"], ["1", "4"], ["2", "6"]]
+    key_a = (str(Path("v/a.mp4").resolve()), 4, inputs)
+    assert [key for _, key in plan] == [key_a, key_a, (str(Path("v/b.mp4").resolve()), 4, inputs), None]
+    plain = plan_batches(samples, 3, inputs, 4, by_video=False)  # the switch off: benchmark order, no keys
+    assert [([s.id for s in batch], key) for batch, key in plain] == [
+        (["0", "1", "2"], None),
+        (["3", "4", "5"], None),
+        (["6"], None),
+    ]
+
+
+def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_video_dir: Path, tmp_path: Path):
+    """The shared path's positions are the model's own for each whole prompt, and continuing three padded prompts
+    from one prefilled prefix gives the logits of each prompt run alone, on a video whose temporal positions outrun
+    the text (0.5 fps: 4 s per grid step), where the prefix's rope offset is not the prompt's."""
+    import torch
+
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.shared_prefix import rope_positions
+
+    cfg = config(tiny_model_dir, long_video_dir, tmp_path, frames=32, video_fps=0.5, max_pixels=28 * 28 * 16)
+    spec = get_benchmark("vsibench")
+    on_video_0 = [s for s in spec.load(long_video_dir) if s.video.stem == "scene0000_00"][:3]
+    batch = [build_message(s, spec, "direct", 32, None, vision_inputs(cfg)) for s in on_video_0]
+    generator = HFGenerator(cfg)
+    model, shared = generator.model, generator.shared
+    singles = [generator.encode([triple]) for triple in batch]
+    assert singles[0]["video_grid_thw"].tolist() == [[16, 8, 8]]
+
+    texts = [
+        generator.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch
+    ]
+    video = shared._video_for("v0", batch[0], texts[0])
+    rows = [s["input_ids"][0].tolist() for s in singles]
+    prefix = common_prefix_length(rows)
+    assert video.vision_end < prefix < min(map(len, rows))
+    ids, mask = layout(rows, prefix, model.config.vision_end_token_id)
+    ids, mask = torch.tensor(ids), torch.tensor(mask)
+    types = torch.tensor(generator.processor.create_mm_token_type_ids(ids.tolist()))
+    positions = rope_positions(model, ids, mask, types, video.tensors)
+    for row, single in enumerate(singles):
+        own = model._prepare_position_ids_for_generation(single["input_ids"], dict(single))  # the plain path's
+        assert torch.equal(positions[:, row, mask[row].bool()], own[:, 0])
+    # the case that needs full-prompt positions: the video's last temporal position lies beyond the text's
+    prefix_delta = model.model.get_rope_index(
+        ids[:1, :prefix],
+        types[:1, :prefix],
+        video_grid_thw=video.tensors["video_grid_thw"],
+        second_per_grid_ts=video.tensors["second_per_grid_ts"],
+    )[1]
+    full_delta = model.model.get_rope_index(
+        singles[0]["input_ids"],
+        singles[0]["mm_token_type_ids"],
+        video_grid_thw=singles[0]["video_grid_thw"],
+        second_per_grid_ts=singles[0]["second_per_grid_ts"],
+    )[1]
+    assert prefix_delta.item() != full_delta.item()
+
+    shared._prefill(video, rows[0][:prefix])
+    cache = shared._cache_copy(video, prefix, len(rows))
+    with torch.inference_mode():
+        ours = model(
+            input_ids=ids[:, prefix:],
+            attention_mask=mask,
+            position_ids=positions[:, :, prefix:],
+            mm_token_type_ids=types[:, prefix:],
+            cache=cache,
+            use_cache=True,
+        ).logits[:, -1]
+        alone = torch.cat([model(**single).logits[:, -1] for single in singles])
+    torch.testing.assert_close(ours, alone, rtol=0, atol=1e-5)
+    assert video.cache.get_seq_length() == prefix  # the stored prefix was not written to
+
+
+@pytest.mark.parametrize("protocol", ["direct", "official"])
+def test_predictions_equal_the_plain_path(
+    tiny_model_dir: Path, interleaved_dir: Path, tmp_path: Path, protocol: str, monkeypatch, caplog
+):
+    from spatialladder.eval.generation import HFGenerator
+
+    plain, plain_order, _ = predict(
+        tiny_model_dir,
+        interleaved_dir,
+        tmp_path / "plain1",
+        input_protocol=protocol,
+        batch_size=1,
+        share_video_prefix=False,
+    )
+    assert plain_order == [str(i) for i in range(12)]  # benchmark order, video 0, 1, 2, 0, 1, 2, …
+    assert len({r["prediction"] for r in plain.values()}) >= 4  # outputs depend on the question and the video
+    assert all(r["video_grid_thw"] == [[2, 4, 4]] for r in plain.values())
+    batched, _, _ = predict(
+        tiny_model_dir,
+        interleaved_dir,
+        tmp_path / "plain3",
+        input_protocol=protocol,
+        batch_size=3,
+        share_video_prefix=False,
+    )
+    assert batched == plain
+    encodes = []
+    original = HFGenerator.encode
+    monkeypatch.setattr(HFGenerator, "encode", lambda self, batch: encodes.append(len(batch)) or original(self, batch))
+    for batch_size in (1, 3, 8):
+        encodes.clear()
+        with caplog.at_level(logging.INFO, logger="spatialladder.eval"):
+            shared, order, generator = predict(
+                tiny_model_dir,
+                interleaved_dir,
+                tmp_path / f"shared{batch_size}",
+                input_protocol=protocol,
+                batch_size=batch_size,
+            )
+        assert shared == plain, batch_size  # every field: prediction, grids, run_key
+        assert order == ["0", "3", "6", "9", "1", "4", "7", "10", "2", "5", "8", "11"]  # video by video
+        assert encodes == [1, 1, 1]  # the processor saw each video once
+        assert generator.shared.stats["videos"] == 3 and generator.shared.stats["prefills"] == 3
+        assert "12 questions on 3 videos encoded once each (3 prefills)" in caplog.text
+
+
+def test_long_video_predictions_equal_the_plain_path(tiny_model_dir: Path, long_video_dir: Path, tmp_path: Path):
+    """32 frames, 256 video tokens, temporal positions beyond the text (0.5 fps), both batch sizes."""
+    kw = {"frames": 32, "video_fps": 0.5, "max_pixels": 28 * 28 * 16}
+    plain, _, _ = predict(tiny_model_dir, long_video_dir, tmp_path / "p", batch_size=1, share_video_prefix=False, **kw)
+    assert all(r["video_grid_thw"] == [[16, 8, 8]] for r in plain.values())
+    assert len({r["prediction"] for r in plain.values()}) >= 2
+    for batch_size in (1, 4):
+        shared, _, generator = predict(
+            tiny_model_dir, long_video_dir, tmp_path / f"s{batch_size}", batch_size=batch_size, **kw
+        )
+        assert shared == plain, batch_size
+        stats = generator.shared.stats
+        assert stats["videos"] == 2 and stats["questions"] == 8
+        assert stats["tokens_prefilled"] < stats["prompt_tokens"] / 2  # the 256 video tokens prefilled once a video
+
+
+def test_two_ranks_and_a_resume_group_by_video(tiny_model_dir: Path, interleaved_dir: Path, tmp_path: Path):
+    plain, _, _ = predict(tiny_model_dir, interleaved_dir, tmp_path / "plain", batch_size=2, share_video_prefix=False)
+    from spatialladder.eval.generation import HFGenerator
+
+    out = tmp_path / "sharded"
+    cfg = config(tiny_model_dir, interleaved_dir, out, batch_size=2)
+    spec = get_benchmark("vsibench")
+    samples = spec.load(interleaved_dir)
+    generator = HFGenerator(cfg)
+    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (6, 0)
+    assert predict_shard(cfg, spec, samples, rank=1, world_size=2, generate=generator) == (6, 0)
+    rank0 = out / "predictions.rank0.jsonl"
+    # rank 0 holds ids 0, 2, …, 10 (index % 2 == 0) on videos 0, 2, 1, 0, 2, 1: predicted video by video
+    assert [json.loads(x)["id"] for x in rank0.read_text().splitlines()] == ["0", "6", "2", "8", "4", "10"]
+    lines = rank0.read_text().splitlines()
+    rank0.write_text("\n".join(lines[:3]) + "\n" + lines[3][:12])  # killed while writing its fourth record
+    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (3, 3)
+    assert merge_predictions(out) == plain
+
+
+def test_consecutive_questions_share_one_official_video_tensor(tiny_model_dir: Path, interleaved_dir: Path, tmp_path):
+    """Questions on a video get the same float tensor (no copy per question); the processor leaves it unchanged."""
+    import torch
+
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.video import FrameCache
+
+    cfg = config(tiny_model_dir, interleaved_dir, tmp_path, input_protocol="official")
+    spec = get_benchmark("vsibench")
+    on_video_0 = [s for s in spec.load(interleaved_dir) if s.video.stem == "scene0000_00"][:2]
+    cache = FrameCache()
+    batch = [build_message(s, spec, "direct", 4, cache, vision_inputs(cfg)) for s in on_video_0]
+    video = batch[0][2][0]
+    assert batch[1][2][0] is video and video.dtype == torch.float32
+    before = video.clone()
+    HFGenerator(cfg).encode(batch)
+    assert torch.equal(video, before)
