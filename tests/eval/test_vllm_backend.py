@@ -40,3 +40,86 @@ def test_missing_cuda_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
             require_vllm()
     finally:  # the stand-in must not outlive this test (other tests check that vllm is absent)
         sys.modules.pop("vllm", None)
+
+
+VLLM_STAND_IN = '''"""A stand-in for vLLM's offline API: records what the backend hands it, answers every prompt."""
+
+calls = []
+
+
+class SamplingParams:
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+class _Text:
+    def __init__(self, text):
+        self.text = text
+
+
+class _Output:
+    def __init__(self, text):
+        self.outputs = [_Text(text)]
+
+
+class LLM:
+    def __init__(self, **kwargs):
+        calls.append(("LLM", kwargs))
+
+    def generate(self, requests, params, use_tqdm=True):
+        calls.append(("generate", requests))
+        return [_Output("A") for _ in requests]
+'''
+
+
+@pytest.mark.parametrize(("protocol", "share"), [("direct", True), ("official", True), ("direct", False)])
+def test_vllm_gets_prefix_caching_and_questions_video_by_video(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, protocol: str, share: bool
+):
+    """Up to the vLLM call (no vLLM, no GPU here): the engine flag, the order of the questions, and the very same
+    frames for every question on a video, so vLLM's multimodal hash, hence its prefix cache, hits."""
+    import sys
+
+    import numpy as np
+    import torch
+
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.testing.synthetic_benchmarks import write_vsibench
+
+    from .test_shared_prefix import config, interleaved_items
+
+    data = write_vsibench(interleaved_items(), tmp_path / "vsi")  # 3 videos × 4 questions, videos interleaved
+    (tmp_path / "standin" / "vllm").mkdir(parents=True)
+    (tmp_path / "standin" / "vllm" / "__init__.py").write_text(VLLM_STAND_IN)
+    monkeypatch.syspath_prepend(str(tmp_path / "standin"))
+    monkeypatch.delitem(sys.modules, "vllm", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    cfg = config(tiny_model_dir, data, tmp_path / "out", backend="vllm", input_protocol=protocol, batch_size=3)
+    cfg = cfg.model_copy(update={"share_video_prefix": share})
+    spec = get_benchmark("vsibench")
+    samples = spec.load(data)
+    try:
+        import vllm
+
+        assert predict_shard(cfg, spec, samples) == (12, 0)
+        calls = list(vllm.calls)
+    finally:  # the stand-in must not outlive this test (other tests check that vllm is absent)
+        sys.modules.pop("vllm", None)
+    (kind, engine), *generates = calls
+    assert kind == "LLM" and all(kind == "generate" for kind, _ in generates)
+    assert engine.get("enable_prefix_caching") is (True if share else None)
+    assert engine["limit_mm_per_prompt"] == {"image": 1, "video": 1}
+    video_of = {s.id: int(s.video.stem[5:9]) for s in samples}  # scene0002_00 → 2
+    ids = [[s.id for s in samples[i : i + 3]] for i in range(0, 12, 3)]  # the plain path: benchmark order
+    if share:
+        ids = [["0", "3", "6"], ["9"], ["1", "4", "7"], ["10"], ["2", "5", "8"], ["11"]]  # video by video
+    assert [len(requests) for _, requests in generates] == [len(batch) for batch in ids]
+    frames: dict[int, list[np.ndarray]] = {}
+    for batch, (_, requests) in zip(ids, generates, strict=True):
+        for sample_id, request in zip(batch, requests, strict=True):
+            assert request["prompt"].count("<|video_pad|>") == 1  # vLLM expands the placeholder itself
+            frames.setdefault(video_of[sample_id], []).append(request["multi_modal_data"]["video"])
+    for clips in frames.values():
+        assert all(c.dtype == np.uint8 and c.shape == clips[0].shape and np.array_equal(c, clips[0]) for c in clips)
+    assert not np.array_equal(frames[0][0], frames[1][0])
