@@ -1,6 +1,8 @@
 """Benchmark `spatialladder eval` throughput: questions/second of the tiny Qwen2.5-VL on a synthetic VSI-Bench set.
 
 Usage: OMP_NUM_THREADS=1 python scripts/bench_eval.py [--questions 96] [--frames 8] [--batch-sizes 1 4 8] [--repeats 3]
+       OMP_NUM_THREADS=1 python scripts/bench_eval.py --questions-per-video 18 [--videos 4] [--frames 32]
+           [--batch-sizes 8] [--input-protocol direct|official] [--repeats 3]
 
 Writes a synthetic VSI-Bench folder (parquet + mp4s) and the tiny random model once, then, for each batch size, a
 fresh subprocess loads the model and runs one warm-up batch (not timed), then predicts every question with
@@ -9,6 +11,13 @@ greedy ``generate``, appending predictions). Reported: the median over repeats o
 and per second of this process's CPU time (the latter moves less when other jobs share the cores; with one torch
 thread the two agree on an idle machine). Peak RSS is the subprocess's; load is the 1-minute load average.
 Prints one JSON line per batch size and a Markdown table.
+
+``--questions-per-video N`` compares one encoding per video (``share_video_prefix: true``) with today's batched path
+(``false``) on VSI-Bench's structure: ``--videos`` videos of 64 frames, N questions each (VSI-Bench: ~18 a video,
+32 frames sampled), the questions of different videos interleaved in the file as VSI-Bench's are. One subprocess
+loads the model once; after one untimed warm-up pass of each, the two paths run alternately ``--repeats`` times
+(same questions, same generator, fresh output folders). Prints one JSON line holding ``speedup_vs_batched`` (median
+questions per second of the shared path / the batched path) and whether the two wrote identical predictions.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +52,119 @@ def make_inputs(workdir: Path, questions: int) -> tuple[Path, Path]:
         else:
             items.append(BenchItem("object_counting", f"How many chair(s) are in room {i}?", "2", scene, frames))
     return write_vsibench(items, workdir / "vsi"), build_tiny_qwen2_5_vl(workdir / "model")
+
+
+QUESTION_KINDS = (
+    ("object_counting", "How many chair(s) are in this room?", None),
+    (
+        "object_abs_distance",
+        "Measuring from the closest point of each object, what is the direct distance between "
+        "the sofa and the lamp (in meters)?",
+        None,
+    ),
+    (
+        "object_size_estimation",
+        "What is the length of the longest dimension (length, width, or height) of the table, measured in centimeters?",
+        None,
+    ),
+    (
+        "room_size_estimation",
+        "What is the size of this room (in square meters)? If multiple rooms are shown, "
+        "estimate the size of the combined space.",
+        None,
+    ),
+    (
+        "object_rel_distance",
+        "Which of these objects (bed, tv, sofa, lamp) is the closest to the door?",
+        ["A. bed", "B. tv", "C. sofa", "D. lamp"],
+    ),
+    (
+        "object_rel_direction_medium",
+        "If I am standing by the door and facing the window, is the tv to my left, right, or back?",
+        ["A. left", "B. right", "C. back"],
+    ),
+)
+
+
+def make_video_inputs(workdir: Path, videos: int, per_video: int) -> tuple[Path, Path]:
+    """``videos`` 64-frame videos with ``per_video`` questions each, interleaved (question q of every video, then
+    q + 1), VSI-Bench's texts cycled; ids are the question's position in the file."""
+    from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_vsibench
+    from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
+
+    clips = [solid_frames(64, size=(112, 112), seed=v) for v in range(videos)]
+    items = []
+    for q in range(per_video):
+        kind, text, options = QUESTION_KINDS[q % len(QUESTION_KINDS)]
+        for v in range(videos):
+            answer = "A" if options else "2"
+            items.append(BenchItem(kind, f"{text} ({q})", answer, f"scene{v:04d}_00", clips[v], options=options))
+    return write_vsibench(items, workdir / "vsi_videos"), build_tiny_qwen2_5_vl(workdir / "model")
+
+
+def compare_paths(
+    data: Path, model: Path, out: Path, batch_size: int, frames: int, max_new_tokens: int, repeats: int, protocol: str
+) -> dict:
+    """Shared-prefix path vs. today's batched path, alternated in one process on one loaded generator."""
+    import torch
+
+    from spatialladder.config.base import ModelSettings
+    from spatialladder.config.eval import EvalConfig
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.predict import predict_shard
+
+    torch.set_num_threads(1)
+    cfg = EvalConfig(
+        kind="eval",
+        bench="vsibench",
+        data_dir=str(data),
+        output_dir=str(out),
+        model=ModelSettings(name_or_path=str(model), dtype="float32", min_pixels=28 * 28, max_pixels=28 * 28 * 16),
+        prompt="direct",
+        input_protocol=protocol,
+        frames=frames,
+        batch_size=batch_size,
+        generation={"max_new_tokens": max_new_tokens},
+    )
+    spec = get_benchmark("vsibench")
+    samples = spec.load(data)
+    generate = HFGenerator(cfg)
+    shutil.rmtree(out, ignore_errors=True)  # this bench's own folder: a rerun must predict again, not resume
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    predictions: dict[bool, dict] = {}
+    load = [os.getloadavg()[0]]
+    for rep in range(-1, repeats):  # rep -1: warm-up of both paths, not timed
+        for share in (True, False) if rep % 2 else (False, True):
+            run_cfg = cfg.model_copy(update={"output_dir": str(out / f"{share}_{rep}"), "share_video_prefix": share})
+            t0 = time.perf_counter()
+            n_generated, _ = predict_shard(run_cfg, spec, samples, generate=generate)
+            wall = time.perf_counter() - t0
+            if n_generated != len(samples):
+                raise RuntimeError(f"repeat {rep} generated {n_generated} of {len(samples)} questions")
+            if rep >= 0:
+                walls[share].append(wall)
+            lines = (out / f"{share}_{rep}" / "predictions.jsonl").read_text().splitlines()
+            predictions[share] = {r["id"]: r for r in map(json.loads, lines)}
+    load.append(os.getloadavg()[0])
+    shared_q_s = len(samples) / statistics.median(walls[True])
+    batched_q_s = len(samples) / statistics.median(walls[False])
+    return {
+        "questions": len(samples),
+        "videos": len({s.video for s in samples}),
+        "frames": frames,
+        "batch_size": batch_size,
+        "input_protocol": protocol,
+        "max_new_tokens": max_new_tokens,
+        "batched_q_per_s": round(batched_q_s, 2),
+        "shared_q_per_s": round(shared_q_s, 2),
+        "speedup_vs_batched": round(shared_q_s / batched_q_s, 2),
+        "predictions_identical": predictions[True] == predictions[False],
+        "batched_wall_s": [round(x, 2) for x in walls[False]],
+        "shared_wall_s": [round(x, 2) for x in walls[True]],
+        "load_1min": [round(x, 2) for x in load],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def run_one(
@@ -74,6 +197,7 @@ def run_one(
     from spatialladder.eval.messages import build_message
 
     generate([build_message(s, spec, cfg.prompt, frames) for s in samples[:batch_size]])  # warm-up, not timed
+    shutil.rmtree(out, ignore_errors=True)  # this bench's own folder: a rerun must predict again, not resume
     wall, cpu, load = [], [], [os.getloadavg()[0]]
     for rep in range(repeats):
         run_cfg = cfg.model_copy(update={"output_dir": str(out / f"rep{rep}")})
@@ -98,14 +222,45 @@ def run_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=96)
-    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=None, help="frames sampled a video (default 8; 32 per video)")
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default 1 4 8; 8 per video")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--questions-per-video", type=int, default=None)
+    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--input-protocol", choices=["direct", "official"], default="direct")
     parser.add_argument("--_run", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_compare", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    per_video = args.questions_per_video is not None or args._compare is not None
+    args.frames = args.frames or (32 if per_video else 8)
+    args.batch_sizes = args.batch_sizes or ([8] if per_video else [1, 4, 8])
     logging.basicConfig(level=logging.WARNING)
+    if args._compare is not None:
+        data, model, out, batch = args._compare
+        row = compare_paths(
+            *(Path(data), Path(model), Path(out), int(batch), args.frames, args.max_new_tokens, args.repeats),
+            args.input_protocol,
+        )
+        print(json.dumps(row))
+        return
+    if args.questions_per_video is not None:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
+        data, model = make_video_inputs(workdir, args.videos, args.questions_per_video)
+        for batch in args.batch_sizes:
+            cmd = [sys.executable, __file__, "--frames", str(args.frames), "--max-new-tokens", str(args.max_new_tokens)]
+            cmd += ["--repeats", str(args.repeats), "--input-protocol", args.input_protocol]
+            cmd += [
+                "--_compare",
+                str(data),
+                str(model),
+                str(workdir / f"cmp_b{batch}_{args.input_protocol}"),
+                str(batch),
+            ]
+            line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            print(line, flush=True)
+        return
     if args._run is not None:
         data, model, out, batch = args._run
         row = run_one(Path(data), Path(model), Path(out), int(batch), args.frames, args.max_new_tokens, args.repeats)
