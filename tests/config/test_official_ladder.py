@@ -65,6 +65,7 @@ OFFICIAL: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
     "beta": [(GRPO, "beta", 0.01)],
     "trainer.use_bias_correction_kl": [(GRPO, "trainer.use_bias_correction_kl", False)],
     "rollout": [(GRPO, "rollout", "hf")],
+    "dynamic_sampling.enabled": [(GRPO, "dynamic_sampling.enabled", False)],
     "trainer.*": [  # one optimizer step = 1 prompt x 4 completions (2 GPUs x 2 officially; 4 on one GPU here)
         (GRPO, "trainer.per_device_train_batch_size", 4),
         (GRPO, "trainer.gradient_accumulation_steps", 1),
@@ -74,6 +75,7 @@ NOT_IN_THE_LADDER = {
     "trainer.num_train_epochs": "official 0.001 / 0.0001 epochs are smoke-test placeholders (schedule unpublished)",
     "max_steps": "as trainer.num_train_epochs",
     "data.frame_dependent": "no effect with data.video_frames: null (no record is subsampled)",
+    "dynamic_sampling.max_draws": "no effect with dynamic_sampling.enabled: false (no prompt is drawn)",
 }
 DEFAULTS = {"trainer.max_length": None, "trainer.use_bias_correction_kl": False}
 """Values the trainer gets when ``trainer:`` omits the key (``train/trl_args.py`` SFT_DEFAULTS / GRPO_DEFAULTS)."""
