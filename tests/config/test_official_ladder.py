@@ -51,6 +51,8 @@ OFFICIAL: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
     "data.video_frames": [(ALL, "data.video_frames", None)],
     "model.min_pixels": [(ALL, "model.min_pixels", 12544)],
     "trainer.max_length": [(SFT, "trainer.max_length", None)],
+    "trainer.train_sampling_strategy": [(SFT, "trainer.train_sampling_strategy", "random")],
+    "padding_free": [(SFT, "padding_free", False)],
     "video_in_loss": [(GRPO, "video_in_loss", False)],
     "sampling.*": [
         (GRPO, "sampling.num_generations", 4),
@@ -77,7 +79,11 @@ NOT_IN_THE_LADDER = {
     "data.frame_dependent": "no effect with data.video_frames: null (no record is subsampled)",
     "dynamic_sampling.max_draws": "no effect with dynamic_sampling.enabled: false (no prompt is drawn)",
 }
-DEFAULTS = {"trainer.max_length": None, "trainer.use_bias_correction_kl": False}
+DEFAULTS = {
+    "trainer.max_length": None,
+    "trainer.use_bias_correction_kl": False,
+    "trainer.train_sampling_strategy": "random",
+}
 """Values the trainer gets when ``trainer:`` omits the key (``train/trl_args.py`` SFT_DEFAULTS / GRPO_DEFAULTS)."""
 
 
