@@ -111,17 +111,58 @@ def load_for_training(settings: Any, checkpoint: str | Path | None) -> Any:
     matches no key and silently keeps the starting weights. ``from_pretrained`` knows the key mapping, so the
     weights are loaded from the checkpoint here; the Trainer still restores optimizer, scheduler, RNG and step
     (and, with DeepSpeed/FSDP, reloads the same weights its own way). LoRA adapters are restored by the Trainer.
+    A checkpoint without full weights (FSDP's ``SHARDED_STATE_DICT`` writes only ``pytorch_model_fsdp_0/``, its
+    distributed shards) starts from the initial weights, which the Trainer then replaces with those shards.
 
     The model's ``name_or_path`` and the returned ``source`` stay the stage's *initial* model: trl builds the GRPO
     reference model from ``config.name_or_path``, and it must be the model the stage started from, not the
     checkpoint (an uninterrupted run's reference never moves).
+
+    Under an FSDP launch the process is first made ready for it (``train/sharding.py``: FSDP on CPU, the output
+    head unsharded for trl's fused head).
     """
+    from spatialladder.train.sharding import enable_fsdp_on_cpu, gather_output_head_in_forward
+
+    enable_fsdp_on_cpu()
+    loaded = _load_weights(settings, checkpoint)
+    gather_output_head_in_forward(loaded.model)
+    return loaded
+
+
+def _load_weights(settings: Any, checkpoint: str | Path | None) -> Any:
     from spatialladder.models.load import load_model_and_processor, resolve_source
 
     if checkpoint is None or settings.lora is not None:
+        return load_model_and_processor(settings, for_training=True)
+    if not has_full_weights(Path(checkpoint)):
+        if not is_fsdp_checkpoint(Path(checkpoint)):
+            raise ConfigError(
+                f"{checkpoint}: no model weights to resume from (model.safetensors, or FSDP's {FSDP_MODEL_NAME}*)"
+            )
+        logger.info("%s holds FSDP shards only: the Trainer loads them into the initial model", checkpoint)
         return load_model_and_processor(settings, for_training=True)
     logger.info("loading model weights from %s (the Trainer's key-name-blind reload is a no-op here)", checkpoint)
     loaded = load_model_and_processor(settings.model_copy(update={"name_or_path": str(checkpoint)}), for_training=True)
     initial = resolve_source(settings.name_or_path)
     loaded.model.config.name_or_path = initial
     return dataclasses.replace(loaded, source=initial)
+
+
+FSDP_MODEL_NAME = "pytorch_model_fsdp"
+"""accelerate's name stem for the model part of an FSDP checkpoint (``accelerate.utils.constants.FSDP_MODEL_NAME``):
+``pytorch_model_fsdp_0/`` holds the distributed shards under ``SHARDED_STATE_DICT``, ``pytorch_model_fsdp.bin`` the
+whole state dict under ``FULL_STATE_DICT``."""
+
+
+def is_fsdp_checkpoint(folder: Path) -> bool:
+    """Whether the Trainer reloads ``folder``'s model through FSDP (transformers' own test in
+    ``Trainer._load_from_checkpoint``: a subfolder named after FSDP_MODEL_NAME, or its ``.bin``)."""
+    return (folder / f"{FSDP_MODEL_NAME}.bin").is_file() or any(
+        p.is_dir() and FSDP_MODEL_NAME in p.name for p in folder.iterdir()
+    )
+
+
+def has_full_weights(folder: Path) -> bool:
+    """Whether ``folder`` holds a whole model ``from_pretrained`` can load (one file or an index of shards)."""
+    names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    return any((folder / name).is_file() for name in names)
