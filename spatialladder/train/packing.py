@@ -17,6 +17,9 @@ The speed-up needs flash-attention's varlen kernels on CUDA: with sdpa the packe
 which is why ``padding_free`` requires ``model.attn_implementation: flash_attention_2`` (schema) and CUDA with the
 flash-attn package (:func:`check_padding_free_runtime`, run by ``config validate`` and by the trainer).
 
+Known gap: trl 1.16 counts a packed batch's tokens for its ``num_tokens`` log as ``position_ids.size(1)``, which
+is 1 for our ``(4, 1, T)`` positions, so that logged figure is wrong under ``padding_free`` (losses are not).
+
 This module imports torch and transformers at import time; the collator imports it only when packing.
 """
 
