@@ -2,8 +2,8 @@
 
 The vLLM backend (``backend: vllm``) lives in ``eval/vllm_backend.py``; both are called with a batch of
 ``(messages, images, videos)`` triples from ``eval/messages.py`` and return one :class:`Generation` per triple.
-A batch of questions on one video comes with ``video_key`` naming the video; with ``share_video_prefix`` the
-questions then share its encoding and prompt prefix (``eval/shared_prefix.py``).
+A batch of questions on videos comes with ``video_keys`` naming each question's video; with ``share_video_prefix``
+the questions on a video then share its encoding and prompt prefix (``eval/shared_prefix.py``).
 """
 
 from __future__ import annotations
@@ -72,14 +72,16 @@ class HFGenerator:
             **extra,
         ).to(self.device)
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]], video_key: Hashable = None) -> list[Generation]:
-        """One generation per triple; ``video_key`` (set when every question is on that one video and has no
-        images) lets the questions share the video's encoding and prompt prefix."""
+    def __call__(
+        self, batch: Sequence[tuple[list, list, list]], video_keys: Sequence[Hashable] | None = None
+    ) -> list[Generation]:
+        """One generation per triple; ``video_keys`` (each question's video, when every question is on one video
+        and has no images) lets the questions on a video share its encoding and prompt prefix."""
         import torch
 
-        if video_key is not None and self.shared is not None and self.shared.enabled:
+        if video_keys is not None and self.shared is not None and self.shared.enabled:
             if all(len(videos) == 1 and not images for _, images, videos in batch):
-                out = self.shared(batch, video_key)
+                out = self.shared(batch, video_keys)
                 if out is not None:
                     return out
         inputs = self.encode(batch)

@@ -57,13 +57,14 @@ def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()) -> Any:
 
 def plan_batches(
     samples: Sequence[EvalSample], batch_size: int, inputs: VisionInputs, frames: int, *, by_video: bool
-) -> list[tuple[list[EvalSample], Hashable]]:
-    """``samples`` in batches of at most ``batch_size``, each with the key of the one video all its questions are
-    on (None for a mixed batch).
+) -> list[tuple[list[EvalSample], list[Hashable] | None]]:
+    """``samples`` in batches of at most ``batch_size``, each with the key of every question's video (None for a
+    batch with questions on no video or with images).
 
     ``by_video``: the questions on a video (without images) are gathered, in the order of each video's first
-    question, and batched video by video; the key names what the model is shown (file, frames, input protocol).
-    Other questions follow in their own order. Otherwise: consecutive batches in ``samples`` order, no keys.
+    question, and batched in that order, a batch ending one video's questions and beginning the next one's; a key
+    names what the model is shown (file, frames, input protocol). Other questions follow in their own order.
+    Otherwise: consecutive batches in ``samples`` order, no keys.
     """
     if not by_video:
         return [(list(samples[i : i + batch_size]), None) for i in range(0, len(samples), batch_size)]
@@ -74,9 +75,11 @@ def plan_batches(
             rest.append(sample)
         else:
             groups.setdefault((str(Path(sample.video).resolve()), frames, inputs), []).append(sample)
-    plan: list[tuple[list[EvalSample], Hashable]] = []
-    for key, group in groups.items():
-        plan += [(group[i : i + batch_size], key) for i in range(0, len(group), batch_size)]
+    ordered = [(sample, key) for key, group in groups.items() for sample in group]
+    plan: list[tuple[list[EvalSample], list[Hashable] | None]] = []
+    for i in range(0, len(ordered), batch_size):
+        chunk = ordered[i : i + batch_size]
+        plan.append(([sample for sample, _ in chunk], [key for _, key in chunk]))
     return plan + [(rest[i : i + batch_size], None) for i in range(0, len(rest), batch_size)]
 
 
@@ -114,9 +117,9 @@ def predict_shard(
     inputs = vision_inputs(cfg)
     done_now = 0
     with path.open("a", encoding="utf-8") as f:
-        for batch, video_key in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=cfg.share_video_prefix):
+        for batch, keys in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=cfg.share_video_prefix):
             prompts = [build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch]
-            outputs = generate(prompts) if video_key is None else generate(prompts, video_key=video_key)
+            outputs = generate(prompts) if keys is None else generate(prompts, video_keys=keys)
             for sample, out in zip(batch, outputs, strict=True):
                 f.write(json.dumps(prediction_record(sample, out, key), ensure_ascii=False) + "\n")
                 f.flush()

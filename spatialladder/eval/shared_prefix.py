@@ -3,22 +3,25 @@ tensors, its vision encoding and the prefill of the prompt prefix they have in c
 
 VSI-Bench asks ~18 questions about each video and every prompt starts with that video (~7,600 tokens at 32 frames),
 so predicting each question from scratch runs the processor, the vision tower and the prefill of the same tokens 18
-times. Here the first batch of a video runs the processor once (video tensors and the placeholder expansion) and
-prefills the longest token prefix its prompts share (at least through ``<|vision_end|>``) into a key/value cache;
-each batch of that video then calls ``generate`` with the full prompt ids and a copy of the cache, cut to the prefix
-the batch shares and repeated over the batch, so only the question tokens are prefilled.
+times. Here ``predict_shard`` hands the questions over video by video, in full batches (a batch may end one video's
+questions and begin the next one's). The first time a video comes, the processor runs on it once (video tensors and
+the number of placeholder tokens) and the longest token prefix its questions in the batch share (at least through
+``<|vision_end|>``) is prefilled into that video's key/value cache. Each batch then calls ``generate`` with the
+full prompt ids and a new cache holding, for each row, its video's cached prefix (cut to what the row's questions
+share), so only the question tokens are prefilled.
 
 Why the outputs equal the plain path's (``tests/eval/test_shared_prefix.py`` checks logits and predictions):
 
-- positions: Qwen2.5-VL's rope positions come from the full ids and the video grid (``get_rope_index``, padding
-  masked out) plus the text row, as ``Qwen2_5_VLForConditionalGeneration._prepare_position_ids_for_generation``
+- positions: Qwen2.5-VL's rope positions come from the full ids and each row's video grid (``get_rope_index``,
+  padding masked out) plus the text row, as ``Qwen2_5_VLForConditionalGeneration._prepare_position_ids_for_generation``
   builds them for a prompt without a cache; ``generate`` then continues each row by one per new token, as it does
   on the plain path. (Left to itself, with a cache ``generate`` would offset positions by ``rope_deltas`` of the
   earlier call, which is not the full prompt's when a video's temporal positions outrun the text.)
-- padding sits between the shared prefix and each question, masked and filled with ``<|vision_end|>``, a token
-  every prompt already holds: the repetition penalty, which looks at the prompt ids ``generate`` is given, sees each
-  prompt's own tokens, as at batch size 1. (The plain batched path left-pads with the pad token, which the penalty
-  then also sees in padded rows, depending on which questions share the batch.)
+- padding is masked: before a shorter cached prefix (zero keys/values) and between the prefix and each question,
+  filled with ``<|vision_end|>``, a token every prompt already holds, so the repetition penalty, which looks at the
+  prompt ids ``generate`` is given, sees each prompt's own tokens, as at batch size 1. (The plain batched path
+  left-pads with the pad token, which the penalty then also sees in padded rows, depending on which questions share
+  the batch.)
 """
 
 from __future__ import annotations
@@ -45,26 +48,29 @@ def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     return int(differs.argmax()) if differs.any() else n
 
 
-def layout(rows: Sequence[Sequence[int]], prefix: int, filler: int) -> tuple[list[list[int]], list[list[int]]]:
-    """Rows of one length: each prompt's first ``prefix`` ids, masked ``filler`` ids, then the rest of the prompt."""
-    width = max(len(r) for r in rows)
-    ids = [[*r[:prefix], *[filler] * (width - len(r)), *r[prefix:]] for r in rows]
-    mask = [[1] * prefix + [0] * (width - len(r)) + [1] * (len(r) - prefix) for r in rows]
+def layout(
+    rows: Sequence[Sequence[int]], prefixes: Sequence[int], filler: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Rows of one length and their masks: masked ``filler`` ids, each row's cached prefix (its first
+    ``prefixes[i]`` ids, right-aligned), masked ``filler`` ids, then the rest of the prompt (right-aligned)."""
+    head = max(prefixes)
+    tail = max(len(r) - p for r, p in zip(rows, prefixes, strict=True))
+    ids, mask = [], []
+    for row, p in zip(rows, prefixes, strict=True):
+        gap = tail - (len(row) - p)
+        ids.append([*[filler] * (head - p), *row[:p], *[filler] * gap, *row[p:]])
+        mask.append([0] * (head - p) + [1] * p + [0] * gap + [1] * (len(row) - p))
     return ids, mask
 
 
-def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, video: dict[str, Any]) -> Any:
-    """``(4, batch, length)`` position ids of prompts on one video, as Qwen2.5-VL's ``generate`` builds them without
-    a cache: the text position (unmasked tokens before), then ``get_rope_index``'s temporal/height/width rows."""
+def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, grids: Any, second_per_grid_ts: Any) -> Any:
+    """``(4, batch, length)`` position ids of one-video prompts (``grids``, ``second_per_grid_ts``: each row's), as
+    Qwen2.5-VL's ``generate`` builds them without a cache: the text position (unmasked tokens before), then
+    ``get_rope_index``'s temporal/height/width rows."""
     import torch
 
-    batch = ids.shape[0]
     vision, _ = model.model.get_rope_index(
-        ids,
-        mm_types,
-        video_grid_thw=video["video_grid_thw"].repeat(batch, 1),
-        second_per_grid_ts=video["second_per_grid_ts"].repeat(batch),
-        attention_mask=mask,
+        ids, mm_types, video_grid_thw=grids, second_per_grid_ts=second_per_grid_ts, attention_mask=mask
     )
     text = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
     return torch.cat([text[None], vision], dim=0)
@@ -72,11 +78,12 @@ def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, video: dict[s
 
 @dataclass
 class _Video:
-    """What one video's questions share: processor tensors, placeholder expansion, grids, the prefix cache."""
+    """What one video's questions share: processor tensors, placeholder count, grids, the prefix cache."""
 
     key: Hashable
     tensors: dict[str, Any]
-    replacement: str
+    tokens: int
+    """How many ``<|video_pad|>`` tokens stand for the video in the prompt."""
     grids: dict[str, list[list[int]]]
     vision_end: int
     """Index of ``<|vision_end|>`` in the prompt: a shared prefix must reach past it."""
@@ -86,9 +93,9 @@ class _Video:
 
 
 class SharedVideoPrefix:
-    """Generates batches of questions on one video from the video's shared prefix; used by ``HFGenerator``.
+    """Generates batches of questions on videos from each video's shared prefix; used by ``HFGenerator``.
 
-    Keeps the last video only: ``predict_shard`` hands over a video's questions one after another.
+    Keeps the videos of the latest batch only: ``predict_shard`` hands a video's questions over one after another.
     ``stats`` counts videos encoded, prefills, questions, their prompt tokens and the tokens actually prefilled.
     """
 
@@ -97,9 +104,10 @@ class SharedVideoPrefix:
         self.model = generator.model
         self.processor = generator.processor
         self.vision_end_token = self.model.config.vision_end_token_id
+        self.video_token = self.model.config.video_token_id
         self.enabled = True
         self.stats = {"videos": 0, "prefills": 0, "questions": 0, "prompt_tokens": 0, "tokens_prefilled": 0}
-        self._video: _Video | None = None
+        self._videos: dict[Hashable, _Video] = {}
 
     @staticmethod
     def supported(model: Any) -> str | None:
@@ -111,32 +119,36 @@ class SharedVideoPrefix:
             return "the language model has sliding-window layers"
         return None
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]], key: Hashable) -> list | None:
-        """Generations for ``batch`` (questions on the video ``key`` names, no images), or None when the prompts
-        share no prefix through the video (the caller then takes the plain path)."""
+    def __call__(self, batch: Sequence[tuple[list, list, list]], keys: Sequence[Hashable]) -> list | None:
+        """Generations for ``batch`` (each question on the one video its key names, no images), or None when the
+        prompts on a video share no prefix through it (the caller then takes the plain path)."""
         import torch
 
         texts = [self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
-        video = self._video_for(key, batch[0], texts[0])
-        if video is None:
+        first = {key: keys.index(key) for key in dict.fromkeys(keys)}
+        for key in [k for k in self._videos if k not in first]:  # done with: free its tensors and cache first
+            del self._videos[key]
+        videos = {key: self._video_for(key, batch[i], texts[i]) for key, i in first.items()}
+        if any(video is None for video in videos.values()):
             return None
-        expanded, _ = self.processor.get_text_with_replacements(list(texts), [], [video.replacement] * len(texts))
-        rows = self.processor.tokenizer(expanded)["input_ids"]
-        limit = min(len(r) for r in rows) - 1  # every prompt keeps at least one token to prefill
-        shared = min(common_prefix_length([*rows, video.ids]) if video.ids else 0, limit)
-        if shared <= video.vision_end:
-            shared = min(common_prefix_length(rows), limit)
-            if shared <= video.vision_end:
+        unexpanded = self.processor.tokenizer(texts)["input_ids"]
+        rows = [self._expand(row, videos[key]) for row, key in zip(unexpanded, keys, strict=True)]
+        shared = {}
+        for key, video in videos.items():
+            shared[key] = self._shared_prefix(video, [r for r, k in zip(rows, keys, strict=True) if k == key])
+            if shared[key] is None:
                 logger.warning("questions on %s share no prompt prefix through the video; predicted one by one", key)
                 return None
-            self._prefill(video, rows[0][:shared])
-        ids, mask = layout(rows, shared, self.vision_end_token)
+        prefixes = [shared[key] for key in keys]
+        ids, mask = layout(rows, prefixes, self.vision_end_token)
         device = self.generator.device
         ids_t = torch.tensor(ids, device=device)
         mask_t = torch.tensor(mask, device=device)
         types = torch.tensor(self.processor.create_mm_token_type_ids(ids), device=device)
-        positions = rope_positions(self.model, ids_t, mask_t, types, video.tensors)
-        cache = self._cache_copy(video, shared, len(rows))
+        grids = torch.cat([videos[key].tensors["video_grid_thw"] for key in keys])
+        seconds = torch.cat([videos[key].tensors["second_per_grid_ts"] for key in keys])
+        positions = rope_positions(self.model, ids_t, mask_t, types, grids, seconds)
+        cache = self._batch_cache([videos[key] for key in keys], prefixes)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=ids_t,
@@ -148,33 +160,53 @@ class SharedVideoPrefix:
             )
         self.stats["questions"] += len(rows)
         self.stats["prompt_tokens"] += sum(len(r) for r in rows)
-        self.stats["tokens_prefilled"] += sum(len(r) - shared for r in rows)
+        self.stats["tokens_prefilled"] += sum(len(r) - p for r, p in zip(rows, prefixes, strict=True))
         texts = self.processor.batch_decode(
             out[:, ids_t.shape[1] :], skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
-        return [Generation(text, video.grids) for text in texts]
+        return [Generation(text, videos[key].grids) for text, key in zip(texts, keys, strict=True)]
+
+    def _shared_prefix(self, video: _Video, rows: list[list[int]]) -> int | None:
+        """How many leading ids ``rows`` (prompts on ``video``) take from its cache: what they share with the
+        cached prefix, else what they share among themselves (prefilled now); None if that stops before the video
+        ends. Every prompt keeps at least one id to prefill."""
+        limit = min(len(r) for r in rows) - 1
+        if video.ids:
+            length = min(common_prefix_length([*rows, video.ids]), limit)
+            if length > video.vision_end:
+                return length
+        length = min(common_prefix_length(rows), limit)
+        if length <= video.vision_end:
+            return None
+        self._prefill(video, rows[0][:length])
+        return length
 
     def _video_for(self, key: Hashable, first: tuple[list, list, list], text: str) -> _Video | None:
-        """The video ``key`` names, encoded by the processor once (with the first question's prompt, whose ids
+        """The video ``key`` names, encoded by the processor once (with its first question's prompt, whose ids
         check that tokenising an expanded prompt gives the processor's own ids)."""
-        if self._video is not None and self._video.key == key:
-            return self._video
-        self._video = None  # free the previous video's tensors and cache first
+        if key in self._videos:
+            return self._videos[key]
         inputs = self.generator.encode([first])
         tensors = {k: inputs[k] for k in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")}
-        replacement = self.processor.replace_video_token({"video_grid_thw": tensors["video_grid_thw"]}, 0)
-        expanded, _ = self.processor.get_text_with_replacements([text], [], [replacement])
-        ours = self.processor.tokenizer(expanded)["input_ids"][0]
         theirs = inputs["input_ids"][0].tolist()
+        grid = [[int(v) for v in row] for row in tensors["video_grid_thw"].tolist()]
+        grids = {"image_grid_thw": [], "video_grid_thw": grid}
+        video = _Video(key, tensors, theirs.count(self.video_token), grids, vision_end=-1)
+        ours = self._expand(self.processor.tokenizer([text])["input_ids"][0], video)
         if ours != theirs or self.vision_end_token not in ours:
             logger.warning("prompt ids differ from the processor's; questions are predicted one by one from now on")
             self.enabled = False
             return None
-        grid = [[int(v) for v in row] for row in tensors["video_grid_thw"].tolist()]
+        video.vision_end = ours.index(self.vision_end_token)
         self.stats["videos"] += 1
-        grids = {"image_grid_thw": [], "video_grid_thw": grid}
-        self._video = _Video(key, tensors, replacement, grids, vision_end=ours.index(self.vision_end_token))
-        return self._video
+        self._videos[key] = video
+        return video
+
+    def _expand(self, ids: list[int], video: _Video) -> list[int]:
+        """A prompt's ids with its one ``<|video_pad|>`` repeated once per video token, as the processor expands
+        the text before tokenising (special tokens split the text, so the result is the same; checked per video)."""
+        at = ids.index(self.video_token)
+        return [*ids[:at], *[self.video_token] * video.tokens, *ids[at + 1 :]]
 
     def _prefill(self, video: _Video, prefix: list[int]) -> None:
         """Run the vision tower and the language model over ``prefix`` once; keep its key/value cache."""
@@ -184,13 +216,17 @@ class SharedVideoPrefix:
         ids = torch.tensor([prefix], device=self.generator.device)
         mask = torch.ones_like(ids)
         types = torch.tensor(self.processor.create_mm_token_type_ids([prefix]), device=ids.device)
+        tensors = video.tensors
+        positions = rope_positions(
+            self.model, ids, mask, types, tensors["video_grid_thw"], tensors["second_per_grid_ts"]
+        )
         with torch.inference_mode():
             out = self.model(
                 input_ids=ids,
                 attention_mask=mask,
-                position_ids=rope_positions(self.model, ids, mask, types, video.tensors),
+                position_ids=positions,
                 mm_token_type_ids=types,
-                **video.tensors,
+                **tensors,
                 use_cache=True,
                 logits_to_keep=1,
             )
@@ -198,13 +234,23 @@ class SharedVideoPrefix:
         self.stats["prefills"] += 1
         self.stats["tokens_prefilled"] += len(prefix)
 
-    def _cache_copy(self, video: _Video, length: int, batch: int) -> Any:
-        """A new cache holding the first ``length`` cached tokens for each of ``batch`` rows (the stored one is
-        never written to: ``generate`` appends to the copy)."""
+    def _batch_cache(self, videos: list[_Video], prefixes: list[int]) -> Any:
+        """A new cache whose row ``i`` holds the first ``prefixes[i]`` cached tokens of ``videos[i]``, right-aligned
+        after zeros (masked); the stored caches are never written to (``generate`` appends to the new one)."""
+        import torch
         from transformers import DynamicCache
 
-        layers = [
-            (layer.keys[:, :, :length].expand(batch, -1, -1, -1), layer.values[:, :, :length].expand(batch, -1, -1, -1))
-            for layer in video.cache.layers
-        ]
+        head = max(prefixes)
+        blocks: dict[tuple[int, int], tuple[_Video, int, list[int]]] = {}  # rows taking one video's prefix
+        for row, (video, length) in enumerate(zip(videos, prefixes, strict=True)):
+            blocks.setdefault((id(video), length), (video, length, []))[2].append(row)
+        layers = []
+        for index, layer in enumerate(videos[0].cache.layers):
+            keys = layer.keys.new_zeros((len(videos), layer.keys.shape[1], head, layer.keys.shape[3]))
+            values = layer.values.new_zeros((len(videos), layer.values.shape[1], head, layer.values.shape[3]))
+            for video, length, rows in blocks.values():
+                at = torch.tensor(rows, device=keys.device)
+                keys[at, :, head - length :] = video.cache.layers[index].keys[:, :, :length]
+                values[at, :, head - length :] = video.cache.layers[index].values[:, :, :length]
+            layers.append((keys, values))
         return DynamicCache(layers, config=self.model.config)

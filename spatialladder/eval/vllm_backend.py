@@ -72,8 +72,10 @@ class VLLMGenerator:
             max_tokens=cfg.resolved_max_new_tokens(),
         )
 
-    def __call__(self, batch: Sequence[tuple[list, list, list]], video_key: Hashable = None) -> list[Generation]:
-        """One generation per triple; ``video_key`` (questions on one video) needs nothing more here: the engine's
+    def __call__(
+        self, batch: Sequence[tuple[list, list, list]], video_keys: Sequence[Hashable] | None = None
+    ) -> list[Generation]:
+        """One generation per triple; ``video_keys`` (each question's video) need nothing more here: the engine's
         prefix cache finds the shared blocks by hashing the prompt and the video."""
         requests, grids = [], []
         for messages, images, videos in batch:

@@ -79,9 +79,13 @@ def test_common_prefix_and_layout_by_hand():
     assert common_prefix_length([[1, 2, 3]]) == 3
     assert common_prefix_length([[1, 2], [1, 2, 7]]) == 2
     assert common_prefix_length([[9], [1]]) == 0
-    ids, mask = layout([[1, 2, 3, 4], [1, 2, 5], [1, 2, 6, 7, 8]], 2, 0)
+    ids, mask = layout([[1, 2, 3, 4], [1, 2, 5], [1, 2, 6, 7, 8]], [2, 2, 2], 0)
     assert ids == [[1, 2, 0, 3, 4], [1, 2, 0, 0, 5], [1, 2, 6, 7, 8]]
     assert mask == [[1, 1, 0, 1, 1], [1, 1, 0, 0, 1], [1, 1, 1, 1, 1]]
+    # rows on two videos: cached prefixes of 2 and 3 ids, right-aligned; the questions after them, right-aligned
+    ids, mask = layout([[1, 2, 3, 4], [7, 8, 9, 5, 6, 6]], [2, 3], 0)
+    assert ids == [[0, 1, 2, 0, 3, 4], [7, 8, 9, 5, 6, 6]]
+    assert mask == [[0, 1, 1, 0, 1, 1], [1, 1, 1, 1, 1, 1]]
 
 
 def test_plan_batches_groups_by_video_in_first_appearance_order():
@@ -92,9 +96,9 @@ def test_plan_batches_groups_by_video_in_first_appearance_order():
     samples += [sample(4, "v/b.mp4"), sample(5, "v/a.mp4"), sample(6, "v/b.mp4", ("y.png",))]
     inputs = VisionInputs("direct")
     plan = plan_batches(samples, 2, inputs, 4, by_video=True)
-    assert [[s.id for s in batch] for batch, _ in plan] == [["0", "3"], ["5"], ["1", "4"], ["2", "6"]]
-    key_a = (str(Path("v/a.mp4").resolve()), 4, inputs)
-    assert [key for _, key in plan] == [key_a, key_a, (str(Path("v/b.mp4").resolve()), 4, inputs), None]
+    assert [[s.id for s in batch] for batch, _ in plan] == [["0", "3"], ["5", "1"], ["4"], ["2", "6"]]
+    a, b = ((str(Path(f"v/{name}.mp4").resolve()), 4, inputs) for name in "ab")
+    assert [keys for _, keys in plan] == [[a, a], [a, b], [b], None]  # full batches across videos
     plain = plan_batches(samples, 3, inputs, 4, by_video=False)  # the switch off: benchmark order, no keys
     assert [([s.id for s in batch], key) for batch, key in plain] == [
         (["0", "1", "2"], None),
@@ -104,9 +108,10 @@ def test_plan_batches_groups_by_video_in_first_appearance_order():
 
 
 def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_video_dir: Path, tmp_path: Path):
-    """The shared path's positions are the model's own for each whole prompt, and continuing three padded prompts
-    from one prefilled prefix gives the logits of each prompt run alone, on a video whose temporal positions outrun
-    the text (0.5 fps: 4 s per grid step), where the prefix's rope offset is not the prompt's."""
+    """The shared path's positions are the model's own for each whole prompt, and continuing a padded batch (three
+    questions on one video, one on another, with cached prefixes of different lengths) from the prefilled prefixes
+    gives the logits of each prompt run alone, on videos whose temporal positions outrun the text (0.5 fps: 4 s per
+    grid step), where a prefix's rope offset is not its prompt's."""
     import torch
 
     from spatialladder.eval.generation import HFGenerator
@@ -114,56 +119,52 @@ def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_v
 
     cfg = config(tiny_model_dir, long_video_dir, tmp_path, frames=32, video_fps=0.5, max_pixels=28 * 28 * 16)
     spec = get_benchmark("vsibench")
-    on_video_0 = [s for s in spec.load(long_video_dir) if s.video.stem == "scene0000_00"][:3]
-    batch = [build_message(s, spec, "direct", 32, None, vision_inputs(cfg)) for s in on_video_0]
+    samples = spec.load(long_video_dir)
+    chosen = [s for s in samples if s.video.stem == "scene0000_00"][:3] + [samples[1]]  # samples[1]: video 1
+    keys = ["v0", "v0", "v0", "v1"]
+    batch = [build_message(s, spec, "direct", 32, None, vision_inputs(cfg)) for s in chosen]
     generator = HFGenerator(cfg)
     model, shared = generator.model, generator.shared
     singles = [generator.encode([triple]) for triple in batch]
-    assert singles[0]["video_grid_thw"].tolist() == [[16, 8, 8]]
+    assert [s["video_grid_thw"].tolist() for s in singles] == [[[16, 8, 8]]] * 4
 
-    texts = [
-        generator.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch
-    ]
-    video = shared._video_for("v0", batch[0], texts[0])
+    template = generator.processor.apply_chat_template
+    texts = [template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
+    videos = {"v0": shared._video_for("v0", batch[0], texts[0]), "v1": shared._video_for("v1", batch[3], texts[3])}
     rows = [s["input_ids"][0].tolist() for s in singles]
-    prefix = common_prefix_length(rows)
-    assert video.vision_end < prefix < min(map(len, rows))
-    ids, mask = layout(rows, prefix, model.config.vision_end_token_id)
+    prefixes = [shared._shared_prefix(videos["v0"], rows[:3])] * 3 + [shared._shared_prefix(videos["v1"], rows[3:])]
+    assert videos["v0"].vision_end < prefixes[0] < min(map(len, rows[:3])) and prefixes[3] == len(rows[3]) - 1
+    ids, mask = layout(rows, prefixes, model.config.vision_end_token_id)
     ids, mask = torch.tensor(ids), torch.tensor(mask)
+    head = max(prefixes)
+    assert mask[:3, : head - prefixes[0]].sum() == 0  # the shorter cached prefixes are left-padded
     types = torch.tensor(generator.processor.create_mm_token_type_ids(ids.tolist()))
-    positions = rope_positions(model, ids, mask, types, video.tensors)
+    grids = torch.cat([videos[k].tensors["video_grid_thw"] for k in keys])
+    seconds = torch.cat([videos[k].tensors["second_per_grid_ts"] for k in keys])
+    positions = rope_positions(model, ids, mask, types, grids, seconds)
     for row, single in enumerate(singles):
         own = model._prepare_position_ids_for_generation(single["input_ids"], dict(single))  # the plain path's
         assert torch.equal(positions[:, row, mask[row].bool()], own[:, 0])
     # the case that needs full-prompt positions: the video's last temporal position lies beyond the text's
-    prefix_delta = model.model.get_rope_index(
-        ids[:1, :prefix],
-        types[:1, :prefix],
-        video_grid_thw=video.tensors["video_grid_thw"],
-        second_per_grid_ts=video.tensors["second_per_grid_ts"],
-    )[1]
-    full_delta = model.model.get_rope_index(
-        singles[0]["input_ids"],
-        singles[0]["mm_token_type_ids"],
-        video_grid_thw=singles[0]["video_grid_thw"],
-        second_per_grid_ts=singles[0]["second_per_grid_ts"],
-    )[1]
+    rope_index = model.model.get_rope_index
+    video = videos["v0"].tensors
+    prefix_delta = rope_index(ids[:1, head - prefixes[0] : head], types[:1, head - prefixes[0] : head], **video)[1]
+    full_delta = rope_index(singles[0]["input_ids"], singles[0]["mm_token_type_ids"], **video)[1]
     assert prefix_delta.item() != full_delta.item()
 
-    shared._prefill(video, rows[0][:prefix])
-    cache = shared._cache_copy(video, prefix, len(rows))
+    cache = shared._batch_cache([videos[k] for k in keys], prefixes)
     with torch.inference_mode():
         ours = model(
-            input_ids=ids[:, prefix:],
+            input_ids=ids[:, head:],
             attention_mask=mask,
-            position_ids=positions[:, :, prefix:],
-            mm_token_type_ids=types[:, prefix:],
+            position_ids=positions[:, :, head:],
+            mm_token_type_ids=types[:, head:],
             cache=cache,
             use_cache=True,
         ).logits[:, -1]
         alone = torch.cat([model(**single).logits[:, -1] for single in singles])
     torch.testing.assert_close(ours, alone, rtol=0, atol=1e-5)
-    assert video.cache.get_seq_length() == prefix  # the stored prefix was not written to
+    assert [videos[k].cache.get_seq_length() for k in ("v0", "v1")] == [prefixes[0], prefixes[3]]  # not written to
 
 
 @pytest.mark.parametrize("protocol", ["direct", "official"])
@@ -218,7 +219,7 @@ def test_long_video_predictions_equal_the_plain_path(tiny_model_dir: Path, long_
     plain, _, _ = predict(tiny_model_dir, long_video_dir, tmp_path / "p", batch_size=1, share_video_prefix=False, **kw)
     assert all(r["video_grid_thw"] == [[16, 8, 8]] for r in plain.values())
     assert len({r["prediction"] for r in plain.values()}) >= 2
-    for batch_size in (1, 4):
+    for batch_size in (1, 3):  # 3: a batch ends one video and begins the other
         shared, _, generator = predict(
             tiny_model_dir, long_video_dir, tmp_path / f"s{batch_size}", batch_size=batch_size, **kw
         )

@@ -113,7 +113,7 @@ def test_vllm_gets_prefix_caching_and_questions_video_by_video(
     video_of = {s.id: int(s.video.stem[5:9]) for s in samples}  # scene0002_00 → 2
     ids = [[s.id for s in samples[i : i + 3]] for i in range(0, 12, 3)]  # the plain path: benchmark order
     if share:
-        ids = [["0", "3", "6"], ["9"], ["1", "4", "7"], ["10"], ["2", "5", "8"], ["11"]]  # video by video
+        ids = [["0", "3", "6"], ["9", "1", "4"], ["7", "10", "2"], ["5", "8", "11"]]  # video by video
     assert [len(requests) for _, requests in generates] == [len(batch) for batch in ids]
     frames: dict[int, list[np.ndarray]] = {}
     for batch, (_, requests) in zip(ids, generates, strict=True):
