@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from spatialladder.errors import SpatialLadderError
+from spatialladder.errors import ConfigError, SpatialLadderError
 
 app = typer.Typer(
     help="Teach Qwen2.5-VL spatial reasoning the SpatialLadder way: ScanNet → QA data → 3-stage training → benchmarks.",
@@ -65,14 +65,32 @@ def config_validate(
 def make_tiny_model(
     out_dir: Path = typer.Argument(..., help="Folder to write the checkpoint into."),
     seed: int = typer.Option(0, help="Seed for the random weights."),
+    like: str = typer.Option(
+        None, "--like", help="qwen2.5-vl-3b | qwen2.5-vl-7b: every published width, id and processor setting."
+    ),
+    layers: int = typer.Option(None, "--layers", min=1, help="Text layers kept with --like (published: 36 / 28)."),
+    vision_layers: int = typer.Option(
+        None, "--vision-layers", min=1, help="Vision blocks kept with --like (published: 32)."
+    ),
 ) -> None:
-    """Write a tiny random Qwen2.5-VL (model + processor) built offline, for tests and the demo.
+    """Write a random Qwen2.5-VL (model + processor) built offline, for tests and the demo.
+
+    Without --like: a 0.4 M-parameter toy. With --like: the published 3B/7B-Instruct config in every field but the
+    two depths (full-attention vision blocks scaled to the kept depth), the real tokenizer ids and processor.
 
     Example: spatialladder make-tiny-model outputs/tiny-qwen2.5-vl
+    Example: spatialladder make-tiny-model outputs/qwen2.5-vl-3b-l1 --like qwen2.5-vl-3b --layers 1 --vision-layers 1
     """
-    from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
+    if like is None:
+        if layers is not None or vision_layers is not None:
+            raise ConfigError("--layers and --vision-layers cut a published shape: give --like qwen2.5-vl-3b|7b too")
+        from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
 
-    typer.echo(str(build_tiny_qwen2_5_vl(out_dir, seed=seed)))
+        typer.echo(str(build_tiny_qwen2_5_vl(out_dir, seed=seed)))
+        return
+    from spatialladder.testing.real_shape import build_qwen2_5_vl_like
+
+    typer.echo(str(build_qwen2_5_vl_like(out_dir, like, layers=layers, vision_layers=vision_layers, seed=seed)))
 
 
 @app.command("eval")

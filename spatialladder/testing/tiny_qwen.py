@@ -37,7 +37,7 @@ def chat_template() -> str:
     return resources.files("spatialladder.testing").joinpath("qwen2_5_vl_chat_template.jinja").read_text("utf-8")
 
 
-def _corpus() -> list[str]:
+def prompt_corpus() -> list[str]:
     """Text the tokenizer learns merges from: the words our prompts, answers and categories use."""
     words = (
         "These are frames of a video. Answer the question using a single word or phrase. "
@@ -76,7 +76,7 @@ def build_tokenizer(vocab_size: int = 400):
         special_tokens=["<|endoftext|>"],
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer)
+    tok.train_from_iterator(prompt_corpus(), trainer)
     import json
 
     model = json.loads(tok.to_str())["model"]
