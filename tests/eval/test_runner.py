@@ -46,6 +46,7 @@ def test_eval_end_to_end_batched_equals_batch_one(tiny_model_dir: Path, vsi_dir:
     results = json.loads((tmp_path / "b3" / "results.json").read_text())
     assert results["n"] == 6 and results["n_missing"] == 0
     assert results["settings"]["max_new_tokens"] == 6 and results["settings"]["frames"] == 4
+    assert results["settings"]["share_video_prefix"] is True  # the default, recorded (not hashed into run_key)
     assert results["settings"]["benchmark_files"].keys() == {"test-00000-of-00001.parquet"}
     assert (tmp_path / "b3" / "config.resolved.yaml").is_file()
     assert 0.0 <= results["overall"] <= 100.0
