@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install lock test lint format clean demo demo-smoke bench tiny-model
+.PHONY: install lock test test-slow lint format clean demo demo-smoke bench tiny-model
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ lock:  # freezes the venv as it is: install and test first (the lock must list w
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The slow tier (CPU, ~8 min on 2 loaded cores, peak RSS < 7 GiB per step): real-shaped Qwen2.5-VL-3B steps at the
+# paper's pixel budgets (tests/slow) and the other `slow` tests; writes seconds and peak RSS per step to $(SLOW_REPORT).
+SLOW_REPORT ?= outputs/slow_tier.md
+test-slow: install
+	SLOW_TIER_REPORT=$(SLOW_REPORT) $(BIN)/python -m pytest -m "slow and not gpu" --durations=0
 
 lint: install
 	$(BIN)/ruff check .
