@@ -198,3 +198,22 @@ def test_cli_refuses_depths_without_like_and_unknown_shapes(tmp_path, args: list
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith(message) and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "like, layers, vision_layers, expected",
+    [
+        ("qwen2.5-vl-3b", None, None, 3_754_622_976),  # the Hub card's "3.75B params"
+        ("qwen2.5-vl-7b", None, None, 8_292_166_656),  # "8.29B params"
+        ("qwen2.5-vl-3b", 1, 1, 446_160_056),
+        ("qwen2.5-vl-7b", 1, 1, 1_388_838_072),  # untied: embedding and lm_head are two 152,064 × 3584 matrices
+    ],
+)
+def test_parameter_counts_at_published_and_cut_depths(like, layers, vision_layers, expected) -> None:
+    """Counted on the meta device (no memory): the full-depth configs give the published model sizes."""
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    with torch.device("meta"):
+        model = Qwen2_5_VLForConditionalGeneration(real_shaped_config(like, layers, vision_layers))
+    assert sum(p.numel() for p in model.parameters()) == expected
