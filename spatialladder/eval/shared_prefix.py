@@ -244,13 +244,16 @@ class SharedVideoPrefix:
         blocks: dict[tuple[int, int], tuple[_Video, int, list[int]]] = {}  # rows taking one video's prefix
         for row, (video, length) in enumerate(zip(videos, prefixes, strict=True)):
             blocks.setdefault((id(video), length), (video, length, []))[2].append(row)
-        layers = []
-        for index, layer in enumerate(videos[0].cache.layers):
-            keys = layer.keys.new_zeros((len(videos), layer.keys.shape[1], head, layer.keys.shape[3]))
-            values = layer.values.new_zeros((len(videos), layer.values.shape[1], head, layer.values.shape[3]))
+
+        def layer_states(index: int, like: Any) -> tuple[Any, Any]:
+            keys = like.keys.new_zeros((len(videos), like.keys.shape[1], head, like.keys.shape[3]))
+            values = like.values.new_zeros((len(videos), like.values.shape[1], head, like.values.shape[3]))
             for video, length, rows in blocks.values():
                 at = torch.tensor(rows, device=keys.device)
                 keys[at, :, head - length :] = video.cache.layers[index].keys[:, :, :length]
                 values[at, :, head - length :] = video.cache.layers[index].values[:, :, :length]
-            layers.append((keys, values))
+            return keys, values
+
+        # layer by layer: the cache copies each layer's states, so only one layer's staging tensors live at a time
+        layers = (layer_states(index, like) for index, like in enumerate(videos[0].cache.layers))
         return DynamicCache(layers, config=self.model.config)
