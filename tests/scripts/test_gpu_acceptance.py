@@ -1,0 +1,567 @@
+"""``scripts/gpu_acceptance.py`` up to the CUDA call: planning, FLOPs and memory arithmetic, what the child records
+on real runs of the tiny model, result parsing and the report. The GPU run itself needs a GPU node.
+
+FLOPs are checked against numbers worked out by hand below (the tiny model's widths: text 64 wide, 2 layers, 4/2
+heads of 16, MLP 128, vocabulary 448, untied; vision 2 blocks of 64, MLP 128, the second full-attention), and the
+3B figures against the published parameter counts and docs/benchmarks.md's memory table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+GIB = 2**30
+N_3B = 3_754_622_976
+INPUT_KEYS = ("model", "spatial", "video", "images_only", "images", "vsibench")
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ga() -> ModuleType:
+    return load_script("gpu_acceptance")
+
+
+@pytest.fixture(scope="module")
+def child() -> ModuleType:
+    return load_script("gpu_acceptance_child")
+
+
+@pytest.fixture(scope="module")
+def shape_3b(ga: ModuleType) -> Any:
+    from spatialladder.testing.qwen_published import shaped_config
+
+    return ga.ModelShape.from_config(shaped_config("qwen2.5-vl-3b"))
+
+
+@pytest.fixture(scope="module")
+def tiny_shape(ga: ModuleType, tiny_model_dir: Path) -> Any:
+    return ga.ModelShape.from_config(json.loads((tiny_model_dir / "config.json").read_text()))
+
+
+def fake_env(ga: ModuleType, count: int = 1, installed: tuple[str, ...] = ()) -> Any:
+    return ga.GpuEnv(True, count, "NVIDIA H100 80GB HBM3", 80 * GIB, {p: p in installed for p in ga.OPTIONAL_PACKAGES})
+
+
+def fake_inputs(root: Path) -> dict[str, str]:
+    return {key: str(root / key) for key in INPUT_KEYS}
+
+
+# ------------------------------------------------------------------------------------------------- the command
+
+
+def test_without_cuda_it_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no GPU even on a GPU node
+    done = subprocess.run(
+        [sys.executable, "scripts/gpu_acceptance.py", "--out", str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1 and "no CUDA GPU visible" in lines[0] and "Traceback" not in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing written, nothing built
+
+
+def test_an_unknown_path_name_is_one_line_exit_2(ga: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        ga.parse_args(["--only", "sft-zero4"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'sft-zero4'" in err[0] and "sft-zero3" in err[0]
+
+
+# ---------------------------------------------------------------------------------------------------- planning
+
+
+def test_budgets_fit_nine_minutes(ga: ModuleType) -> None:
+    budgets = [ga.SETUP_BUDGET_S, *(p.budget_s for p in ga.PATHS)]
+    assert all(b > 0 for b in budgets)
+    assert sum(budgets) <= ga.TOTAL_BUDGET_S == 9 * 60
+    assert len({p.name for p in ga.PATHS}) == len(ga.PATHS)
+
+
+def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
+    by_name = {p.name: p for p in ga.PATHS}
+    assert {p.name for p in ga.PATHS} == {
+        "sft-sdpa",
+        "sft-flash-attention-2",
+        "sft-padding-free",
+        "sft-zero2",
+        "sft-zero3",
+        "grpo-hf-video",
+        "grpo-dynamic-sampling",
+        "grpo-vllm-images",
+        "grpo-vllm-video",
+        "eval-hf-shared",
+        "eval-hf-unshared",
+        "eval-vllm",
+    }
+    assert (
+        by_name["sft-padding-free"].needs == ("flash_attn",)
+        and "padding_free=true" in by_name["sft-padding-free"].overrides
+    )
+    assert by_name["sft-zero3"].launcher == "configs/accelerate/zero3.yaml"
+    assert "dynamic_sampling.enabled=true" in by_name["grpo-dynamic-sampling"].overrides
+    assert "share_video_prefix=false" in by_name["eval-hf-unshared"].overrides
+
+
+def test_plan_with_nothing_optional_on_one_gpu(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    plan = {p.spec.name: p for p in ga.plan_paths(fake_env(ga), fake_inputs(tmp_path), tmp_path / "out")}
+    runs = sorted(name for name, p in plan.items() if p.run)
+    assert runs == ["eval-hf-shared", "eval-hf-unshared", "grpo-dynamic-sampling", "grpo-hf-video", "sft-sdpa"]
+    assert plan["sft-flash-attention-2"].reason == (
+        "skipped: flash_attn not installed (pip install -e '.[flash-attn]')"
+    )
+    assert plan["sft-zero3"].reason.startswith("skipped: deepspeed not installed")
+    assert plan["eval-vllm"].reason.startswith("skipped: vllm not installed")
+    sdpa = plan["sft-sdpa"]
+    assert sdpa.command[:2] == [sys.executable, str(ga.CHILD)]
+    assert sdpa.env["CUDA_VISIBLE_DEVICES"] == "0" and sdpa.env["HF_HUB_OFFLINE"] == "1"
+    assert sdpa.command[2:6] == [
+        "run",
+        "sft",
+        "configs/train/stage2_spatial.yaml",
+        str(tmp_path / "out/runs/sft-sdpa/probe"),
+    ]
+    assert f'model.name_or_path="{tmp_path / "model"}"' in sdpa.command
+    assert f'data.files=["{tmp_path / "spatial"}"]' in sdpa.command
+
+
+def test_plan_with_everything_on_two_gpus(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    env = fake_env(ga, count=2, installed=ga.OPTIONAL_PACKAGES)
+    plan = {p.spec.name: p for p in ga.plan_paths(env, fake_inputs(tmp_path), tmp_path / "out", budget_scale=2)}
+    assert all(p.run for p in plan.values())
+    zero3 = plan["sft-zero3"]
+    head = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/zero3.yaml"]
+    assert zero3.command[:7] == [*head, "--num_processes", "2"] and zero3.processes == 2
+    assert "CUDA_VISIBLE_DEVICES" not in zero3.env  # every GPU
+    assert plan["sft-sdpa"].env["CUDA_VISIBLE_DEVICES"] == "3"  # the first visible one only
+    assert plan["sft-sdpa"].budget_s == 80 and zero3.reason == "2 processes"
+
+
+def test_zero_runs_with_one_process_on_one_gpu(ga: ModuleType, tmp_path: Path) -> None:
+    env = fake_env(ga, count=1, installed=("deepspeed",))
+    plan = {p.spec.name: p for p in ga.plan_paths(env, fake_inputs(tmp_path), tmp_path / "out")}
+    assert plan["sft-zero2"].run and plan["sft-zero2"].processes == 1
+    assert plan["sft-zero2"].command[5:7] == ["--num_processes", "1"]
+
+
+def test_only_runs_the_named_paths(ga: ModuleType, tmp_path: Path) -> None:
+    plan = ga.plan_paths(fake_env(ga), fake_inputs(tmp_path), tmp_path, only=["eval-hf-shared"])
+    assert [p.spec.name for p in plan if p.run] == ["eval-hf-shared"]
+    assert {p.reason for p in plan if not p.run} >= {"skipped: not in --only"}
+
+
+def test_every_planned_command_validates_against_the_shipped_configs(ga: ModuleType, tmp_path: Path) -> None:
+    """The overrides each path adds are real keys with valid values, and trl accepts the resulting arguments (on
+    CPU only ``trainer.use_cpu`` is added; padding-free stops at its CUDA/flash-attn runtime check, after trl)."""
+    from spatialladder.config.load import load_config
+    from spatialladder.errors import ConfigError
+    from spatialladder.train.trl_args import to_grpo_args, to_sft_args
+
+    env = fake_env(ga, count=2, installed=ga.OPTIONAL_PACKAGES)
+    for item in ga.plan_paths(env, fake_inputs(tmp_path), tmp_path / "out"):
+        overrides = item.command[item.command.index(item.spec.config) + 2 :]
+        cpu = ["trainer.use_cpu=true"] if item.spec.kind != "eval" else []
+        cfg = load_config(item.spec.config, [*overrides, *cpu])
+        assert cfg.model.name_or_path == str(tmp_path / "model")
+        assert cfg.output_dir == str(item.run_dir)
+        if cfg.kind == "sft":
+            if cfg.padding_free:
+                with pytest.raises(ConfigError, match="padding_free: true needs CUDA"):
+                    to_sft_args(cfg)
+                continue
+            args = to_sft_args(cfg)
+            assert (args.max_steps, args.gradient_accumulation_steps, args.warmup_steps) == (4, 1, 0)
+            assert args.bf16 and args.per_device_train_batch_size == 1
+            assert cfg.model.max_pixels == 100_352  # the paper's training budget, as shipped
+        elif cfg.kind == "grpo":
+            args = to_grpo_args(cfg)
+            assert args.max_steps == item.spec.steps and args.use_vllm == (cfg.rollout == "vllm")
+            assert (args.num_generations, args.max_completion_length, args.beta) == (4, 64, 0.01)
+        else:
+            assert (cfg.frames, cfg.model.max_pixels, cfg.generation.max_new_tokens) == (32, 401_408, 32)
+
+
+# ------------------------------------------------------------------------------------------------- arithmetic
+
+
+def test_parameter_counts_match_the_published_models_and_the_tiny_one(ga, shape_3b, tiny_shape, tiny_model_dir):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from spatialladder.testing.qwen_published import shaped_config
+
+    assert shape_3b.total_params == N_3B  # the Hub's 3.75 B (tests/slow: from the widths, and on the meta device)
+    assert ga.ModelShape.from_config(shaped_config("qwen2.5-vl-7b")).total_params == 8_292_166_656  # untied head
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_model_dir)
+    assert tiny_shape.total_params == sum(p.numel() for p in model.parameters()) == 372_544
+    # 3B per-token text parameters: 36 layers of 77,076,992 + final norm 2048 + the 151,936 × 2048 head
+    assert shape_3b.n_text == 36 * 77_076_992 + 2048 + 151_936 * 2048 == 3_085_938_688
+    # per patch: 32 blocks of 19,702,200 + patch embedding 1280·3·2·14² + merger 36,708,608 / 4
+    assert shape_3b.n_vision_patch == 32 * 19_702_200 + 1_505_280 + 36_708_608 // 4 == 641_152_832
+
+
+def test_text_flops_by_hand(ga, tiny_shape) -> None:
+    # tiny: layer = (64·64+64) + 2(64·32+32) + 64·64 + 3·64·128 + 2·64 = 37,120; body 2·37,120 + 64 = 74,304;
+    # + head 448·64 = 28,672 → 102,976 parameters per token. 10 new tokens after 5 cached: 2·102,976·10 = 2,059,520
+    # plus attention 4 · 2 layers · 64 · (10·5 + 10·11/2 = 105 pairs) = 53,760.
+    assert tiny_shape.n_text == 102_976
+    assert ga.text_row_flops(tiny_shape, 10, 5) == 2_059_520 + 53_760
+    record = {"grad": True, "rows": [[10, 5], [3, 0]]}
+    one = 2 * 102_976 * 3 + 4 * 2 * 64 * 6
+    assert ga.lm_record_flops(tiny_shape, record) == 3 * (2_059_520 + 53_760 + one)
+
+
+def test_vision_flops_by_hand(ga, tiny_shape, shape_3b) -> None:
+    # tiny, grid 1×4×6: 24 patches in one window (2×3 merged units fit a 4×4 window), so the window block and the
+    # full block both see 24² = 576 pairs: attention 4·64·1,152 = 294,912. Per patch: 2 blocks of 41,664 + patch
+    # embedding 75,264 + merger 82,304/4 = 179,168 → 2·179,168·24 = 8,600,064.
+    assert tiny_shape.n_vision_patch == 179_168
+    assert ga.vision_item_flops(tiny_shape, 1, 4, 6) == 8_600_064 + 294_912
+    # 3B, a 1296×968 frame at 100,352 px: grid 1×18×26 = 468 patches; merged 9×13 in windows of 4 → sides
+    # (4, 4, 1) × (4, 4, 4, 1); Σ (4ab)² = 16 · (16+16+1) · (16+16+16+1) = 25,872 pairs per windowed block (28 of
+    # them), 468² = 219,024 per full block (4): attention 4·1280·(4·219,024 + 28·25,872) = 8,194,621,440.
+    linear = 2 * 641_152_832 * 468
+    assert ga.vision_item_flops(shape_3b, 1, 18, 26) == linear + 8_194_621_440
+    assert ga.vision_record_flops(shape_3b, {"grad": False, "grids": [[1, 18, 26]] * 2}) == 2 * (linear + 8_194_621_440)
+
+
+def test_vllm_request_flops(ga, tiny_shape) -> None:
+    # 100 prompt tokens, 60 from the prefix cache, 8 placeholders left to encode, completions of 4 and 2 tokens
+    request = {"prompt": 100, "cached": 60, "vision_tokens": 8, "completions": [4, 2]}
+    expected = (
+        ga.text_row_flops(tiny_shape, 40, 60)
+        + ga.text_row_flops(tiny_shape, 4, 100)
+        + ga.text_row_flops(tiny_shape, 2, 100)
+        + 2 * 179_168 * 4 * 8
+    )
+    assert ga.vllm_request_flops(tiny_shape, request) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "tflops"),
+    [
+        ("NVIDIA H100 80GB HBM3", 989.5),
+        ("NVIDIA H100 PCIe", 756.5),
+        ("NVIDIA H100 NVL", 835.5),
+        ("NVIDIA H200", 989.5),
+        ("NVIDIA H200 NVL", 835.5),
+        ("NVIDIA GH200 480GB", 989.0),
+        ("NVIDIA A100-SXM4-80GB", 312.0),
+        ("NVIDIA A100 80GB PCIe", 312.0),
+        ("NVIDIA L40S", 362.05),
+        ("NVIDIA L4", 121.0),
+        ("NVIDIA B200", 2250.0),
+        ("NVIDIA A10G", None),
+        ("Tesla V100-SXM2-16GB", None),
+    ],
+)
+def test_bf16_peak_lookup(ga, name: str, tflops: float | None) -> None:
+    assert ga.bf16_peak_tflops(name)[0] == tflops
+
+
+def test_mfu(ga) -> None:
+    assert ga.mfu(989.5e12 * 3 * 2 * 0.4, 3.0, 2, 989.5) == pytest.approx(0.4)
+    assert ga.mfu(1e12, 1.0, 1, None) is None and ga.mfu(1e12, 0.0, 1, 312.0) is None
+
+
+def test_memory_estimate_single_gpu_bf16_sft_is_the_docs_arithmetic(ga, shape_3b) -> None:
+    spec = next(p for p in ga.PATHS if p.name == "sft-sdpa")
+    records = {"lm": [{"grad": True, "shape": [1, 2000]}], "vision": [{"grad": True, "grids": [[16, 18, 26]]}]}
+    total, items = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "bfloat16"}}, 1, records, 80 * GIB)
+    values = dict(items)
+    assert values["weights + grads + AdamW m, v in the weights' dtype (4 × 2 B/param)"] == 8 * N_3B  # 30.0 GB
+    assert values["fused LM head: fp32 gradient of the vocabulary matrix"] == 151_936 * 2048 * 4  # 1.16 GiB
+    # 147 KB of layer checkpoints per token (36 × 2048 × 2 B) + one recomputed layer (45,824 values × 2 B)
+    assert values["text activations: 2000 positions × (layer checkpoints + one layer)"] == 2000 * (147_456 + 91_648)
+    patches = 16 * 18 * 26
+    assert values[f"vision activations: {patches} patches × (block checkpoints + one block)"] == patches * 2 * (
+        32 * 1280 + 19_220
+    )
+    assert values["fused LM head tiles"] == 2000 * 32768 * 6
+    assert total == sum(values.values())
+    fp32, _ = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "float32"}}, 1, records, 80 * GIB)
+    assert fp32 - total == 8 * N_3B + (2000 * (147_456 + 91_648) + patches * 2 * (32 * 1280 + 19_220))
+
+
+def test_memory_estimate_zero3_on_two_gpus_and_grpo_extras(ga, shape_3b) -> None:
+    zero3 = next(p for p in ga.PATHS if p.name == "sft-zero3")
+    empty = {"lm": [], "vision": []}
+    total, items = ga.estimate_peak(zero3, shape_3b, {"model": {"dtype": "bfloat16"}}, 2, empty, 80 * GIB)
+    assert dict(items)["bf16 weights + grads, fp32 master + Adam m, v (16 B/param) / GPUs"] == 16 * N_3B / 2  # 30.0 GB
+    grpo = next(p for p in ga.PATHS if p.name == "grpo-vllm-video")
+    config = {"model": {"dtype": "bfloat16"}, "beta": 0.01, "rollout": "vllm", "trainer": {}}
+    _, items = ga.estimate_peak(grpo, shape_3b, config, 1, empty, 80 * GIB)
+    values = dict(items)
+    assert values["KL reference model (the policy's dtype)"] == 2 * N_3B
+    assert values["colocated vLLM pool: 0.3 × device memory"] == 0.3 * 80 * GIB
+    vllm_eval = next(p for p in ga.PATHS if p.name == "eval-vllm")
+    total, _ = ga.estimate_peak(vllm_eval, shape_3b, {"model": {"dtype": "bfloat16"}, "backend": "vllm"}, 1, empty, 100)
+    assert total == 90.0
+
+
+# ----------------------------------------------------------------------------------------- child records
+
+
+def test_lm_rows_from_masks_caches_and_packed_positions(child) -> None:
+    import torch
+
+    # left-padded batch of 2 continuing after a 3-token cache: row 0 has 1 pad in the cache part, row 1 2 in the new
+    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 1, 1]])
+    assert child.lm_rows(2, 4, 7, mask, None) == [[4, 2], [2, 3]]
+    assert child.lm_rows(2, 4, None, mask[:, 3:], None) == [[4, 0], [2, 0]]  # no cache: the mask covers new tokens
+    # padding-free: one packed row of 3 rows (lengths 4, 2, 3), text positions restarting at 0
+    text = torch.tensor([0, 1, 2, 3, 0, 1, 0, 1, 2])
+    positions = torch.stack([text, text, text, text])[:, None, :]
+    assert child.lm_rows(1, 9, None, None, positions) == [[4, 0], [2, 0], [3, 0]]
+    assert child.lm_rows(3, 1, 12, None, None) == [[1, 11]] * 3  # decoding without a 2-D mask
+
+
+def test_vllm_requests_count_cached_prompt_and_placeholders(child) -> None:
+    out = SimpleNamespace(
+        prompt_token_ids=[1, 7, 7, 7, 2, 7, 3],
+        num_cached_tokens=3,
+        outputs=[SimpleNamespace(token_ids=[5, 6]), SimpleNamespace(token_ids=[5])],
+    )
+    assert child.vllm_requests([out], {7}) == [{"prompt": 7, "cached": 3, "vision_tokens": 2, "completions": [2, 1]}]
+
+
+def run_child_cpu(args: list[str], log: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/gpu_acceptance_child.py", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    log.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
+def planned_for(ga, name: str, run_dir: Path, **spec_changes: Any) -> Any:
+    spec = next(p for p in ga.PATHS if p.name == name)
+    spec = dataclasses.replace(spec, **spec_changes)
+    return ga.Planned(spec, True, "1 process", [], {}, run_dir, spec.budget_s, 1)
+
+
+def test_child_sft_on_the_tiny_model_counts_what_trl_counts(ga, child, tiny_model_dir, tiny_shape, tmp_path) -> None:
+    """A real ``run_sft`` through the child (CPU, debug config): the step times, the text forwards with autograd
+    and their real tokens (trl's own ``num_tokens`` log agrees), the vision forwards; parsed into a passing row."""
+    from spatialladder.testing.tiny_records import write_tiny_records
+
+    records = write_tiny_records(tmp_path / "data")["spatial"]
+    run_dir = tmp_path / "run"
+    overrides = [f"model.name_or_path={tiny_model_dir}", f"data.files=[{records}]", f"output_dir={run_dir}"]
+    overrides += ["trainer.max_steps=3", "trainer.save_strategy=no"]
+    run_child_cpu(
+        ["run", "sft", "configs/debug/sft_stage2.yaml", str(run_dir / "probe"), *overrides], run_dir / "child.log"
+    )
+    ranks = ga.read_ranks(run_dir)
+    main = ranks[0]
+    assert (main["ok"], main["rank"], main["world_size"], main["cuda"]) == (True, 0, 1, None)
+    assert [s for s, _ in main["step_ends"]] == [0, 1, 2, 3]
+    assert all(r["grad"] and r["step"] in (1, 2, 3) for r in main["lm"]) and len(main["lm"]) == 3
+    assert all(r["grad"] for r in main["vision"])
+    logged = {row["step"]: row["num_tokens"] for row in main["facts"]["log_history"] if "num_tokens" in row}
+    per_step = {r["step"]: sum(new for new, _ in r["rows"]) for r in main["lm"]}
+    assert per_step == {1: logged[1], 2: logged[2] - logged[1], 3: logged[3] - logged[2]}
+    assert all(cached == 0 for r in main["lm"] for _, cached in r["rows"])
+
+    result = ga.summarise(
+        planned_for(ga, "sft-sdpa", run_dir, steps=3), ga.Finished(0, 9.0, False), ranks, tiny_shape, 312.0, 0
+    )
+    assert (result.status, result.error, result.timed) == ("pass", None, "steps 2-3 of 3")
+    assert result.tokens == logged[3] - logged[1]
+    ends = dict((int(s), t) for s, t in main["step_ends"])
+    assert result.timed_s == pytest.approx(ends[3] - ends[1])
+    expected = sum(ga.lm_record_flops(tiny_shape, r) for r in main["lm"] if r["step"] >= 2)
+    expected += sum(ga.vision_record_flops(tiny_shape, r) for r in main["vision"] if r["step"] >= 2)
+    assert result.flops == pytest.approx(expected) and result.mfu == pytest.approx(expected / result.timed_s / 312e12)
+    assert result.peak_bytes is None  # no CUDA here
+
+
+def test_child_eval_on_the_tiny_model_records_the_shared_prefix(
+    ga, child, tiny_model_dir, tiny_shape, tmp_path
+) -> None:
+    """``run_eval`` through the child with one encoding per video: the prefix prefill, then batches continuing
+    from a cache (cached tokens > 0), greedy decoding; window, tokens and questions/s parsed."""
+    import numpy as np
+
+    from spatialladder.testing.synthetic_benchmarks import BenchItem, write_vsibench
+
+    items = []
+    for v in range(2):
+        frames = [np.full((84, 112, 3), 20 * i + 60 * v, np.uint8) for i in range(8)]
+        items.append(
+            BenchItem("object_counting", "How many chair(s) are in this room?", "3", f"scene000{v}_00", frames)
+        )
+        items.append(
+            BenchItem("room_size_estimation", "What is the size of this room?", "20", f"scene000{v}_00", frames)
+        )
+    data = write_vsibench(items, tmp_path / "vsi")
+    run_dir = tmp_path / "run"
+    overrides = [f"model.name_or_path={tiny_model_dir}", f"data_dir={data}", f"output_dir={run_dir}"]
+    run_child_cpu(
+        ["run", "eval", "configs/debug/eval_vsibench.yaml", str(run_dir / "probe"), *overrides], run_dir / "log"
+    )
+    main = ga.read_ranks(run_dir)[0]
+    assert main["ok"] and main["facts"]["results"]["n"] == 4 and main["step_ends"] == []
+    assert all(not r["grad"] and r["step"] is None for r in main["lm"] + main["vision"])
+    assert len(main["vision"]) == 2  # one encoding per video
+    assert any(cached > 0 and new > 1 for r in main["lm"] for new, cached in r["rows"])  # continued from the prefix
+    result = ga.summarise(
+        planned_for(ga, "eval-hf-shared", run_dir), ga.Finished(0, 9.0, False), [main], tiny_shape, None, 0, 4
+    )
+    assert result.status == "pass" and result.timed == "first model forward to last"
+    start, end = main["work_window"]
+    assert result.timed_s == pytest.approx(end - start) and result.questions_per_s == pytest.approx(4 / (end - start))
+    assert result.tokens == sum(new for r in main["lm"] for new, _ in r["rows"])
+    assert result.mfu is None and result.flops > 0  # no peak for an unknown device
+
+
+def test_write_inputs_are_full_size(child, tmp_path: Path) -> None:
+    import av
+    import pandas as pd
+    from PIL import Image
+
+    inputs = child.write_inputs(tmp_path)
+    spatial = [json.loads(line) for line in Path(inputs["spatial"]).read_text().splitlines()]
+    assert [r["data_type"] for r in spatial] == ["single_image", "multi_view", "video"]
+    assert (len(spatial[1]["image"]), len(spatial[2]["image"])) == (8, 32)
+    images_only = [json.loads(line)["data_type"] for line in Path(inputs["images_only"]).read_text().splitlines()]
+    video = [json.loads(line)["data_type"] for line in Path(inputs["video"]).read_text().splitlines()]
+    assert (images_only, video) == (["single_image", "multi_view"], ["video"])
+    assert Image.open(Path(inputs["images"]) / spatial[0]["image"][0]).size == (1296, 968)
+    table = pd.read_parquet(Path(inputs["vsibench"]) / "test-00000-of-00001.parquet")
+    assert len(table) == int(inputs["vsi_questions"]) == 6 and table["scene_name"].nunique() == 2
+    with av.open(str(Path(inputs["vsibench"]) / "scannet" / "scene0000_00.mp4")) as container:
+        frames = [f for f in container.decode(video=0)]
+    assert len(frames) == 64 and (frames[0].width, frames[0].height) == (1296, 968)
+
+
+# ------------------------------------------------------------------------------------ parsing and the report
+
+
+def fake_rank(rank: int, steps: int = 4, ok: bool = True, error: str | None = None) -> dict[str, Any]:
+    """A ZeRO rank: step k ends at 10 + k s; one training forward of 1000 tokens and one image per step."""
+    return {
+        "rank": rank,
+        "world_size": 2,
+        "ok": ok,
+        "error": error,
+        "config": {"model": {"dtype": "bfloat16"}, "padding_free": False},
+        "lm": [{"step": s, "grad": True, "shape": [1, 1000], "rows": [[1000, 0]]} for s in range(1, steps + 1)],
+        "vision": [{"step": s, "grad": True, "grids": [[1, 18, 26]]} for s in range(1, steps + 1)],
+        "vllm": [],
+        "step_ends": [[s, 10.0 + s] for s in range(steps + 1)],
+        "work_window": [10.5, 10.0 + steps],
+        "cuda": {"max_memory_allocated": (30 + rank) * GIB, "device_used_peak": 40 * GIB, "device_total": 80 * GIB},
+        "facts": {"global_step": steps, "log_history": []},
+    }
+
+
+def test_two_rank_results_sum_over_gpus(ga, shape_3b, tmp_path: Path) -> None:
+    planned = planned_for(ga, "sft-zero3", tmp_path)
+    planned.processes = 2
+    result = ga.summarise(planned, ga.Finished(0, 45.0, False), [fake_rank(0), fake_rank(1)], shape_3b, 989.5, 80 * GIB)
+    assert (result.status, result.timed, result.timed_s) == ("pass", "steps 2-4 of 4", 3.0)
+    assert result.tokens == 2 * 3 * 1000 and result.tokens_per_s == 2000
+    per_step = 3 * ga.text_row_flops(shape_3b, 1000, 0) + 3 * ga.vision_item_flops(shape_3b, 1, 18, 26)
+    assert result.flops == pytest.approx(2 * 3 * per_step)
+    assert result.mfu == pytest.approx(2 * 3 * per_step / (3.0 * 2 * 989.5e12))
+    assert result.peak_bytes == 31 * GIB and result.peak_measured_as == "torch.cuda.max_memory_allocated"
+    assert result.estimate_bytes > 16 * N_3B / 2 and result.peak_over_estimate == pytest.approx(
+        31 * GIB / result.estimate_bytes
+    )
+
+
+def test_failures_timeouts_and_unmet_expectations(ga, shape_3b, tmp_path: Path) -> None:
+    (tmp_path / "child.log").write_text("line\n" * 40 + "torch.OutOfMemoryError: CUDA out of memory\n")
+    planned = planned_for(ga, "sft-zero3", tmp_path)
+    crashed = [fake_rank(0, ok=False, error="OutOfMemoryError: CUDA out of memory"), fake_rank(1)]
+    failed = ga.summarise(planned, ga.Finished(1, 20.0, False), crashed, shape_3b, 989.5, 80 * GIB)
+    assert (failed.status, failed.error) == ("fail", "OutOfMemoryError: CUDA out of memory")
+    assert failed.log_tail.endswith("CUDA out of memory") and len(failed.log_tail.splitlines()) == 25
+    assert failed.tokens == 6000  # measured as far as it got
+    timeout = ga.summarise(planned, ga.Finished(-15, 65.0, True), [], shape_3b, 989.5, 80 * GIB)
+    assert (timeout.status, timeout.error) == ("timeout", "stopped after its budget of 50 s")
+    lost = ga.summarise(planned, ga.Finished(1, 5.0, False), [], shape_3b, 989.5, 80 * GIB)
+    assert lost.status == "fail" and "no child record" in lost.error
+    short = ga.summarise(planned, ga.Finished(0, 30.0, False), [fake_rank(0, steps=2)], shape_3b, 989.5, 0)
+    assert (short.status, short.error) == ("fail", "ran 2 optimizer steps, expected 4")
+    packed = fake_rank(0)
+    packed["config"]["padding_free"] = True
+    unpacked = ga.summarise(
+        planned_for(ga, "sft-padding-free", tmp_path), ga.Finished(0, 30.0, False), [packed], shape_3b, 989.5, 0
+    )
+    assert unpacked.error == "padding_free: no forward saw packed rows"
+    skipped = ga.Planned(planned.spec, False, "skipped: deepspeed not installed", [], {}, tmp_path, 50, 1)
+    assert ga.summarise(skipped, None, [], shape_3b, 989.5, 0).status == "skipped"
+
+
+def test_steady_steps(ga) -> None:
+    assert ga.steady_steps([[0, 1.0], [1, 5.0], [2, 6.0], [3, 7.5]]) == ({2, 3}, 2.5)
+    assert ga.steady_steps([[0, 1.0], [1, 5.0]]) == ({1}, 4.0)
+    assert ga.steady_steps([[0, 1.0]]) is None
+
+
+def test_predictions_check(ga, tmp_path: Path) -> None:
+    for name, preds in (("a", ["3", "B"]), ("b", ["3", "B"]), ("c", ["3", "C"])):
+        (tmp_path / name).mkdir()
+        lines = [json.dumps({"id": str(i), "prediction": p}) for i, p in enumerate(preds)]
+        (tmp_path / name / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    same = ga.predictions_check(ga.read_predictions(tmp_path / "a"), ga.read_predictions(tmp_path / "b"))
+    assert (same["passed"], same["detail"]) == (True, "2 of 2 identical")
+    differ = ga.predictions_check(ga.read_predictions(tmp_path / "a"), ga.read_predictions(tmp_path / "c"))
+    assert (differ["passed"], differ["detail"]) == (False, "1 of 2 differ (ids ['1'])")
+    assert ga.predictions_check({}, ga.read_predictions(tmp_path / "a"))["passed"] is None
+
+
+def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
+    env = fake_env(ga, count=2, installed=("deepspeed",))
+    planned = planned_for(ga, "sft-zero3", tmp_path)
+    planned.processes = 2
+    ok = ga.summarise(planned, ga.Finished(0, 45.0, False), [fake_rank(0), fake_rank(1)], shape_3b, 989.5, 80 * GIB)
+    vllm = ga.PathResult("eval-vllm", "13", "vllm eval", "skipped", 45, reason="skipped: vllm not installed (x)")
+    check = {"name": "eval-hf: identical", "passed": None, "detail": "not compared"}
+    model = {"path": "/m", "parameters": N_3B, "layers": 36, "vision_blocks": 32}
+    setup = {"status": "pass", "wall_s": 41.0, "budget_s": 60}
+    report = ga.build_report(env, (989.5, "src"), model, setup, [ok, vllm], [check], "2026-01-01T00:00:00+00:00", 99.0)
+    text = ga.write_report(tmp_path, report, [ok, vllm])
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["budget_s"] == 60 + 50 and saved["gpu"]["bf16_peak_tflops"] == 989.5
+    row = saved["paths"][0]
+    assert (row["name"], row["status"], row["tokens"], row["timed_s"]) == ("sft-zero3", "pass", 6000, 3.0)
+    assert row["peak_over_estimate"] == pytest.approx(ok.peak_over_estimate) and row["estimate_items"]
+    assert (tmp_path / "report.md").read_text() == text
+    lines = text.splitlines()
+    assert "| path | issue | result | s (budget) | timed | tokens/s | MFU | peak GiB | est. GiB | peak/est. |" in lines
+    zero3 = next(line for line in lines if line.startswith("| sft-zero3 |"))
+    cells = [c.strip() for c in zero3.strip("|").split("|")]
+    assert cells[:7] == ["sft-zero3", "13", "pass", "45 (50)", "steps 2-4 of 4", "2,000", f"{ok.mfu:.1%}"]
+    assert cells[7] == "31.0"
+    assert "| eval-vllm | 13 | skipped: vllm not installed (x) | – (45) |" in text
+    assert "- not run: eval-hf: identical (not compared)" in lines
