@@ -142,10 +142,25 @@ def _load_weights(settings: Any, checkpoint: str | Path | None) -> Any:
         logger.info("%s holds FSDP shards only: the Trainer loads them into the initial model", checkpoint)
         return load_model_and_processor(settings, for_training=True)
     logger.info("loading model weights from %s (the Trainer's key-name-blind reload is a no-op here)", checkpoint)
-    loaded = load_model_and_processor(settings.model_copy(update={"name_or_path": str(checkpoint)}), for_training=True)
+    # In the checkpoint's own dtype: fp32 master weights (train/sharding.py fp32_master_weights) must not be rounded
+    # to the configured bf16 on the way back; frozen parameters return to the configured dtype, as loaded at start.
+    update = {"name_or_path": str(checkpoint), "dtype": "auto"}
+    loaded = load_model_and_processor(settings.model_copy(update=update), for_training=True)
+    _frozen_to(loaded.model, settings.dtype)
     initial = resolve_source(settings.name_or_path)
     loaded.model.config.name_or_path = initial
     return dataclasses.replace(loaded, source=initial)
+
+
+def _frozen_to(model: Any, dtype: str) -> None:
+    import torch
+
+    if dtype == "auto":
+        return
+    target = getattr(torch, dtype)  # model.dtype names are torch's own
+    for param in model.parameters():
+        if not param.requires_grad and param.is_floating_point() and param.dtype != target:
+            param.data = param.data.to(target)
 
 
 FSDP_MODEL_NAME = "pytorch_model_fsdp"

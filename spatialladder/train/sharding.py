@@ -9,8 +9,11 @@
 2. **The output head's gradient** (:func:`gather_output_head_in_forward`): trl's fused LM head reads a sharded
    ``lm_head.weight`` that FSDP never reduces (see there).
 3. **The final folder** (:func:`save_final_model`): always whole weights, also under ``SHARDED_STATE_DICT``.
+4. **fp32 master weights without a sharding engine** (:func:`fp32_master_weights`): what DeepSpeed and FSDP do for
+   bf16 training, done for a single-process or DDP launch too.
 
-Nothing changes without an FSDP launch; on CUDA only 2 and 3 apply.
+1–3 change nothing without an FSDP launch; on CUDA only 2 and 3 apply. 4 applies to single-process and DDP launches
+in mixed precision.
 """
 
 from __future__ import annotations
@@ -125,3 +128,40 @@ def save_final_model(trainer: Any, output_dir: str) -> None:
         trainer.save_model(output_dir)
     finally:
         plugin.set_state_dict_type(sharded)
+
+
+def fp32_master_weights(trainer: Any) -> list[str]:
+    """Trainable low-precision parameters upcast to fp32 in a mixed-precision launch without DeepSpeed or FSDP;
+    returns their names.
+
+    The shipped configs load the model in bf16 (``model.dtype``) with ``trainer.bf16``, as the official run did under
+    DeepSpeed ZeRO-3, whose bf16 mode keeps fp32 master weights for the optimizer; accelerate's FSDP2 upcasts
+    trainable parameters to fp32 likewise (``accelerate/utils/fsdp_utils.py`` ``fsdp2_prepare_model``: "Upcast to fp32
+    master weights; MixedPrecisionPolicy.param_dtype handles compute cast"). A single-process or DDP launch would
+    instead step AdamW on the bf16 weights themselves, where an update smaller than half a bf16 spacing is lost: at
+    lr 1e-5 only entries with |w| < 2^-8 move (15.5 % of an N(0, 0.02²) matrix). So the same upcast is done here; the
+    compute stays in bf16 through the trainer's autocast. Frozen parameters (a frozen vision tower, LoRA's base) stay
+    as loaded. Checkpoints and the final folder then hold fp32 weights, as under FSDP.
+    """
+    import torch
+    from accelerate.utils import DistributedType
+
+    accelerator = trainer.accelerator
+    if accelerator.mixed_precision == "no" or accelerator.distributed_type in (
+        DistributedType.DEEPSPEED,
+        DistributedType.FSDP,
+    ):
+        return []
+    upcast = []
+    for name, param in trainer.model.named_parameters():
+        if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.to(torch.float32)
+            upcast.append(name)
+    if upcast:
+        logger.info(
+            "%d trainable parameters upcast to fp32 master weights (%s launch, %s compute), as DeepSpeed and FSDP keep",
+            len(upcast),
+            accelerator.distributed_type.value,
+            accelerator.mixed_precision,
+        )
+    return upcast

@@ -64,8 +64,9 @@ def qwen2_5_vl_params(
     return vocab * h * (1 if tied else 2) + layers * text_layer + h + vl * vision_block + patch_embed + merger
 
 
-def changed_fraction(before: Path, after: Path, select: Any) -> float:
-    """Share of elements that differ between two safetensors files, over the tensors ``select(name)`` keeps."""
+def changed_fraction(before: Path, after: Path, select: Any, rounded: bool = False) -> float:
+    """Share of elements that differ between two safetensors files, over the tensors ``select(name)`` keeps;
+    ``rounded``: ``after`` first rounded to ``before``'s dtype."""
     from safetensors import safe_open
 
     changed = total = 0
@@ -73,6 +74,7 @@ def changed_fraction(before: Path, after: Path, select: Any) -> float:
         for name in a.keys():
             if select(name):
                 x, y = a.get_tensor(name), b.get_tensor(name)
+                y = y.to(x.dtype) if rounded else y
                 changed += int((x != y).sum())
                 total += x.numel()
     return changed / total
@@ -147,16 +149,23 @@ def test_stage1_step_at_100352_px_on_1296x968_frames(real_3b, full_size, run_pro
     assert abs(log["entropy"] - ENTROPY) < 0.01
     assert abs(log["loss"] - CROSS_ENTROPY) < 0.6  # a few σ/√n for the ~30 answer tokens scored
     assert log["learning_rate"] == pytest.approx(1e-5)
-    # bf16 weights, AdamW's first step moves each by lr = 1e-5: a bf16 value changes only if that exceeds half its
-    # spacing, i.e. |w| < 2^-8. For N(0, 0.02²) matrices that is erf(2^-8 / (0.02·√2)) = 15.48 % of the entries;
-    # RMSNorm weights (1.0, half-spacing 2^-8) never move; zero-initialised biases always do.
+    # bf16 weights as shipped, but trained on fp32 master copies (train/sharding.py fp32_master_weights, as DeepSpeed
+    # and FSDP keep): AdamW's first step moves every entry with a gradient by ~lr = 1e-5, so every matrix, RMSNorm
+    # weight and bias moves in the (fp32) final folder. Rounded back to bf16, an entry keeps its move only if 1e-5
+    # exceeds half its spacing, |w| < 2^-8: erf(2^-8 / (0.02·√2)) = 15.48 % of N(0, 0.02²) matrices, which is all a
+    # step on bf16 weights themselves keeps; RMSNorm weights (1.0, half-spacing 2^-8) lose theirs.
     init, trained = real_3b / "model.safetensors", out / "model.safetensors"
     expected = math.erf(2**-8 / (0.02 * math.sqrt(2)))
-    matrices = changed_fraction(init, trained, lambda n: n.endswith(".weight") and "norm" not in n and "embed" not in n)
-    assert abs(matrices - expected) < 0.003
-    assert changed_fraction(init, trained, lambda n: "norm" in n and n.endswith(".weight")) == 0.0
+
+    def matrix(n: str) -> bool:
+        return n.endswith(".weight") and "norm" not in n and "embed" not in n
+
+    assert changed_fraction(init, trained, matrix) > 0.999
+    assert abs(changed_fraction(init, trained, matrix, rounded=True) - expected) < 0.003
+    assert changed_fraction(init, trained, lambda n: "norm" in n and n.endswith(".weight")) == 1.0
+    assert changed_fraction(init, trained, lambda n: "norm" in n and n.endswith(".weight"), rounded=True) == 0.0
     assert changed_fraction(init, trained, lambda n: n.endswith(".bias")) == 1.0
-    assert result["peak_rss_bytes"] < 6 * GIB
+    assert result["peak_rss_bytes"] < 9 * GIB  # fp32 master weights + AdamW state: docs/benchmarks.md
 
 
 def test_stage2_step_on_a_mixed_single_multi_view_video_batch(real_3b, full_size, run_probe, tmp_path) -> None:
@@ -180,7 +189,7 @@ def test_stage2_step_on_a_mixed_single_multi_view_video_batch(real_3b, full_size
     assert grids == [[[1, 18, 26]], [[4, 18, 26]], [[1, 18, 26]] * 4]
     assert all(c["grad"] for c in result["vision_calls"])
     assert abs(last_log(result)["entropy"] - ENTROPY) < 0.01
-    assert result["peak_rss_bytes"] < 6 * GIB
+    assert result["peak_rss_bytes"] < 9.5 * GIB  # fp32 master weights + AdamW state: docs/benchmarks.md
 
 
 def test_grpo_step_with_a_video_row_runs_the_vision_tower_in_the_loss(real_3b, full_size, run_probe, tmp_path) -> None:
@@ -208,7 +217,7 @@ def test_grpo_step_with_a_video_row_runs_the_vision_tower_in_the_loss(real_3b, f
     assert [c["grid_thw"] for c in calls if c["model"] != policy] == [video]  # the KL reference (β = 0.01)
     log = last_log(result)
     assert log["completions/mean_length"] == 8 and abs(log["entropy"] - ENTROPY) < 0.01
-    assert result["peak_rss_bytes"] < 8 * GIB
+    assert result["peak_rss_bytes"] < 10.5 * GIB  # fp32 master weights + AdamW state: docs/benchmarks.md
 
 
 def test_eval_batch_at_32_frames_and_401408_px(real_3b, full_size, run_probe, tmp_path) -> None:
