@@ -461,6 +461,15 @@ def weight_bytes(config: dict[str, Any], shape: ModelShape) -> int:
     return DTYPE_BYTES.get(shape.dtype if dtype == "auto" else dtype, 2)
 
 
+def activation_bytes(params: dict[str, Any] | None, wb: int) -> int:
+    """Bytes per saved activation value: 4 when most parameters are fp32 (the residual stream and the layer inputs
+    the checkpoints keep stay fp32 under autocast), else 2."""
+    if not params:
+        return wb
+    fp32 = params["dtypes"].get("float32", 0)
+    return 4 if fp32 * 2 > sum(params["dtypes"].values()) else 2
+
+
 def text_values_per_token(shape: ModelShape) -> int:
     """Values one decoder layer keeps per token for its backward (norm outputs, q, k, v, attention output, o,
     gate, up, their product): ≈ 45.8 k for the 3B."""
@@ -479,10 +488,17 @@ def estimate_peak(
     world: int,
     records: dict[str, list[dict[str, Any]]],
     device_total: int,
+    params: dict[str, Any] | None = None,
 ) -> tuple[float, list[tuple[str, float]]]:
     """Predicted peak of ``torch.cuda.max_memory_allocated`` per GPU (tensors only: no CUDA context, no allocator
     cache), item by item, with the arithmetic of docs/benchmarks.md; activation sizes from the largest forward the
-    child recorded. For ``eval-vllm`` it predicts the device-wide use (vLLM's engine runs in its own process)."""
+    child recorded. For ``eval-vllm`` it predicts the device-wide use (vLLM's engine runs in its own process).
+
+    Without DeepSpeed the weights are counted as the trainer holds them when training starts (``params``, recorded
+    by the child: bf16 as loaded, or trainable ones upcast to fp32 master weights), with a gradient and AdamW's two
+    moments in the same dtype per trainable parameter; under DeepSpeed's bf16 mode: bf16 weights and gradients, fp32
+    master weights and moments (16 B/param), sharded as the stage says. The KL reference model keeps the loaded
+    dtype."""
     n = shape.total_params
     wb = weight_bytes(config, shape)
     items: list[tuple[str, float]] = []
@@ -512,14 +528,19 @@ def estimate_peak(
     elif spec.launcher and "zero2" in spec.launcher:
         items.append(("bf16 weights (2 B/param)", 2 * n))
         items.append(("bf16 grads, fp32 master + Adam m, v (14 B/param) / GPUs", 14 * n / world))
+    elif params:
+        dtypes = ", ".join(f"{k} {v:,}" for k, v in sorted(params["dtypes"].items()))
+        items.append((f"weights as trained ({dtypes} parameters)", params["bytes"]))
+        items.append(("grads + AdamW m, v of the trainable ones (3 × their bytes)", 3 * params["trainable_bytes"]))
     else:
         items.append((f"weights + grads + AdamW m, v in the weights' dtype (4 × {wb} B/param)", 4 * wb * n))
     items.append(("fused LM head: fp32 gradient of the vocabulary matrix", 4 * shape.embedding_params))
     grad_lm = [r for r in records["lm"] if r["grad"]]
     tokens = max((r["shape"][0] * r["shape"][1] for r in grad_lm), default=0)
     patches = max((sum(t * h * w for t, h, w in r["grids"]) for r in records["vision"] if r["grad"]), default=0)
-    per_token = (shape.layers * shape.hidden + text_values_per_token(shape)) * wb
-    per_patch = (shape.v_depth * shape.v_hidden + vision_values_per_patch(shape)) * wb
+    ab = activation_bytes(params, wb) if not spec.launcher else 2
+    per_token = (shape.layers * shape.hidden + text_values_per_token(shape)) * ab
+    per_patch = (shape.v_depth * shape.v_hidden + vision_values_per_patch(shape)) * ab
     items.append((f"text activations: {tokens} positions × (layer checkpoints + one layer)", tokens * per_token))
     items.append((f"vision activations: {patches} patches × (block checkpoints + one block)", patches * per_patch))
     tiles = min(tokens, HEAD_TILE_ROWS) * HEAD_TILE_COLS * HEAD_TILE_BYTES
@@ -835,7 +856,7 @@ def measure(
     if "config" in main:
         records = {"lm": main["lm"], "vision": main["vision"]}
         result.estimate_bytes, result.estimate_items = estimate_peak(
-            spec, shape, main["config"], len(ranks), records, device_total
+            spec, shape, main["config"], len(ranks), records, device_total, main.get("facts", {}).get("params")
         )
 
 

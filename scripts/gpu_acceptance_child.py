@@ -26,7 +26,9 @@ fails or is stopped (SIGTERM) part-way:
 - ``work_window``: ``[first model forward or vLLM call starts, last one ends]`` (synced), the eval's timed span;
 - ``cuda``: ``max_memory_allocated`` / ``max_memory_reserved`` of this process and ``device_used_peak`` (device-wide
   used memory sampled every 0.1 s, which also sees vLLM's engine process) with ``device_total``;
-- ``facts``: ``global_step`` and ``log_history`` (training), ``rows`` (GRPO), ``results`` (eval, rank 0).
+- ``facts``: ``global_step``, ``log_history`` and ``params`` (bytes, trainable bytes and count per dtype of the
+  parameters when training starts: after any fp32 master-weight upcast) for training, ``rows`` (GRPO), ``results``
+  (eval, rank 0).
 
 The forwards are recorded by wrapping the two classes' ``forward`` (not a global hook on every module: decoding
 would pay for a Python call per submodule), so the KL reference model and the rollout count as well; vLLM's own
@@ -91,6 +93,7 @@ class Recorder:
         self.window: list[float | None] = [None, None]
         self.log_history: list[dict[str, Any]] | None = None
         self.placeholder_ids: set[int] = set()
+        self.params: dict[str, Any] | None = None
 
     def now(self) -> float:
         """Seconds since start, after the GPU has finished what was queued (so spans measure GPU work too)."""
@@ -213,6 +216,20 @@ def _wrap_vllm_generate() -> None:
     vllm.LLM.generate = generate
 
 
+def param_summary(model: Any) -> dict[str, Any]:
+    """The parameters as training starts: bytes, trainable bytes, count per dtype (DeepSpeed ZeRO-3's partitioned
+    parameters by their full size, ``ds_numel``)."""
+    out: dict[str, Any] = {"bytes": 0, "trainable_bytes": 0, "dtypes": {}}
+    for param in model.parameters():
+        numel = int(getattr(param, "ds_numel", param.numel()))
+        size = numel * param.element_size()
+        out["bytes"] += size
+        out["trainable_bytes"] += size if param.requires_grad else 0
+        dtype = str(param.dtype).removeprefix("torch.")
+        out["dtypes"][dtype] = out["dtypes"].get(dtype, 0) + numel
+    return out
+
+
 def _install_step_timer() -> None:
     """A callback every Trainer gets (``transformers.trainer.DEFAULT_CALLBACKS``): step ends, synced, and the log."""
     import transformers.trainer
@@ -220,6 +237,8 @@ def _install_step_timer() -> None:
 
     class StepTimer(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if kwargs.get("model") is not None:
+                REC.params = param_summary(kwargs["model"])
             REC.step_ends.append([state.global_step, REC.now()])
             REC.step = state.global_step + 1
 
@@ -327,7 +346,7 @@ def run(kind: str, config: str, out_prefix: str, overrides: list[str]) -> int:
         vllm=REC.vllm,
         step_ends=REC.step_ends,
         work_window=REC.window,
-        facts={**facts, "log_history": REC.log_history},
+        facts={**facts, "log_history": REC.log_history, "params": REC.params},
     )
     target = Path(f"{out_prefix}.rank{out['rank']}.json")
     target.parent.mkdir(parents=True, exist_ok=True)

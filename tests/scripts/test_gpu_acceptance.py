@@ -304,7 +304,15 @@ def test_memory_estimate_single_gpu_bf16_sft_is_the_docs_arithmetic(ga, shape_3b
     assert values["fused LM head tiles"] == 2000 * 32768 * 6
     assert total == sum(values.values())
     fp32, _ = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "float32"}}, 1, records, 80 * GIB)
-    assert fp32 - total == 8 * N_3B + (2000 * (147_456 + 91_648) + patches * 2 * (32 * 1280 + 19_220))
+    activations = 2000 * (147_456 + 91_648) + patches * 2 * (32 * 1280 + 19_220)
+    assert fp32 - total == 8 * N_3B + activations
+    # bf16 as loaded, trainable parameters upcast to fp32 master weights when training starts (what the child
+    # records): 4 B weights + 12 B for the gradient and the two moments, fp32 activations under autocast
+    master = {"bytes": 4 * N_3B, "trainable_bytes": 4 * N_3B, "dtypes": {"float32": N_3B}}
+    upcast, items = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "bfloat16"}}, 1, records, 80 * GIB, master)
+    assert dict(items)[f"weights as trained (float32 {N_3B:,} parameters)"] == 4 * N_3B
+    assert dict(items)["grads + AdamW m, v of the trainable ones (3 × their bytes)"] == 12 * N_3B
+    assert upcast == fp32
 
 
 def test_memory_estimate_zero3_on_two_gpus_and_grpo_extras(ga, shape_3b) -> None:
@@ -389,6 +397,11 @@ def test_child_sft_on_the_tiny_model_counts_what_trl_counts(ga, child, tiny_mode
     per_step = {r["step"]: sum(new for new, _ in r["rows"]) for r in main["lm"]}
     assert per_step == {1: logged[1], 2: logged[2] - logged[1], 3: logged[3] - logged[2]}
     assert all(cached == 0 for r in main["lm"] for _, cached in r["rows"])
+    assert main["facts"]["params"] == {
+        "bytes": 4 * 372_544,
+        "trainable_bytes": 4 * 372_544,
+        "dtypes": {"float32": 372_544},
+    }
 
     result = ga.summarise(
         planned_for(ga, "sft-sdpa", run_dir, steps=3), ga.Finished(0, 9.0, False), ranks, tiny_shape, 312.0, 0
