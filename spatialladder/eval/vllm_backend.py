@@ -26,6 +26,7 @@ from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import ConfigError
 from spatialladder.eval.generation import Generation
 from spatialladder.eval.inputs import as_uint8_frames, predicted_grid
+from spatialladder.media import vllm_video
 
 
 def require_vllm() -> Any:
@@ -64,6 +65,7 @@ class VLLMGenerator:
             seed=0,
             **engine,
         )
+        self.video_fps = cfg.video_fps
         gen = cfg.generation
         self.params = vllm.SamplingParams(
             temperature=gen.temperature if gen.do_sample else 0.0,
@@ -84,8 +86,8 @@ class VLLMGenerator:
             if images:
                 data["image"] = images if len(images) > 1 else images[0]
             frames = [as_uint8_frames(v) for v in videos]  # (T, H, W, 3) uint8
-            if frames:
-                data["video"] = frames[0]
+            if frames:  # with the metadata vLLM 0.31's Qwen2.5-VL requires: the frames' fps, no resampling
+                data["video"] = vllm_video(frames[0], self.video_fps)
             requests.append({"prompt": prompt, "multi_modal_data": data} if data else {"prompt": prompt})
             grids.append(
                 {

@@ -70,8 +70,8 @@ from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.data_utils import prepare_multimodal_messages
 
-from spatialladder.errors import ConfigError, DataFormatError
-from spatialladder.media import video_metadata
+from spatialladder.errors import ConfigError
+from spatialladder.media import video_metadata, vllm_video
 from spatialladder.train.grpo_groups import GroupTally, choose_groups, zero_variance_groups
 
 VIDEO_COLUMN = "video"
@@ -129,22 +129,6 @@ def expand_vision_pads(ids: Sequence[int], pads: dict[int, Sequence[int]], merge
     if seen != items:
         raise RuntimeError(f"placeholders {seen} do not match the items {items}")
     return out
-
-
-def vllm_video(frames: Sequence[Any], fps: float) -> tuple[Any, dict[str, Any]]:
-    """One video as vLLM's Qwen2.5-VL takes it (``video_needs_metadata=True`` in vLLM 0.31): the frames as one
-    ``(T, H, W, 3)`` uint8 array, and metadata declaring them sampled at ``fps`` (the fields of transformers'
-    ``VideoMetadata``, which vLLM builds from it; ``do_sample_frames`` False: every frame is kept)."""
-    import numpy as np
-
-    arrays = [
-        np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame, dtype=np.uint8) for frame in frames
-    ]
-    shapes = sorted({a.shape for a in arrays})
-    if len(shapes) != 1:
-        raise DataFormatError(f"a video row's {len(arrays)} frames differ in size {shapes}; vLLM takes one array")
-    meta = video_metadata([len(arrays)], fps)[0]
-    return np.stack(arrays), {**meta, "duration": len(arrays) / fps, "do_sample_frames": False}
 
 
 class OwnRequests:

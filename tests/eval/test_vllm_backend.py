@@ -119,7 +119,10 @@ def test_vllm_gets_prefix_caching_and_questions_video_by_video(
     for batch, (_, requests) in zip(ids, generates, strict=True):
         for sample_id, request in zip(batch, requests, strict=True):
             assert request["prompt"].count("<|video_pad|>") == 1  # vLLM expands the placeholder itself
-            frames.setdefault(video_of[sample_id], []).append(request["multi_modal_data"]["video"])
+            clip, meta = request["multi_modal_data"]["video"]  # vLLM 0.31's Qwen2.5-VL needs the metadata
+            assert meta["fps"] == cfg.video_fps and meta["total_num_frames"] == len(clip) == cfg.frames
+            assert meta["do_sample_frames"] is False  # every frame we sampled is kept, none resampled
+            frames.setdefault(video_of[sample_id], []).append(clip)
     for clips in frames.values():
         assert all(c.dtype == np.uint8 and c.shape == clips[0].shape and np.array_equal(c, clips[0]) for c in clips)
     assert not np.array_equal(frames[0][0], frames[1][0])

@@ -21,11 +21,12 @@ import torch
 from PIL import Image
 
 from spatialladder.config.load import load_config
+from spatialladder.media import vllm_video
 from spatialladder.models.load import load_model_and_processor
 from spatialladder.train.grpo import build_trainer
 from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
 from spatialladder.train.trl_args import to_grpo_args
-from spatialladder.train.video_grpo import ROW_VISION_KEY, VLLM_PAD_BIAS, expand_vision_pads, vllm_video
+from spatialladder.train.video_grpo import ROW_VISION_KEY, VLLM_PAD_BIAS, expand_vision_pads
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
 
