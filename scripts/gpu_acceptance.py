@@ -121,7 +121,7 @@ PATHS: tuple[PathSpec, ...] = (
         "sft",
         STAGE2,
         (*SFT_COMMON, "model.attn_implementation=flash_attention_2"),
-        35,
+        40,
         "the same with flash-attention-2",
         needs=("flash_attn",),
         steps=SFT_STEPS,
@@ -136,7 +136,7 @@ PATHS: tuple[PathSpec, ...] = (
             "padding_free=true",
             "trainer.per_device_train_batch_size=3",
         ),
-        35,
+        40,
         "the three rows packed into one sequence per step (flash-attention varlen)",
         issue="14",
         needs=("flash_attn",),
@@ -225,7 +225,7 @@ PATHS: tuple[PathSpec, ...] = (
         "eval",
         VSIBENCH,
         (*EVAL_COMMON, "backend=hf", "share_video_prefix=false"),
-        25,
+        30,
         "the same, every question encoding its video (predictions must equal eval-hf-shared's)",
         issue="14",
     ),
@@ -239,7 +239,7 @@ PATHS: tuple[PathSpec, ...] = (
         needs=("vllm",),
     ),
 )
-SETUP_BUDGET_S = 60
+SETUP_BUDGET_S = 45
 """Writing the full-size inputs and the full-depth random 3B (``--model`` skips the model)."""
 SHARED_PAIR = ("eval-hf-shared", "eval-hf-unshared")
 OPTIONAL_PACKAGES = ("flash_attn", "deepspeed", "vllm")
