@@ -578,3 +578,43 @@ def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
     assert cells[7] == "31.0"
     assert "| eval-vllm | 13 | skipped: vllm not installed (x) | – (45) |" in text
     assert "- not run: eval-hf: identical (not compared)" in lines
+
+
+# ------------------------------------------------------------------------------------ a CPU rehearsal (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, tiny_model_dir, tiny_shape, tmp_path):
+    """The exact commands the GPU run plans (shipped configs, full-size inputs, the paths' overrides), on the tiny
+    model on CPU with ``trainer.use_cpu`` added: every path that needs no optional package passes its checks, the
+    shared and unshared eval predictions are identical, and the report is written."""
+    inputs = child.write_inputs(tmp_path / "data")
+    inputs["model"] = str(tiny_model_dir)
+    out = tmp_path / "out"
+    results = []
+    for item in ga.plan_paths(fake_env(ga), inputs, out):
+        if item.run and item.spec.kind != "eval":
+            item.command.append("trainer.use_cpu=true")
+        done = ga.run_child(item.command, item.env, item.run_dir / "child.log", 600) if item.run else None
+        ranks = ga.read_ranks(item.run_dir) if item.run else []
+        result = ga.summarise(item, done, ranks, tiny_shape, None, 0, int(inputs["vsi_questions"]))
+        assert result.status in ("pass", "skipped"), (item.spec.name, result.error, result.log_tail)
+        results.append(result)
+    ran = {r.name: r for r in results if r.status == "pass"}
+    assert sorted(ran) == ["eval-hf-shared", "eval-hf-unshared", "grpo-dynamic-sampling", "grpo-hf-video", "sft-sdpa"]
+    assert all(r.tokens and r.flops and r.timed_s for r in ran.values())
+    assert ran["grpo-hf-video"].facts["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
+    shared, unshared = (ga.read_predictions(out / "runs" / name) for name in ga.SHARED_PAIR)
+    check = ga.predictions_check(shared, unshared)
+    assert check["passed"] and check["detail"] == "6 of 6 identical"
+    # one encoding per video: 2 vision forwards shared, 6 (one per question) unshared, all 32 frames at 401,408 px
+    for name, calls in (("eval-hf-shared", 2), ("eval-hf-unshared", 6)):
+        grids = [g for r in ga.read_ranks(out / "runs" / name)[0]["vision"] for g in r["grids"]]
+        assert len(grids) == calls and all(g == [16, 38, 50] for g in grids)
+    env = fake_env(ga)
+    model = {"path": str(tiny_model_dir), "parameters": tiny_shape.total_params, "layers": 2, "vision_blocks": 2}
+    setup = {"status": "pass", "wall_s": 1.0, "budget_s": 60}
+    report = ga.build_report(env, (None, "cpu"), model, setup, results, [check], "rehearsal", 1.0)
+    text = ga.write_report(out, report, results)
+    assert text.count("| pass |") == 5
