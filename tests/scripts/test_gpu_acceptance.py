@@ -455,12 +455,22 @@ def test_child_eval_on_the_tiny_model_records_the_shared_prefix(
     assert result.mfu is None and result.flops > 0  # no peak for an unknown device
 
 
-def test_write_inputs_are_full_size(child, tmp_path: Path) -> None:
+def test_info_on_a_machine_without_cuda(child, monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    info = child.info()
+    assert (info["count"], info["names"], info["total_memory"]) == (0, [], [])
+    assert info["torch"] == torch.__version__
+
+
+def test_setup_inputs_are_full_size(child, tmp_path: Path) -> None:
     import av
     import pandas as pd
     from PIL import Image
 
-    inputs = child.write_inputs(tmp_path)
+    inputs = child.setup(tmp_path, "qwen2.5-vl-3b", build_model=False)  # the parent was given --model
+    assert json.loads((tmp_path / "setup.json").read_text()) == inputs and "model" not in inputs
     spatial = [json.loads(line) for line in Path(inputs["spatial"]).read_text().splitlines()]
     assert [r["data_type"] for r in spatial] == ["single_image", "multi_view", "video"]
     assert (len(spatial[1]["image"]), len(spatial[2]["image"])) == (8, 32)
