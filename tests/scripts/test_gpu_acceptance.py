@@ -545,6 +545,28 @@ def test_failures_timeouts_and_unmet_expectations(ga, shape_3b, tmp_path: Path) 
     assert ga.summarise(skipped, None, [], shape_3b, 989.5, 0).status == "skipped"
 
 
+def test_run_child_stops_a_path_at_its_budget_and_leaves_nothing_running(ga, tmp_path: Path) -> None:
+    """Past its budget the whole process group goes (SIGTERM, then SIGKILL), and after any exit so do processes
+    the path left behind (an engine process), so the next path finds the GPU free."""
+    import time
+
+    def gone(pid: int) -> bool:
+        status = Path(f"/proc/{pid}/status")
+        return not status.exists() or "\tZ" in status.read_text()  # absent, or a zombie awaiting its reaper
+
+    pid_file = tmp_path / "pid"
+    # a grandchild that outlives its parent, then the parent exits at once
+    leaver = "import subprocess, pathlib; p = subprocess.Popen(['sleep', '60']); "
+    leaver += f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid))"
+    done = ga.run_child([sys.executable, "-c", leaver], {}, tmp_path / "a.log", 30)
+    assert (done.returncode, done.timed_out) == (0, False)
+    time.sleep(0.2)
+    assert gone(int(pid_file.read_text()))
+    start = time.perf_counter()
+    done = ga.run_child([sys.executable, "-c", "import time; time.sleep(60)"], {}, tmp_path / "b.log", 1)
+    assert done.timed_out and done.returncode == -15 and time.perf_counter() - start < 10
+
+
 def test_steady_steps(ga) -> None:
     assert ga.steady_steps([[0, 1.0], [1, 5.0], [2, 6.0], [3, 7.5]]) == ({2, 3}, 2.5)
     assert ga.steady_steps([[0, 1.0], [1, 5.0]]) == ({1}, 4.0)
