@@ -9,13 +9,15 @@ in their default (random) order: the wrapper's overhead.
 
 ``--mixture paper``: stage-2 records in SpatialLadder-26k's modality proportions (5,929 single-image : 5,752
 multi-view : 9,000 video, ``official-spatialladder.md`` §2; the 5,929 localization records are stage 1's own run,
-all single-image, nothing to group), 8 views per multi-view record and 16 frames per video, question texts of
-varying length (VSI-Bench templates with category names of 1-3 words). An image costs ``--image-tokens`` merged
-vision tokens. The default, 32 (a 224×112 frame, a quarter of the paper's pixel budget), keeps the tiny model fast
-and makes rows of ≈ 150 (single image) and ≈ 380-440 tokens (multi-view, video); ``--image-tokens 128`` is the
-paper's ``max_pixels`` (128·28·28, a 448×224 frame) and gives the paper's ≈ 250 and ≈ 1,150 tokens, where the tiny
-model's time goes mostly to its vision tower. Ours runs with ``trainer.train_sampling_strategy: group_by_length``;
-plain trl keeps its random order; same rows, same SFTConfig otherwise, same batch size.
+all single-image, nothing to group), 8 views per multi-view record and ``--video-frames`` frames per video, question
+texts of varying length (VSI-Bench templates with category names of 1-3 words). An image costs ``--image-tokens``
+merged vision tokens. The default, 32 (a 224×112 frame, a quarter of the paper's pixel budget), keeps the tiny model
+fast and makes rows of ≈ 150 (single image), ≈ 380 (multi-view) and ≈ 640 tokens (32-frame video);
+``--image-tokens 128`` is the paper's ``max_pixels`` (128·28·28, a 448×224 frame) and gives ≈ 250, ≈ 1,150 and ≈ 2,150 tokens, where
+the tiny model's time goes mostly to its vision tower. Videos have ``--video-frames`` frames, 32 by default (what
+build-data writes and the trainers now show); 16 reproduces the issue's ≈ 1,150-token video estimate. Ours runs with
+``trainer.train_sampling_strategy: group_by_length``; plain trl keeps its random order; same rows, same SFTConfig
+otherwise, same batch size.
 
 Both: in this one process, alternated ``repeats`` times. Timed: the trainer's own ``train_runtime`` (the training
 loop: data loading, collation, forward, backward, optimizer). ``run_sft``'s end-to-end wall time (model load, row
@@ -59,8 +61,12 @@ from typing import Any
 
 PAPER_STAGE2 = {"single_image": 5929, "multi_view": 5752, "video": 9000}
 """SpatialLadder-26k's stage-2 records per modality (official-spatialladder.md §2)."""
-VIEWS, VIDEO_FRAMES = 8, 16
-"""Paper shapes: 8 views per multi-view record; 16 frames per video (≈ 1,150 tokens at 128 tokens per image)."""
+VIEWS = 8
+"""Paper shape: 8 views per multi-view record."""
+VIDEO_FRAMES = 32
+"""Frames per video record: build-data writes 32 (VSI-Bench's clip) and the trainers show every listed frame
+(``data.video_frames: null``), ≈ 2,150 tokens at 128 tokens per image; ``--video-frames 16`` gives the ≈ 1,150 of
+the issue's estimate (the trainers' former 16-frame cap)."""
 QUESTIONS = (
     "How many {0}(s) are in this room?",
     "What is the size of this room (in square meters)? If multiple rooms are shown, estimate the size of the "
@@ -91,7 +97,9 @@ def frame_size(image_tokens: int) -> tuple[int, int]:
     return 28 * (image_tokens // rows), 28 * rows
 
 
-def write_paper_mixture(root: Path, rows: int, image_tokens: int, seed: int = 0) -> Path:
+def write_paper_mixture(
+    root: Path, rows: int, image_tokens: int, seed: int = 0, video_frames: int = VIDEO_FRAMES
+) -> Path:
     """``rows`` stage-2 records in the paper's modality proportions, with their frames; returns the JSONL path."""
     from PIL import Image, ImageDraw
 
@@ -101,7 +109,7 @@ def write_paper_mixture(root: Path, rows: int, image_tokens: int, seed: int = 0)
     size = frame_size(image_tokens)
     rng = random.Random(seed)
     frames = []
-    for i in range(VIDEO_FRAMES):
+    for i in range(max(video_frames, VIEWS)):
         rel = f"images/scene0000_00/{i}.jpg"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         im = Image.new("RGB", size, (40 + 10 * i, 120, 200 - 8 * i))
@@ -110,7 +118,7 @@ def write_paper_mixture(root: Path, rows: int, image_tokens: int, seed: int = 0)
         frames.append(rel.removeprefix("images/"))
     records = []
     for kind, n in counts.items():
-        shown = {"single_image": frames[:1], "multi_view": frames[:VIEWS], "video": frames[:VIDEO_FRAMES]}[kind]
+        shown = {"single_image": frames[:1], "multi_view": frames[:VIEWS], "video": frames[:video_frames]}[kind]
         for _ in range(n):
             options = rng.choice(OPTIONS)
             records.append(
@@ -272,6 +280,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4, help="tiny: frames per video record")
     parser.add_argument("--rows", type=int, default=192, help="paper: records in the mixture")
     parser.add_argument("--image-tokens", type=int, default=32, help="paper: merged vision tokens per image")
+    parser.add_argument("--video-frames", type=int, default=VIDEO_FRAMES, help="paper: frames per video record")
     ns = parser.parse_args()
     paper = ns.mixture == "paper"
     ns.epochs = ns.epochs or (1 if paper else 20)
@@ -288,7 +297,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     model = build_tiny_qwen2_5_vl(work / "model")
     if paper:
-        records = write_paper_mixture(work / "data", ns.rows, ns.image_tokens)
+        records = write_paper_mixture(work / "data", ns.rows, ns.image_tokens, video_frames=ns.video_frames)
     else:
         records = write_tiny_records(work / "data")["spatial"]
     probe = stage2_config(model, records, work / "probe", 1, ns, grouped=False)
