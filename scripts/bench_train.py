@@ -12,12 +12,12 @@ multi-view : 9,000 video, ``official-spatialladder.md`` §2; the 5,929 localizat
 all single-image, nothing to group), 8 views per multi-view record and ``--video-frames`` frames per video, question
 texts of varying length (VSI-Bench templates with category names of 1-3 words). An image costs ``--image-tokens``
 merged vision tokens. The default, 32 (a 224×112 frame, a quarter of the paper's pixel budget), keeps the tiny model
-fast and makes rows of ≈ 150 (single image), ≈ 380 (multi-view) and ≈ 640 tokens (32-frame video);
-``--image-tokens 128`` is the paper's ``max_pixels`` (128·28·28, a 448×224 frame) and gives ≈ 250, ≈ 1,150 and ≈ 2,150 tokens, where
-the tiny model's time goes mostly to its vision tower. Videos have ``--video-frames`` frames, 32 by default (what
-build-data writes and the trainers now show); 16 reproduces the issue's ≈ 1,150-token video estimate. Ours runs with
-``trainer.train_sampling_strategy: group_by_length``; plain trl keeps its random order; same rows, same SFTConfig
-otherwise, same batch size.
+fast and makes rows of ≈ 150 (single image), ≈ 380 (multi-view) and ≈ 640 tokens (32-frame video).
+``--image-tokens 128`` is the paper's ``max_pixels`` (128·28·28, a 448×224 frame) and gives ≈ 250, ≈ 1,150 and
+≈ 2,150 tokens, where the tiny model's time goes mostly to its vision tower. Videos have ``--video-frames`` frames,
+32 by default (what build-data writes and the trainers now show); 16 reproduces the issue's ≈ 1,150-token video
+estimate. Ours runs with ``trainer.train_sampling_strategy: group_by_length``; plain trl keeps its random order;
+same rows, same SFTConfig otherwise, same batch size.
 
 Both: in this one process, alternated ``repeats`` times. Timed: the trainer's own ``train_runtime`` (the training
 loop: data loading, collation, forward, backward, optimizer). ``run_sft``'s end-to-end wall time (model load, row
