@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def make_inputs(workdir: Path, questions: int) -> tuple[Path, Path]:
@@ -104,31 +105,37 @@ def make_video_inputs(workdir: Path, videos: int, per_video: int) -> tuple[Path,
     return write_vsibench(items, workdir / "vsi_videos"), build_tiny_qwen2_5_vl(workdir / "model")
 
 
-def compare_paths(
-    data: Path, model: Path, out: Path, batch_size: int, frames: int, max_new_tokens: int, repeats: int, protocol: str
-) -> dict:
-    """Shared-prefix path vs. today's batched path, alternated in one process on one loaded generator."""
-    import torch
-
+def bench_config(data: Path, model: Path, out: Path, batch_size: int, frames: int, max_new_tokens: int, **extra) -> Any:
+    """The eval config both measurements use: tiny model in fp32, VSI-Bench, ``--prompt direct``, greedy."""
     from spatialladder.config.base import ModelSettings
     from spatialladder.config.eval import EvalConfig
-    from spatialladder.eval import get_benchmark
-    from spatialladder.eval.generation import HFGenerator
-    from spatialladder.eval.predict import predict_shard
 
-    torch.set_num_threads(1)
-    cfg = EvalConfig(
+    return EvalConfig(
         kind="eval",
         bench="vsibench",
         data_dir=str(data),
         output_dir=str(out),
         model=ModelSettings(name_or_path=str(model), dtype="float32", min_pixels=28 * 28, max_pixels=28 * 28 * 16),
         prompt="direct",
-        input_protocol=protocol,
         frames=frames,
         batch_size=batch_size,
         generation={"max_new_tokens": max_new_tokens},
+        **extra,
     )
+
+
+def compare_paths(
+    data: Path, model: Path, out: Path, batch_size: int, frames: int, max_new_tokens: int, repeats: int, protocol: str
+) -> dict:
+    """Shared-prefix path vs. today's batched path, alternated in one process on one loaded generator."""
+    import torch
+
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.predict import predict_shard
+
+    torch.set_num_threads(1)
+    cfg = bench_config(data, model, out, batch_size, frames, max_new_tokens, input_protocol=protocol)
     spec = get_benchmark("vsibench")
     samples = spec.load(data)
     generate = HFGenerator(cfg)
@@ -177,25 +184,20 @@ def run_one(
 ) -> dict:
     import torch
 
-    from spatialladder.config.base import ModelSettings
-    from spatialladder.config.eval import EvalConfig
     from spatialladder.eval import get_benchmark
     from spatialladder.eval.generation import HFGenerator
     from spatialladder.eval.predict import predict_shard
 
     torch.set_num_threads(1)
-    cfg = EvalConfig(
-        kind="eval",
-        bench="vsibench",
-        data_dir=str(data),
-        output_dir=str(out),
-        model=ModelSettings(name_or_path=str(model), dtype="float32", min_pixels=28 * 28, max_pixels=28 * 28 * 16),
-        prompt="direct",
+    cfg = bench_config(
+        data,
+        model,
+        out,
+        batch_size,
+        frames,
+        max_new_tokens,
         input_protocol="direct",  # the docs/benchmarks.md figures: frames straight to the processor
-        frames=frames,
-        batch_size=batch_size,
         share_video_prefix=False,  # the batched path of those figures; --questions-per-video compares the two
-        generation={"max_new_tokens": max_new_tokens},
     )
     spec = get_benchmark("vsibench")
     samples = spec.load(data)
