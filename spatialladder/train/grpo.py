@@ -74,6 +74,11 @@ def build_trainer(
             f"{len(reward_funcs)} reward functions for the {len(cfg.rewards)} weighted rewards: in the config"
         )
 
+    # trl pads prompts on the left for generation, then runs the processor again for an image-only batch's forward
+    # inputs (grpo_trainer.py ``_generate_and_score_completions``), padded on the tokenizer's side: Qwen's default,
+    # right, shifts ``mm_token_type_ids`` off the left-padded ids whenever prompts differ in length, and the rope
+    # index of the log-prob pass fails. Left padding keeps both aligned (and is what generation needs anyway).
+    loaded.processor.tokenizer.padding_side = "left"
     return VideoGRPOTrainer(
         model=loaded.model,
         reward_funcs=list(reward_funcs) if reward_funcs is not None else reward_functions(cfg),

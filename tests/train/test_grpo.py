@@ -423,3 +423,24 @@ def test_only_the_main_process_writes_before_the_trainer_exists(tiny_records, tm
             run_grpo(tiny_cfg(missing, tiny_records, out))
         assert (out / "config.resolved.yaml").is_file() is written
         assert out.exists() is written
+
+
+def test_image_batches_of_prompts_of_different_lengths_keep_token_types_on_their_pads(
+    tiny_model_dir, tiny_records, tmp_path
+) -> None:
+    """A 1-image and an 8-image prompt in one batch: generation pads them on the left, and trl's forward inputs for
+    image batches come from a second processor call; its ``mm_token_type_ids`` must mark exactly the ids' image pads
+    (with Qwen's default right padding they were shifted, and the rope index of the log-prob pass read other rows'
+    grids, or failed outright on the demo's stage 3)."""
+    import torch
+
+    rows = {r["question_id"]: r for r in load_grpo_rows([tiny_records["spatial"]]).rows}
+    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=8")
+    loaded = load_model_and_processor(cfg.model, for_training=True)
+    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset([rows["100"], rows["200"]]), None)
+    batch = [dict(row) for row in (rows["100"], rows["200"]) for _ in range(4)]
+    out = trainer._generate_and_score_completions(batch)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    pads = ids == loaded.model.config.image_token_id
+    assert int(pads.sum()) > 0 and out["prompt_mask"].sum(1).unique().numel() == 2  # two prompt lengths
+    assert torch.equal(out["mm_token_type_ids"] == 1, pads)
