@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from spatialladder.config.base import ModelSettings, Strict
 from spatialladder.config.sft import reject_owned_keys
@@ -139,3 +139,13 @@ class GRPOStageConfig(Strict):
     @classmethod
     def _trainer_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         return reject_owned_keys(v, OWNED_TRAINER_KEYS)
+
+    @model_validator(mode="after")
+    def _vllm_requests_per_process(self) -> GRPOStageConfig:
+        tp = self.trainer.get("vllm_tensor_parallel_size", 1)
+        if self.rollout == "vllm" and tp != 1:
+            raise ValueError(
+                f"trainer.vllm_tensor_parallel_size {tp} with rollout: vllm; each process sends its rows to vLLM as "
+                "its own requests (trl 1.16 would send processor-expanded ids, trl#6294), which needs 1"
+            )
+        return self

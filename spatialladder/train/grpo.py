@@ -213,11 +213,6 @@ def run_grpo(
         shuffle_seed=cfg.data.shuffle_seed,
     )
     counts = {t: data.count(t) for t in DATA_TYPES}
-    if cfg.rollout == "vllm" and counts["video"] and cfg.trainer.get("vllm_tensor_parallel_size", 1) != 1:
-        raise ConfigError(
-            f"{source}: trainer.vllm_tensor_parallel_size {cfg.trainer['vllm_tensor_parallel_size']} with "
-            f"{counts['video']} video rows; video rollouts under rollout: vllm need 1"
-        )
     logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))
     checkpoint = resume_checkpoint(cfg, resume)
     if is_main_process():  # every process of a multi-process run gets here; one writes

@@ -51,7 +51,11 @@ Beyond the video tensors:
    one placeholder per image/video, the images and the video as ``(frames (T, H, W, 3) uint8, metadata)`` with the
    same frames and ``fps`` the loss pass uses (vLLM hands the metadata to the same transformers processor, so
    ``second_per_grid_ts`` agrees), and the processor's pixel budget as ``mm_processor_kwargs``; the ids expanded as
-   vLLM will expand them are checked to equal the loss pass's. Image-only batches still go through trl unchanged.
+   vLLM will expand them are checked to equal the loss pass's. Under vLLM, image-only batches take the same path:
+   trl's own request would carry the expanded ids (one image's ``<|image_pad|>`` run, whose first token vLLM
+   expands again, so the prompt reaching the model holds the image twice over) and no pixel budget (vLLM would
+   resize with the model folder's default, not ``model.max_pixels``). Text-only batches and every batch under
+   ``rollout: hf`` without a video go through trl unchanged.
 
 This module imports trl at import time (it subclasses a trl class); import it only where training happens.
 """
@@ -292,7 +296,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             inputs = [self._pre_resized(x) for x in inputs]
         if self.dynamic_sampling and mode == "train":
             output = self._dynamic_batch(inputs)
-        elif not any(x.get(VIDEO_COLUMN) for x in inputs):
+        elif not self._encodes_itself(inputs):
             output = super()._generate_and_score_completions(inputs)
         else:
             inputs, rows, requests = self._own_rows(inputs)
@@ -301,6 +305,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             output[ROW_VISION_KEY] = rows
         self._tally.flush(self._metrics[mode])
         return output
+
+    def _encodes_itself(self, inputs: list[dict[str, Any]]) -> bool:
+        """Whether this class tokenises the batch rather than trl: any video row, and under vLLM any image too
+        (trl 1.16 hands vLLM processor-expanded ids, which vLLM expands again, and no pixel budget: trl#6294)."""
+        if any(x.get(VIDEO_COLUMN) for x in inputs):
+            return True
+        return self.use_vllm and any(x.get("images") or x.get("image") is not None for x in inputs)
 
     def _calculate_rewards(self, inputs: list, prompts: list, completions: list, completion_ids_list: list) -> Any:
         """trl's rewards (gathered over processes), with every group's zero-variance flag tallied per modality;
@@ -402,8 +413,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         return [dict(row) for row in rows for _ in range(self.num_generations)]
 
     def _tokenize_prompts(self, prompts: list) -> tuple:
-        """In a video batch: the rows' own ids and vision tensors (no image list, so trl builds no image-only
-        forward kwargs of its own); other batches are tokenised by trl."""
+        """In a batch this class encodes (:meth:`_encodes_itself`): the rows' own ids and vision tensors (no image
+        list, so trl builds no image-only forward kwargs of its own); other batches are tokenised by trl."""
         rows = self._active_rows
         if rows is None:
             return super()._tokenize_prompts(prompts)
@@ -437,7 +448,7 @@ class VideoGRPOTrainer(GRPOTrainer):
                 prompt_ids, images, multimodal_fields, num_generations, has_tool_images
             )
         if getattr(self.vllm_generation, "tensor_parallel_size", 1) > 1:
-            raise ConfigError("video rows under rollout: vllm need trainer.vllm_tensor_parallel_size 1")
+            raise ConfigError("image and video rows under rollout: vllm need trainer.vllm_tensor_parallel_size 1")
         engine = self.vllm_generation.llm
         self.vllm_generation.llm = OwnRequests(engine, self._active_requests, prompt_ids)
         try:

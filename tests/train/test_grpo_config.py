@@ -128,3 +128,12 @@ def test_vllm_rollout_without_vllm_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match=r"rollout: vllm needs vLLM on a CUDA GPU, but the vllm package is not"):
         check_rollout("vllm")
     check_rollout("hf")
+
+
+def test_vllm_rollout_with_tensor_parallel_vllm_is_a_config_error_naming_the_key() -> None:
+    """Each process hands vLLM its own rows' requests (trl#6294 workaround), so vLLM's tensor parallel group, which
+    gathers trl's prompts across processes, cannot be used; ``config validate`` says so before any GPU is touched."""
+    with pytest.raises(ConfigError, match=r"trainer.vllm_tensor_parallel_size 2 with rollout: vllm.*needs 1"):
+        load_config(TINY_CONFIG, ["rollout=vllm", "trainer.vllm_tensor_parallel_size=2"])
+    assert load_config(TINY_CONFIG, ["rollout=hf", "trainer.vllm_tensor_parallel_size=2"]).rollout == "hf"
+    assert load_config(TINY_CONFIG, ["rollout=vllm", "trainer.vllm_tensor_parallel_size=1"]).rollout == "vllm"

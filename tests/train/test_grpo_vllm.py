@@ -1,4 +1,4 @@
-"""``rollout: vllm`` with video rows, up to the engine: a stand-in vLLM engine checks what it receives.
+"""``rollout: vllm`` with image and video rows, up to the engine: a stand-in vLLM engine checks what it receives.
 
 vLLM is not installed here (and needs CUDA), so trl's real colocated ``VLLMGeneration.generate`` and
 ``sync_weights`` run against a stand-in ``LLM``. The stand-in does what vLLM 0.31 does with a Qwen2.5-VL request
@@ -234,17 +234,35 @@ def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
     assert any(not torch.equal(p, before[n]) for n, p in trainer.model.named_parameters() if "visual" in n)
 
 
-def test_image_only_batches_still_go_through_trl(tiny_model_dir, tiny_records, tmp_path, monkeypatch) -> None:
-    """No video in the batch: trl builds the request itself (its ids, its image list, no pixel kwargs)."""
+def test_image_only_batches_reach_vllm_unexpanded_with_the_pixel_budget(
+    tiny_model_dir, tiny_records, tmp_path, monkeypatch
+) -> None:
+    """trl 1.16 would hand vLLM the processor-expanded ids (one image's whole ``<|image_pad|>`` run, whose first
+    token vLLM expands again: trl#6294) and no pixel budget; an image-only batch goes to vLLM as our own requests."""
     monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
     rows = [r for r in load_grpo_rows([tiny_records["spatial"]]).rows if r["data_type"] == "single_image"][:2]
     trainer, engine = vllm_trainer(tiny_model_dir, tiny_records, tmp_path, rows, lambda completions, **_: [0.0] * 8)
+    tokenizer = trainer.processing_class.tokenizer
+    pad = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    trl_ids, _, _ = trainer._tokenize_prompts([trainer._inline_vision(rows[0])["prompt"]])
+    assert trl_ids[0].count(pad) > 1  # what trl would send: already expanded
+
     batches = scored_batches(trainer)
     trainer.train()
     [(requests, _)] = engine.calls
-    assert all(set(r) == {"prompt_token_ids", "multi_modal_data"} for r in requests)
-    assert all(isinstance(r["multi_modal_data"]["image"], Image.Image) for r in requests)
-    assert ROW_VISION_KEY not in batches[0]
+    [batch] = batches
+    assert len(requests) == len(batch[ROW_VISION_KEY]) == 8
+    for request, loss_row in zip(requests, batch[ROW_VISION_KEY], strict=True):
+        assert request["prompt_token_ids"].count(pad) == 1
+        assert isinstance(request["multi_modal_data"]["image"], Image.Image)
+        assert request["mm_processor_kwargs"] == {"size": {"shortest_edge": 784, "longest_edge": 6272}}
+        vllm = as_vllm_would(tiny_model_dir, request)
+        assert vllm["expanded_ids"] == loss_row["prompt_ids"][0].tolist()
+        for key in ("pixel_values", "image_grid_thw"):
+            assert torch.equal(vllm[key], loss_row[key]), key
+    # the folder's own budget (12,544 px) would have given vLLM a different grid than the loss pass's 6,272 px
+    as_folder = as_vllm_would(tiny_model_dir, {**requests[0], "mm_processor_kwargs": {}})
+    assert not torch.equal(as_folder["image_grid_thw"], batch[ROW_VISION_KEY][0]["image_grid_thw"])
 
 
 def test_vllm_video_refuses_frames_of_different_sizes() -> None:
