@@ -53,3 +53,28 @@ def sft_config(tiny_model_dir: Path, tiny_records: dict[str, Path]) -> Callable[
         }
 
     return build
+
+
+GRPO_TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
+
+
+@pytest.fixture
+def grpo_cfg() -> Callable[..., Any]:
+    """``grpo_cfg(model_dir, records, out, *overrides)`` → the tiny GRPO config (format reward only, no progress
+    bars) on ``records['spatial']``, with ``--set`` style overrides."""
+    from spatialladder.config.load import load_config
+
+    def build(model_dir: Path, records: dict[str, Path], out: Path, *overrides: str) -> Any:
+        return load_config(
+            GRPO_TINY_CONFIG,
+            [
+                f"model.name_or_path={model_dir}",
+                f"data.files=[{records['spatial']}]",
+                f"output_dir={out}",
+                "trainer.disable_tqdm=true",
+                "rewards=[{name: format}]",
+                *overrides,
+            ],
+        )
+
+    return build

@@ -18,22 +18,6 @@ from spatialladder.train.grpo import build_trainer, run_grpo
 from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
 from spatialladder.train.trl_args import to_grpo_args
 
-TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
-
-
-def tiny_cfg(model_dir: Path, records: dict[str, Path], out: Path, *overrides: str) -> GRPOStageConfig:
-    return load_config(
-        TINY_CONFIG,
-        [
-            f"model.name_or_path={model_dir}",
-            f"data.files=[{records['spatial']}]",
-            f"output_dir={out}",
-            "trainer.disable_tqdm=true",
-            "rewards=[{name: format}]",
-            *overrides,
-        ],
-    )
-
 
 def rows_of(records: dict[str, Path], *data_types: str) -> list[dict[str, Any]]:
     rows = load_grpo_rows([records["spatial"]], video_frames=4).rows
@@ -67,15 +51,15 @@ def trained(cfg: GRPOStageConfig, rows: list[dict[str, Any]], rewards: list[Any]
     return trainer, calls, changed
 
 
-def test_video_rows_put_the_vision_tower_in_the_loss_pass(tiny_model_dir, tiny_records, tmp_path) -> None:
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4")
+def test_video_rows_put_the_vision_tower_in_the_loss_pass(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4")
     trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
     assert calls == [False, True, False, True]  # per step: one rollout (no grad), one loss forward (grad)
     assert any(n.startswith("model.visual.") for n in changed)
     assert trainer.state.global_step == 2
 
 
-def test_plain_trl_leaves_the_video_out_of_the_loss(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_plain_trl_leaves_the_video_out_of_the_loss(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     """The gap this project closes: trl 1.16 alone generates with the video but scores without it."""
     from trl import GRPOTrainer
 
@@ -86,15 +70,15 @@ def test_plain_trl_leaves_the_video_out_of_the_loss(tiny_model_dir, tiny_records
             inputs = [{**x, "prompt": with_video_part(x["prompt"], x[VIDEO_COLUMN])} for x in inputs]
             return GRPOTrainer._generate_and_score_completions(self, inputs)
 
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "beta=0")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "beta=0")
     _, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward], TrlOnly)
     assert calls == [False, False]  # rollouts saw the video; the loss never did
     assert not any(n.startswith("model.visual.") for n in changed)
 
 
-def test_video_in_loss_false_reproduces_the_official_gap(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_video_in_loss_false_reproduces_the_official_gap(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     """The official-ladder switch: rollouts with the video, policy and reference log-probs without it (§5.5)."""
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "video_in_loss=false"
     )
     trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
@@ -105,7 +89,7 @@ def test_video_in_loss_false_reproduces_the_official_gap(tiny_model_dir, tiny_re
 
 @pytest.mark.parametrize("mode, grid", [("once", [1, 18, 26]), ("official", [1, 18, 24])])
 def test_image_resize_official_pre_resizes_images_like_the_official_trainer(
-    tiny_model_dir, tmp_path, mode, grid
+    grpo_cfg, tiny_model_dir, tmp_path, mode, grid
 ) -> None:
     """1296×968 at 100,352 px: one processor resize gives 252×364 (18×26 patches); qwen-vl-utils' fetch_image first
     (980×1288, as the official trainer's process_vision_info), then the processor, gives 252×336 (18×24)."""
@@ -117,7 +101,7 @@ def test_image_resize_official_pre_resizes_images_like_the_official_trainer(
     record = {"question": "How far?", "options": None, "answer": "2", "image": ["frame.jpg"],
               "question_type": "absolute distance", "data_type": "single_image"}  # fmt: skip
     records = {"spatial": tmp_path / "unused.jsonl"}
-    cfg = tiny_cfg(tiny_model_dir, records, tmp_path / "out", "trainer.per_device_train_batch_size=4",
+    cfg = grpo_cfg(tiny_model_dir, records, tmp_path / "out", "trainer.per_device_train_batch_size=4",
                    "trainer.max_steps=1", "model.max_pixels=100352", "model.min_pixels=12544",
                    f"data.image_resize={mode}")  # fmt: skip
     loaded = load_model_and_processor(cfg.model, for_training=True)
@@ -157,7 +141,7 @@ def test_without_video_in_loss_the_forward_reads_video_pads_as_text(tiny_model_d
     assert out["mm_token_type_ids"].tolist()[0] == [0, 0, 2, 2, 2, 2, 0, 0]
 
 
-def test_mixed_batch_trains_and_rewards_get_answer_columns(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_mixed_batch_trains_and_rewards_get_answer_columns(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     seen: dict[str, list[Any]] = {}
 
     def recording_reward(completions: list[Any], **kwargs: Any) -> list[float]:
@@ -165,7 +149,7 @@ def test_mixed_batch_trains_and_rewards_get_answer_columns(tiny_model_dir, tiny_
             seen.setdefault(key, []).extend(kwargs[key])
         return random_reward(completions, **kwargs)
 
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=12", "trainer.max_steps=1"
     )
     rows = rows_of(tiny_records, "single_image", "multi_view", "video")[:3]  # one of each, one step
@@ -182,14 +166,14 @@ def test_mixed_batch_trains_and_rewards_get_answer_columns(tiny_model_dir, tiny_
     assert any(n.startswith("model.visual.") for n in changed)
 
 
-def test_reward_weights_are_applied(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_reward_weights_are_applied(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     def one(completions: list[Any], **kwargs: Any) -> list[float]:
         return [1.0] * len(completions)
 
     def three(completions: list[Any], **kwargs: Any) -> list[float]:
         return [3.0] * len(completions)
 
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         tmp_path,
@@ -202,8 +186,8 @@ def test_reward_weights_are_applied(tiny_model_dir, tiny_records, tmp_path) -> N
     assert log["reward"] == pytest.approx(2.0 * 1.0 + 0.5 * 3.0)
 
 
-def test_sampling_settings_reach_the_generation_config(tiny_model_dir, tiny_records, tmp_path) -> None:
-    cfg = tiny_cfg(
+def test_sampling_settings_reach_the_generation_config(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         tmp_path,
@@ -224,9 +208,9 @@ def test_sampling_settings_reach_the_generation_config(tiny_model_dir, tiny_reco
     assert [f.__name__ for f in trainer.reward_funcs] == ["format", "accuracy"]
 
 
-def test_run_grpo_logs_saves_and_resumes(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_run_grpo_logs_saves_and_resumes(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     out = tmp_path / "stage3"
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         out,
@@ -263,7 +247,7 @@ def test_run_grpo_logs_saves_and_resumes(tiny_model_dir, tiny_records, tmp_path)
 
 
 def test_checkpoints_of_another_config_are_refused_and_no_resume_starts_over(
-    tiny_model_dir, tiny_records, tmp_path
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
 ) -> None:
     """The resume policy SFT has: a folder holding another config's checkpoints is refused (one line naming the
     folder and what to do), ``--resume`` needs a checkpoint, ``--no-resume`` trains from step 0 and first removes
@@ -271,8 +255,8 @@ def test_checkpoints_of_another_config_are_refused_and_no_resume_starts_over(
     from spatialladder.config.load import save_resolved
 
     out = tmp_path / "stage3"
-    earlier = tiny_cfg(tiny_model_dir, tiny_records, out, "trainer.learning_rate=0.5")
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, out)
+    earlier = grpo_cfg(tiny_model_dir, tiny_records, out, "trainer.learning_rate=0.5")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, out)
     with pytest.raises(ConfigError, match="--resume: no checkpoint-\\* folder in output_dir"):
         run_grpo(cfg, resume=True)
     save_resolved(earlier, out)
@@ -293,7 +277,7 @@ def test_checkpoints_of_another_config_are_refused_and_no_resume_starts_over(
 
 
 def test_resume_starts_from_the_checkpoint_weights_and_ends_as_uninterrupted(
-    tiny_model_dir, tiny_records, tmp_path
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
 ) -> None:
     """transformers 5's Trainer reloads a plain model's checkpoint with a key-name-blind ``load_state_dict`` that
     keeps the starting weights; the resumed run must start from the checkpoint and end where an uninterrupted one
@@ -304,7 +288,7 @@ def test_resume_starts_from_the_checkpoint_weights_and_ends_as_uninterrupted(
     from spatialladder.train.checkpoints import load_for_training
 
     out = tmp_path / "stage3"
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         out,
@@ -335,13 +319,15 @@ def test_resume_starts_from_the_checkpoint_weights_and_ends_as_uninterrupted(
     assert all(torch.allclose(final[k], uninterrupted[k], atol=1e-5) for k in final)
 
 
-def test_video_timing_reaching_the_model_is_declared_at_the_config_fps(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_video_timing_reaching_the_model_is_declared_at_the_config_fps(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
+) -> None:
     """A 4-frame list at data.video_fps 2.0 → second_per_grid_ts 2 / 2 = 1.0 in the rollout and in the loss pass
     (transformers 5 would assume 24 fps: 0.083); 4.0 fps → 0.5, so the setting is what decides it."""
     import torch
 
     def timings(fps: str) -> tuple[set[float], set[float]]:
-        cfg = tiny_cfg(
+        cfg = grpo_cfg(
             tiny_model_dir, tiny_records, tmp_path / fps, "trainer.max_steps=1", f"data.video_fps={fps}", "beta=0"
         )
         loaded = load_model_and_processor(cfg.model, for_training=True)
@@ -366,7 +352,7 @@ def test_video_timing_reaching_the_model_is_declared_at_the_config_fps(tiny_mode
 
 
 def test_stage3_from_a_lora_rung_takes_the_merged_start_as_kl_reference(
-    tiny_model_dir, tiny_records, sft_config, tmp_path
+    grpo_cfg, tiny_model_dir, tiny_records, sft_config, tmp_path
 ) -> None:
     """The loader merges a LoRA rung's adapter into its base; trl rebuilds the reference from
     ``config._name_or_path``, which must then load to the merged start, not to the bare base model."""
@@ -381,7 +367,7 @@ def test_stage3_from_a_lora_rung_takes_the_merged_start_as_kl_reference(
     lora_dir = tmp_path / "lora-rung"
     run_sft(validate_mapping(sft_config("coldstart", lora_dir, model={"lora": {"r": 4, "alpha": 8}}), SFTStageConfig))
     out = tmp_path / "stage3"
-    cfg = tiny_cfg(lora_dir, tiny_records, out, "trainer.max_steps=1")
+    cfg = grpo_cfg(lora_dir, tiny_records, out, "trainer.max_steps=1")
     assert cfg.beta > 0 and cfg.model.lora is None
     merged = {k: v.clone() for k, v in load_model_and_processor(cfg.model).model.state_dict().items()}
     base = load_model_and_processor(cfg.model.model_copy(update={"name_or_path": str(tiny_model_dir)})).model
@@ -400,18 +386,20 @@ def test_stage3_from_a_lora_rung_takes_the_merged_start_as_kl_reference(
     assert result.log_history[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # step 1: policy == reference
 
 
-def test_no_extra_reference_folder_without_kl_or_after_a_full_rung(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_no_extra_reference_folder_without_kl_or_after_a_full_rung(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
+) -> None:
     from spatialladder.train.checkpoints import load_for_training
     from spatialladder.train.grpo import pin_reference
 
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path)
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path)
     loaded = load_for_training(cfg.model, None)
     assert pin_reference(cfg, loaded, None, tmp_path) is None
     assert loaded.model.config._name_or_path == str(tiny_model_dir)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_only_the_main_process_writes_before_the_trainer_exists(tiny_records, tmp_path, monkeypatch) -> None:
+def test_only_the_main_process_writes_before_the_trainer_exists(grpo_cfg, tiny_records, tmp_path, monkeypatch) -> None:
     """Under torchrun every process runs run_grpo; ranks other than 0 must not race on the output folder."""
     from spatialladder.errors import ModelLoadError
 
@@ -420,13 +408,13 @@ def test_only_the_main_process_writes_before_the_trainer_exists(tiny_records, tm
         out = tmp_path / f"rank{rank}"
         monkeypatch.setenv("RANK", rank)
         with pytest.raises(ModelLoadError, match="does not exist"):
-            run_grpo(tiny_cfg(missing, tiny_records, out))
+            run_grpo(grpo_cfg(missing, tiny_records, out))
         assert (out / "config.resolved.yaml").is_file() is written
         assert out.exists() is written
 
 
 def test_image_batches_of_prompts_of_different_lengths_keep_token_types_on_their_pads(
-    tiny_model_dir, tiny_records, tmp_path
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
 ) -> None:
     """A 1-image and an 8-image prompt in one batch: generation pads them on the left, and trl's forward inputs for
     image batches come from a second processor call; its ``mm_token_type_ids`` must mark exactly the ids' image pads
@@ -435,7 +423,7 @@ def test_image_batches_of_prompts_of_different_lengths_keep_token_types_on_their
     import torch
 
     rows = {r["question_id"]: r for r in load_grpo_rows([tiny_records["spatial"]]).rows}
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=8")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=8")
     loaded = load_model_and_processor(cfg.model, for_training=True)
     trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset([rows["100"], rows["200"]]), None)
     batch = [dict(row) for row in (rows["100"], rows["200"]) for _ in range(4)]

@@ -11,7 +11,6 @@ import torch
 from trl import GRPOTrainer
 
 from spatialladder.config.grpo import GRPOStageConfig
-from spatialladder.config.load import load_config
 from spatialladder.models.load import load_model_and_processor
 from spatialladder.train.grpo import build_trainer, group_summary, write_grpo_artifacts
 from spatialladder.train.grpo_groups import GroupTally, choose_groups, zero_variance_groups
@@ -19,22 +18,7 @@ from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
 from spatialladder.train.trl_args import to_grpo_args
 from spatialladder.train.video_grpo import VideoGRPOTrainer
 
-TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
 G = 4
-
-
-def tiny_cfg(model_dir: Path, records: dict[str, Path], out: Path, *overrides: str) -> GRPOStageConfig:
-    return load_config(
-        TINY_CONFIG,
-        [
-            f"model.name_or_path={model_dir}",
-            f"data.files=[{records['spatial']}]",
-            f"output_dir={out}",
-            "trainer.disable_tqdm=true",
-            "rewards=[{name: format}]",
-            *overrides,
-        ],
-    )
 
 
 class KeyedReward:
@@ -119,11 +103,13 @@ def test_tally_shares_and_choice_of_groups() -> None:
     assert choose_groups([True, False, True, True], 3) == [0, 1, 2]
 
 
-def test_logged_zero_variance_shares_equal_the_hand_computed_ones(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_logged_zero_variance_shares_equal_the_hand_computed_ones(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
+) -> None:
     """Six prompts, one batch: constant rewards on 100 (single image), 300 and 301 (video) → 3 of 6 groups overall,
     1 of 2 single-image, 0 of 2 multi-view, 2 of 2 video; the model card says so."""
     reward = KeyedReward({"100", "300", "301"})
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=24", "trainer.max_steps=1"
     )
     rows = rows_by_id(tiny_records, ["100", "101", "200", "201", "300", "301"])
@@ -147,10 +133,12 @@ def test_logged_zero_variance_shares_equal_the_hand_computed_ones(tiny_model_dir
     assert '"groups/zero_variance/video": 1.0' in (tmp_path / "train_log.jsonl").read_text()
 
 
-def test_dynamic_sampling_keeps_only_varying_groups_and_logs_its_draws(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_dynamic_sampling_keeps_only_varying_groups_and_logs_its_draws(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
+) -> None:
     constant = {"100", "101", "200", "300", "301", "302"}  # half of the 12 prompts give zero-variance groups
     reward = KeyedReward(constant)
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         tmp_path,
@@ -179,10 +167,10 @@ def test_dynamic_sampling_keeps_only_varying_groups_and_logs_its_draws(tiny_mode
 
 
 def test_dynamic_sampling_stops_at_the_cap_and_fills_with_zero_variance_groups(
-    tiny_model_dir, tiny_records, tmp_path
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
 ) -> None:
     reward = KeyedReward({r["question_id"] for r in load_grpo_rows([tiny_records["spatial"]]).rows})  # all constant
-    cfg = tiny_cfg(
+    cfg = grpo_cfg(
         tiny_model_dir,
         tiny_records,
         tmp_path,
@@ -211,16 +199,18 @@ def varying(completions: list[Any], **_: Any) -> list[float]:
     return [float(len(c[0]["content"]) % 3) + 0.25 * (i % G) for i, c in enumerate(completions)]
 
 
-def test_accounting_and_dynamic_sampling_off_leave_training_unchanged(tiny_model_dir, tiny_records, tmp_path) -> None:
+def test_accounting_and_dynamic_sampling_off_leave_training_unchanged(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path
+) -> None:
     """Same seed, same weights as the code path without accounting; and with dynamic sampling on but every group
     informative (nothing to drop), screening and replay train to the same weights too."""
     rows = load_grpo_rows([tiny_records["spatial"]], video_frames=4).rows
-    cfg = tiny_cfg(tiny_model_dir, tiny_records, tmp_path / "a")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path / "a")
     assert cfg.dynamic_sampling.enabled is False
     ours = train(cfg, rows, varying)
-    before = train(tiny_cfg(tiny_model_dir, tiny_records, tmp_path / "b"), rows, varying, BeforeAccounting)
+    before = train(grpo_cfg(tiny_model_dir, tiny_records, tmp_path / "b"), rows, varying, BeforeAccounting)
     replayed = train(
-        tiny_cfg(tiny_model_dir, tiny_records, tmp_path / "c", "dynamic_sampling.enabled=true"), rows, varying
+        grpo_cfg(tiny_model_dir, tiny_records, tmp_path / "c", "dynamic_sampling.enabled=true"), rows, varying
     )
     assert weights_hash(ours.model) == weights_hash(before.model) == weights_hash(replayed.model)
     assert "groups/zero_variance" in ours.state.log_history[0]

@@ -20,7 +20,6 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialladder.config.load import load_config
 from spatialladder.media import vllm_video
 from spatialladder.models.load import load_model_and_processor
 from spatialladder.train.grpo import build_trainer
@@ -30,7 +29,6 @@ from spatialladder.train.video_grpo import ROW_VISION_KEY, VLLM_PAD_BIAS, expand
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
 
-TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs/debug/grpo_tiny.yaml"
 ANSWERS = "ABCD"
 
 
@@ -104,26 +102,24 @@ def as_vllm_would(model_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def vllm_trainer(model_dir: Path, records: dict[str, Path], out: Path, rows: list, reward: Any) -> tuple[Any, Any]:
+def vllm_cfg(grpo_cfg: Any, model_dir: Path, records: dict[str, Path], out: Path) -> Any:
+    return grpo_cfg(
+        model_dir,
+        records,
+        out,
+        "trainer.max_steps=1",
+        "trainer.per_device_train_batch_size=8",
+        "model.max_pixels=6272",  # 8·28·28, below the folder's 12,544: vLLM must be told the budget
+        "data.video_fps=4.0",  # second_per_grid_ts 2 / 4 = 0.5, not the default 1.0
+    )
+
+
+def vllm_trainer(cfg: Any, rows: list, reward: Any) -> tuple[Any, Any]:
     """A trainer built as for ``rollout: hf`` (vLLM cannot be imported here), then given trl's own colocated
     ``VLLMGeneration`` around the stand-in engine, as ``GRPOTrainer.__init__`` would with ``use_vllm``."""
     from trl.distributed import DistributedBackend
     from trl.generation.vllm_generation import VLLMGeneration
 
-    cfg = load_config(
-        TINY_CONFIG,
-        [
-            f"model.name_or_path={model_dir}",
-            f"data.files=[{records['spatial']}]",
-            f"output_dir={out}",
-            "trainer.disable_tqdm=true",
-            "rewards=[{name: format}]",
-            "trainer.max_steps=1",
-            "trainer.per_device_train_batch_size=8",
-            "model.max_pixels=6272",  # 8·28·28, below the folder's 12,544: vLLM must be told the budget
-            "data.video_fps=4.0",  # second_per_grid_ts 2 / 4 = 0.5, not the default 1.0
-        ],
-    )
     loaded = load_model_and_processor(cfg.model, for_training=True)
     trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), [reward])
     engine = StandInLLM(loaded.processor.tokenizer)
@@ -160,7 +156,7 @@ def scored_batches(trainer: Any) -> list[dict[str, Any]]:
 
 
 def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
-    tiny_model_dir, tiny_records, tmp_path, monkeypatch
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
     rows = load_grpo_rows([tiny_records["spatial"]], video_frames=4).rows
@@ -172,7 +168,7 @@ def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
         seen.extend(c[0]["content"] for c in completions)
         return [float("ABCD".index(c[0]["content"][8])) for c in completions]
 
-    trainer, engine = vllm_trainer(tiny_model_dir, tiny_records, tmp_path, [video, image], reward)
+    trainer, engine = vllm_trainer(vllm_cfg(grpo_cfg, tiny_model_dir, tiny_records, tmp_path), [video, image], reward)
     batches = scored_batches(trainer)
     calls = trainer.model.model.visual
     grad_calls: list[bool] = []
@@ -235,13 +231,14 @@ def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
 
 
 def test_image_only_batches_reach_vllm_unexpanded_with_the_pixel_budget(
-    tiny_model_dir, tiny_records, tmp_path, monkeypatch
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path, monkeypatch
 ) -> None:
     """trl 1.16 would hand vLLM the processor-expanded ids (one image's whole ``<|image_pad|>`` run, whose first
     token vLLM expands again: trl#6294) and no pixel budget; an image-only batch goes to vLLM as our own requests."""
     monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
     rows = [r for r in load_grpo_rows([tiny_records["spatial"]]).rows if r["data_type"] == "single_image"][:2]
-    trainer, engine = vllm_trainer(tiny_model_dir, tiny_records, tmp_path, rows, lambda completions, **_: [0.0] * 8)
+    cfg = vllm_cfg(grpo_cfg, tiny_model_dir, tiny_records, tmp_path)
+    trainer, engine = vllm_trainer(cfg, rows, lambda completions, **_: [0.0] * 8)
     tokenizer = trainer.processing_class.tokenizer
     pad = tokenizer.convert_tokens_to_ids("<|image_pad|>")
     trl_ids, _, _ = trainer._tokenize_prompts([trainer._inline_vision(rows[0])["prompt"]])
