@@ -23,11 +23,15 @@ def vllm_video(frames: Sequence[Any], fps: float) -> tuple[Any, dict[str, Any]]:
     ``VideoMetadata``, which vLLM builds from it; ``do_sample_frames`` False: every frame is kept)."""
     import numpy as np
 
-    arrays = [
-        np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame, dtype=np.uint8) for frame in frames
-    ]
-    shapes = sorted({a.shape for a in arrays})
-    if len(shapes) != 1:
-        raise DataFormatError(f"a video row's {len(arrays)} frames differ in size {shapes}; vLLM takes one array")
-    meta = video_metadata([len(arrays)], fps)[0]
-    return np.stack(arrays), {**meta, "duration": len(arrays) / fps, "do_sample_frames": False}
+    if isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4:
+        video = frames  # already one array (eval's cached frames): no copy per question
+    else:
+        arrays = [
+            np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame, dtype=np.uint8) for frame in frames
+        ]
+        shapes = sorted({a.shape for a in arrays})
+        if len(shapes) != 1:
+            raise DataFormatError(f"a video row's {len(arrays)} frames differ in size {shapes}; vLLM takes one array")
+        video = np.stack(arrays)
+    meta = video_metadata([len(video)], fps)[0]
+    return video, {**meta, "duration": len(video) / fps, "do_sample_frames": False}

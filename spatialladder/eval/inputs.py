@@ -101,6 +101,11 @@ class VisionInputs:
         """The cached form → what the processor is given (uint8 frames for direct, float tensor for official)."""
         return prepared if self.protocol == "direct" else processor_video(prepared)
 
+    def video_for_vllm(self, prepared: Any) -> np.ndarray:
+        """The cached form → the ``(T, H, W, 3)`` uint8 frames vLLM takes: the cached array itself (direct, and
+        official when compacted losslessly), else the official float tensor rounded once per video."""
+        return as_uint8_frames(prepared)
+
     def image(self, item: Any) -> Any:
         """A PIL image from a path or encoded bytes, as the protocol's harness passes it to the processor."""
         from spatialladder.eval.base import open_image

@@ -34,11 +34,14 @@ def build_message(
     frames: int,
     cache: FrameCache | None = None,
     inputs: VisionInputs = DIRECT,
+    backend: str = "hf",
 ) -> tuple[list, list, list]:
     """One user turn, vision before text, plus the images and video frames in message order, prepared by
     ``inputs`` (the official harness's pre-resize, or none) in the form the processor is given.
 
-    Video frames come from ``cache`` when given, so questions on the same video decode (and prepare) it once, and
+    Videos are in the form ``backend`` takes: the processor's input for ``hf``, uint8 frames for ``vllm`` (so the
+    official protocol's float tensor is neither built nor rounded back per question). Video frames come from
+    ``cache`` when given, so questions on the same video decode (and prepare) it once, and
     questions on it asked one after another get the very same processor input (not to be modified).
     """
     content: list[dict[str, Any]] = []
@@ -46,10 +49,11 @@ def build_message(
     content += [{"type": "image"} for _ in images]
     videos = []
     if sample.video is not None:
+        convert = inputs.video_for_vllm if backend == "vllm" else inputs.video_for_processor
         if cache is None:
-            videos.append(inputs.video_for_processor(inputs.prepare_video(read_frames(sample.video, frames))))
+            videos.append(convert(inputs.prepare_video(read_frames(sample.video, frames))))
         else:
-            videos.append(cache.get(sample.video, frames, inputs.prepare_video, inputs.video_for_processor))
+            videos.append(cache.get(sample.video, frames, inputs.prepare_video, convert))
         content.append({"type": "video"})
     content.append({"type": "text", "text": user_text(sample, spec, style)})
     return [{"role": "user", "content": content}], images, videos

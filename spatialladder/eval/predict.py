@@ -118,7 +118,7 @@ def predict_shard(
     done_now = 0
     with path.open("a", encoding="utf-8") as f:
         for batch, keys in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=cfg.share_video_prefix):
-            prompts = [build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs) for s in batch]
+            prompts = [build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs, cfg.backend) for s in batch]
             outputs = generate(prompts) if keys is None else generate(prompts, video_keys=keys)
             for sample, out in zip(batch, outputs, strict=True):
                 f.write(json.dumps(prediction_record(sample, out, key), ensure_ascii=False) + "\n")

@@ -7,7 +7,8 @@ the ``hf`` backend, so only kernel numerics differ; predictions are not expected
 It needs the ``vllm`` package and a CUDA GPU; without either it stops with a ConfigError saying so.
 vLLM does not return the vision grids it used; the grids recorded per prediction are the Qwen2.5-VL processor's
 ``smart_resize`` of each input at the configured pixel bounds (``inputs.predicted_grid``), and under the official
-input protocol the float frames qwen-vl-utils returns are rounded to uint8, the only video form vLLM takes.
+input protocol the frames qwen-vl-utils returns are uint8 (rounded once per video where its resize left fractions),
+the only video form vLLM takes.
 
 One encoding per video (``share_video_prefix``, on by default): the engine is built with
 ``enable_prefix_caching=True`` and ``predict_shard`` hands over a video's questions one batch after another. Every
@@ -85,7 +86,7 @@ class VLLMGenerator:
             data: dict[str, Any] = {}
             if images:
                 data["image"] = images if len(images) > 1 else images[0]
-            frames = [as_uint8_frames(v) for v in videos]  # (T, H, W, 3) uint8
+            frames = [as_uint8_frames(v) for v in videos]  # build_message gives (T, H, W, 3) uint8 already
             if frames:  # with the metadata vLLM 0.31's Qwen2.5-VL requires: the frames' fps, no resampling
                 data["video"] = vllm_video(frames[0], self.video_fps)
             requests.append({"prompt": prompt, "multi_modal_data": data} if data else {"prompt": prompt})

@@ -124,5 +124,13 @@ def test_vllm_gets_prefix_caching_and_questions_video_by_video(
             assert meta["do_sample_frames"] is False  # every frame we sampled is kept, none resampled
             frames.setdefault(video_of[sample_id], []).append(clip)
     for clips in frames.values():
-        assert all(c.dtype == np.uint8 and c.shape == clips[0].shape and np.array_equal(c, clips[0]) for c in clips)
+        # the frame cache's one array itself: no per-question conversion (or float tensor) behind it
+        assert all(c is clips[0] and c.dtype == np.uint8 for c in clips)
     assert not np.array_equal(frames[0][0], frames[1][0])
+    # the same pixels the hf backend's processor input holds, rounded (official: qwen-vl-utils' float frames)
+    from spatialladder.eval.inputs import as_uint8_frames
+    from spatialladder.eval.messages import build_message, vision_inputs
+
+    _, _, (hf_video,) = build_message(samples[0], spec, cfg.prompt, cfg.frames, None, vision_inputs(cfg))
+    assert isinstance(hf_video, torch.Tensor) == (protocol == "official")
+    assert np.array_equal(as_uint8_frames(hf_video), frames[video_of[samples[0].id]][0])
