@@ -596,8 +596,8 @@ def plan_paths(
     """What runs, how, with which budget; a path whose package is missing or not asked for is skipped, with why.
 
     Single-process paths see only the first visible GPU (with more, transformers' Trainer would wrap the model in
-    DataParallel); ZeRO paths start one process per visible GPU through ``accelerate launch`` (one GPU: one
-    process, which still runs the DeepSpeed engine).
+    DataParallel, which the trainers refuse: ``trl_args.check_one_gpu_per_process``); ZeRO paths start one process
+    per visible GPU through ``accelerate launch`` (one GPU: one process, which still runs the DeepSpeed engine).
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     first_gpu = visible.split(",")[0].strip() if visible else "0"

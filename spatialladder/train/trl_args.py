@@ -69,6 +69,35 @@ SFT_DEFAULTS: dict[str, Any] = {
 """Our defaults where trl's differ from what the official stage scripts ran; ``trainer:`` keys override them."""
 
 
+def check_one_gpu_per_process(
+    args: Any, source: str = "<config>", *, devices: int | None = None, processes: int | None = None
+) -> None:
+    """A single process that sees several GPUs (``spatialladder train`` on a multi-GPU node without a launcher):
+    transformers' Trainer would wrap the model in ``torch.nn.DataParallel`` (its ``n_gpu`` is the device count
+    outside a distributed launch), which trl's trainers and our collators do not support and the paper did not
+    use; stop and say how to launch. ``devices`` / ``processes`` default to torch's device count and the launch's
+    world size (read without setting up ``args``' devices, which would create the process state early)."""
+    if getattr(args, "use_cpu", False):
+        return
+    if processes is None:
+        from spatialladder.distributed import world_size
+
+        processes = world_size()
+    if processes > 1:
+        return
+    if devices is None:
+        import torch
+
+        devices = torch.cuda.device_count()
+    if devices > 1:
+        raise ConfigError(
+            f"{source}: {devices} CUDA devices are visible to one training process, so transformers would wrap the "
+            "model in DataParallel; start one process per GPU (accelerate launch --config_file "
+            "configs/accelerate/zero3.yaml --num_processes N -m spatialladder train ...) or choose one GPU with "
+            "CUDA_VISIBLE_DEVICES=0"
+        )
+
+
 def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.SFTConfig`` from an SFT stage config."""
     from trl import SFTConfig

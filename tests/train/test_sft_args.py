@@ -31,3 +31,20 @@ def test_shipped_sft_config_has_the_official_settings(name: str) -> None:
     assert (cfg.model.max_pixels, cfg.model.min_pixels) == (100352, 12544)
     assert (cfg.loss_average, cfg.loss_on, cfg.prompt_fidelity) == ("micro_batch", "assistant", "fixed")
     assert args.assistant_only_loss is True
+
+
+def test_one_process_seeing_several_gpus_is_refused_before_dataparallel() -> None:
+    """transformers sets ``n_gpu`` to the device count in a single-process launch and wraps the model in
+    DataParallel; a launch with one process per GPU, one GPU, or the CPU is fine."""
+    from spatialladder.errors import ConfigError
+    from spatialladder.train.trl_args import check_one_gpu_per_process
+
+    path = REPO / "configs/train/stage2_spatial.yaml"
+    gpu_args = to_sft_args(load_config(path, ["trainer.bf16=false"]), str(path))
+    with pytest.raises(ConfigError, match=r"stage2_spatial.yaml: 8 CUDA devices are visible to one training process"):
+        check_one_gpu_per_process(gpu_args, str(path), devices=8, processes=1)
+    check_one_gpu_per_process(gpu_args, str(path), devices=8, processes=8)  # accelerate launch / torchrun
+    check_one_gpu_per_process(gpu_args, str(path), devices=1, processes=1)
+    cpu_args = to_sft_args(load_config(path, CPU), str(path))
+    check_one_gpu_per_process(cpu_args, str(path), devices=8, processes=1)
+    check_one_gpu_per_process(cpu_args, str(path))  # this machine: the real device count and world size
