@@ -133,6 +133,7 @@ def compare_paths(
     from spatialladder.eval import get_benchmark
     from spatialladder.eval.generation import HFGenerator
     from spatialladder.eval.predict import predict_shard
+    from spatialladder.eval.sharding import PREDICTIONS, read_predictions
 
     torch.set_num_threads(1)
     cfg = bench_config(data, model, out, batch_size, frames, max_new_tokens, input_protocol=protocol)
@@ -155,8 +156,7 @@ def compare_paths(
             if rep >= 0:
                 walls[share].append(wall)
                 cpus[share].append(cpu)
-            lines = (out / f"{share}_{rep}" / "predictions.jsonl").read_text().splitlines()
-            predictions[share] = {r["id"]: r for r in map(json.loads, lines)}
+            predictions[share] = read_predictions(out / f"{share}_{rep}" / PREDICTIONS)
     load.append(os.getloadavg()[0])
     shared_q_s = len(samples) / statistics.median(walls[True])
     batched_q_s = len(samples) / statistics.median(walls[False])

@@ -861,11 +861,10 @@ def measure(
 
 
 def read_predictions(run_dir: Path) -> dict[str, str]:
-    path = run_dir / "predictions.jsonl"
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {str(r["id"]): r["prediction"] for r in rows}
+    """``id -> prediction`` of an eval run folder (none when it wrote nothing)."""
+    from spatialladder.eval import sharding
+
+    return {i: r["prediction"] for i, r in sharding.read_predictions(run_dir / sharding.PREDICTIONS).items()}
 
 
 def predictions_check(shared: dict[str, str], unshared: dict[str, str]) -> dict[str, Any]:

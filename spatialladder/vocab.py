@@ -181,11 +181,6 @@ SPBENCH_QUESTION_TYPES: dict[str, str] = {
 GENERATOR_NAMES: tuple[str, ...] = (*VSI_QUESTION_TYPES, LOCALIZATION)
 """``spatialladder.questions.GENERATORS`` keys: one generator per VSI question type, plus localization."""
 
-GENERATOR_ANSWER_KINDS: dict[str, AnswerKind] = {
-    **{name: ANSWER_KIND_OF_VSI_TYPE[name] for name in VSI_QUESTION_TYPES},
-    LOCALIZATION: "grounding",
-}
-
 REWARD_NAMES: tuple[str, ...] = ("format", "accuracy", "iou")
 """``spatialladder.rewards.REWARDS`` keys."""
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from spatialladder.eval.base import BenchmarkSpec
 from spatialladder.figures import new_figure, save_png
 
 RESULTS = "results.json"
@@ -17,7 +16,7 @@ RESULTS_MD = "results.md"
 CHART = "results.png"
 
 
-def file_hashes(data_dir: Path, spec: BenchmarkSpec) -> dict[str, str]:
+def file_hashes(data_dir: Path) -> dict[str, str]:
     """sha256 of the benchmark's question files (not the media), to pin exactly which release was scored."""
     out = {}
     for folder in (data_dir, data_dir / "data", data_dir / "raw"):

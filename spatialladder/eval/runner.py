@@ -66,7 +66,7 @@ def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict
         "share_video_prefix": cfg.share_video_prefix,
         "world_size": world_size,
         "subset": None if cfg.limit is None else {"limit": cfg.limit, "seed": cfg.seed},
-        "benchmark_files": file_hashes(Path(cfg.data_dir), spec),
+        "benchmark_files": file_hashes(Path(cfg.data_dir)),
         "run_key": run_key(cfg),
     }
 
@@ -142,7 +142,7 @@ def run_score(
         direction_merge=direction_merge,
         official_quirks=official_quirks,
     )
-    settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir, spec)}
+    settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir)}
     results = {**summary, "settings": settings}
     write_reports(results, per_sample, Path(out_dir))
     return results

@@ -80,7 +80,6 @@ def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, grids: Any, s
 class _Video:
     """What one video's questions share: processor tensors, placeholder count, grids, the prefix cache."""
 
-    key: Hashable
     tensors: dict[str, Any]
     tokens: int
     """How many ``<|video_pad|>`` tokens stand for the video in the prompt."""
@@ -191,7 +190,7 @@ class SharedVideoPrefix:
         theirs = inputs["input_ids"][0].tolist()
         grid = [[int(v) for v in row] for row in tensors["video_grid_thw"].tolist()]
         grids = {"image_grid_thw": [], "video_grid_thw": grid}
-        video = _Video(key, tensors, theirs.count(self.video_token), grids, vision_end=-1)
+        video = _Video(tensors, theirs.count(self.video_token), grids, vision_end=-1)
         ours = self._expand(self.processor.tokenizer([text])["input_ids"][0], video)
         if ours != theirs or self.vision_end_token not in ours:
             logger.warning("prompt ids differ from the processor's; questions are predicted one by one from now on")

@@ -1,9 +1,9 @@
 """What every question generator returns and how the registry describes a generator.
 
-A generator is a module exporting ``NAME`` (the VSI-Bench ``question_type`` string, or ``localization``; its
-answer kind is ``spatialladder.vocab.GENERATOR_ANSWER_KINDS[NAME]``), ``Params`` (a ``Strict`` model of its YAML
-knobs) and ``generate(scene, params, rng, letters) -> list[QAItem]``. Generators are pure functions of their inputs: the
-only state they touch is the explicit ``LetterBalancer`` passed in, which keeps option letters balanced.
+A generator is a module exporting ``NAME`` (the VSI-Bench ``question_type`` string, or ``localization``), ``Params``
+(a ``Strict`` model of its YAML knobs) and ``generate(scene, params, rng, letters) -> list[QAItem]``. Generators are
+pure functions of their inputs: the only state they touch is the explicit ``LetterBalancer`` passed in, which keeps
+option letters balanced.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from spatialladder.config.base import Strict
-from spatialladder.vocab import GENERATOR_ANSWER_KINDS, AnswerKind, answer_kind_of_options
+from spatialladder.vocab import AnswerKind, answer_kind_of_options
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class QAItem:
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    """A registry entry: a generator's name, parameter model and function (its answer kind comes from the vocab)."""
+    """A registry entry: a generator's name, parameter model and function."""
 
     name: str
     params: type[Strict]
@@ -56,10 +56,6 @@ class GeneratorSpec:
     @classmethod
     def from_module(cls, module: ModuleType) -> GeneratorSpec:
         return cls(name=module.NAME, params=module.Params, generate=module.generate)
-
-    @property
-    def answer_kind(self) -> AnswerKind:
-        return GENERATOR_ANSWER_KINDS[self.name]
 
     def default_params(self) -> Strict:
         return self.params()

@@ -92,8 +92,6 @@ PUBLISHED_CONFIGS: dict[str, dict[str, Any]] = {
 }
 """``--like`` name → the Hub ``config.json`` of the Instruct checkpoint."""
 
-HUB_IDS = {"qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct", "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct"}
-
 ADDED_TOKENS: tuple[tuple[int, str, bool], ...] = (
     (151643, "<|endoftext|>", True),
     (151644, "<|im_start|>", True),

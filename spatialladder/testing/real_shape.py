@@ -23,7 +23,6 @@ from spatialladder.testing.qwen_published import (
     BPE_VOCAB_SIZE,
     GENERATION_CONFIG,
     PREPROCESSOR_CONFIG,
-    PUBLISHED_CONFIGS,
     TOKENIZER_SETTINGS,
     shaped_config,
 )
@@ -31,7 +30,6 @@ from spatialladder.testing.tiny_qwen import chat_template, prompt_corpus
 
 logger = logging.getLogger(__name__)
 
-LIKE_NAMES = tuple(PUBLISHED_CONFIGS)
 LEARNED_BPE_SIZE = 2000
 """Upper bound for the merges learned on the prompt corpus (it stops earlier: the corpus is small)."""
 

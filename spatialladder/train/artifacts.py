@@ -2,8 +2,9 @@
 
 One module for SFT and GRPO so both stages write the same kinds of files the same way:
 ``train_log.jsonl`` (``trainer.state.log_history``, one logged step per line), one PNG per logged series (SFT: the
-loss in ``loss_curve.png``; GRPO: each reward's mean, the total reward and the KL in ``curve_<series>.png``), and
-``README.md``: trl's own model card (``Trainer.create_model_card``) followed by the run's facts.
+loss in ``loss_curve.png``; GRPO: each reward's mean, the total reward, the KL and the zero-variance share in
+``curve_<series>.png``), and ``README.md``: trl's own model card (``Trainer.create_model_card``) followed by the
+run's facts.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 from spatialladder.config.load import RESOLVED_NAME
 from spatialladder.figures import new_figure, save_png
 from spatialladder.train.checkpoints import config_sha256
+from spatialladder.train.grpo_groups import ZERO_VARIANCE_KEY
 
 LOG_NAME = "train_log.jsonl"
 CARD_NAME = "README.md"
 """trl's ``create_model_card`` writes ``<args.output_dir>/README.md``."""
 SFT_CURVES = {"loss": "loss_curve.png"}
-GRPO_SERIES = ("reward", "kl")
-"""GRPO series drawn besides every ``rewards/<name>/mean``."""
+GRPO_SERIES = ("reward", "kl", ZERO_VARIANCE_KEY)
+"""GRPO series drawn besides every ``rewards/<name>/mean`` (a series never logged gets no file)."""
 
 
 def grpo_curves(log_history: Sequence[Mapping[str, Any]]) -> dict[str, str]:

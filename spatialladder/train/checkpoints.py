@@ -137,7 +137,7 @@ def _load_weights(settings: Any, checkpoint: str | Path | None) -> Any:
     if not has_full_weights(Path(checkpoint)):
         if not is_fsdp_checkpoint(Path(checkpoint)):
             raise ConfigError(
-                f"{checkpoint}: no model weights to resume from (model.safetensors, or FSDP's {FSDP_MODEL_NAME}*)"
+                f"{checkpoint}: no model weights to resume from (model.safetensors, or FSDP's pytorch_model_fsdp*)"
             )
         logger.info("%s holds FSDP shards only: the Trainer loads them into the initial model", checkpoint)
         return load_model_and_processor(settings, for_training=True)
@@ -163,15 +163,12 @@ def _frozen_to(model: Any, dtype: str) -> None:
             param.data = param.data.to(target)
 
 
-FSDP_MODEL_NAME = "pytorch_model_fsdp"
-"""accelerate's name stem for the model part of an FSDP checkpoint (``accelerate.utils.constants.FSDP_MODEL_NAME``):
-``pytorch_model_fsdp_0/`` holds the distributed shards under ``SHARDED_STATE_DICT``, ``pytorch_model_fsdp.bin`` the
-whole state dict under ``FULL_STATE_DICT``."""
-
-
 def is_fsdp_checkpoint(folder: Path) -> bool:
     """Whether the Trainer reloads ``folder``'s model through FSDP (transformers' own test in
-    ``Trainer._load_from_checkpoint``: a subfolder named after FSDP_MODEL_NAME, or its ``.bin``)."""
+    ``Trainer._load_from_checkpoint``: a subfolder named after accelerate's ``FSDP_MODEL_NAME``, whose shards it
+    holds under ``SHARDED_STATE_DICT``, or its ``.bin``, the whole state dict under ``FULL_STATE_DICT``)."""
+    from accelerate.utils.constants import FSDP_MODEL_NAME
+
     return (folder / f"{FSDP_MODEL_NAME}.bin").is_file() or any(
         p.is_dir() and FSDP_MODEL_NAME in p.name for p in folder.iterdir()
     )
@@ -179,5 +176,7 @@ def is_fsdp_checkpoint(folder: Path) -> bool:
 
 def has_full_weights(folder: Path) -> bool:
     """Whether ``folder`` holds a whole model ``from_pretrained`` can load (one file or an index of shards)."""
-    names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
+
+    names = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
     return any((folder / name).is_file() for name in names)

@@ -128,7 +128,7 @@ def group_summary(cfg: GRPOStageConfig, log: Sequence[dict[str, Any]]) -> list[s
     """Model-card lines on uninformative groups: the mean logged zero-variance share (all groups and per modality)
     and, under dynamic sampling, what it drew and how often it hit its cap."""
     from spatialladder.train.artifacts import series
-    from spatialladder.train.grpo_groups import ZERO_VARIANCE_KEY
+    from spatialladder.train.grpo_groups import HIT_CAP_KEY, PROMPTS_DRAWN_KEY, ZERO_VARIANCE_KEY
 
     def mean(key: str) -> float | None:
         points = series(log, key)
@@ -141,8 +141,8 @@ def group_summary(cfg: GRPOStageConfig, log: Sequence[dict[str, Any]]) -> list[s
     per_kind = ", ".join(f"{k} {v:.1%}" for k, v in shares.items() if v is not None)
     lines = [f"groups with zero reward variance (mean over logged steps): {overall:.1%} ({per_kind})"]
     if cfg.dynamic_sampling.enabled:
-        drawn = sum(v for _, v in series(log, "dynamic_sampling/prompts_drawn"))
-        capped = series(log, "dynamic_sampling/hit_cap")
+        drawn = sum(v for _, v in series(log, PROMPTS_DRAWN_KEY))
+        capped = series(log, HIT_CAP_KEY)
         lines.append(
             f"dynamic sampling (DAPO, at most {cfg.dynamic_sampling.max_draws} further draws per batch): "
             f"{drawn:g} further prompts drawn over the logged steps; share of batches that hit the cap: "
@@ -158,7 +158,6 @@ def group_summary(cfg: GRPOStageConfig, log: Sequence[dict[str, Any]]) -> list[s
 def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, int], init_from: str) -> None:
     """Trainer log, reward/KL/zero-variance curves and model card beside the final weights (``train/artifacts.py``)."""
     from spatialladder.train.artifacts import grpo_curves, series, write_run_artifacts
-    from spatialladder.train.grpo_groups import ZERO_VARIANCE_KEY
 
     log = trainer.state.log_history
     rewards = series(log, "reward")
@@ -167,7 +166,7 @@ def write_grpo_artifacts(cfg: GRPOStageConfig, trainer: Any, counts: dict[str, i
         cfg,
         title="GRPO",
         tags=["spatialladder", "grpo", "stage3"],
-        curves={**grpo_curves(log), ZERO_VARIANCE_KEY: "curve_groups_zero_variance.png"},
+        curves=grpo_curves(log),
         facts=[
             "stage: GRPO (`spatialladder train --stage 3`)",
             f"initialised from: `{init_from}`",

@@ -21,14 +21,14 @@ from spatialladder.vocab import DATA_TYPES
 ZERO_VARIANCE_KEY = "groups/zero_variance"
 """Logged share of the groups generated for one batch whose rewards have zero variance; ``<key>/<data_type>`` per
 modality (only for modalities the batch holds)."""
-DYNAMIC_SAMPLING_KEYS = (
-    "dynamic_sampling/prompts_drawn",
-    "dynamic_sampling/zero_variance_dropped",
-    "dynamic_sampling/zero_variance_kept",
-    "dynamic_sampling/hit_cap",
-)
-"""Logged per batch under dynamic sampling: further prompts drawn (all processes), zero-variance groups left out,
-zero-variance groups kept to fill a batch that hit the draw cap, and 1.0 for a batch that hit the cap."""
+PROMPTS_DRAWN_KEY = "dynamic_sampling/prompts_drawn"
+"""Logged per batch under dynamic sampling: further prompts drawn (all processes)."""
+DROPPED_KEY = "dynamic_sampling/zero_variance_dropped"
+"""Zero-variance groups left out."""
+KEPT_KEY = "dynamic_sampling/zero_variance_kept"
+"""Zero-variance groups kept to fill a batch that hit the draw cap."""
+HIT_CAP_KEY = "dynamic_sampling/hit_cap"
+"""1.0 for a batch that hit the cap, else 0.0."""
 
 
 def zero_variance_groups(rewards_per_func: Any, weights: Any, num_generations: int) -> list[bool]:

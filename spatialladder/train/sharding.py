@@ -23,6 +23,7 @@ import logging
 import os
 from typing import Any
 
+from spatialladder.distributed import world_size
 from spatialladder.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def enable_fsdp_on_cpu() -> bool:
         original(self, *args, fsdp_plugin=fsdp_plugin, **kwargs)
         if fsdp_plugin is None:
             return
-        processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        processes = world_size()
         if self.distributed_type == DistributedType.NO and processes > 1:
             raise ConfigError(
                 f"an FSDP launch of {processes} processes without CUDA needs trainer.use_cpu: true (otherwise "

@@ -44,7 +44,7 @@ Beyond the video tensors:
    prompts and then for further seeded draws from the dataset (at most ``max_draws`` batches more), until every
    process holds a batch of groups with non-zero variance; then trl runs its usual scoring on exactly the kept
    groups, with ``_generate`` and ``_calculate_rewards`` replaying what screening produced, so the log-prob passes
-   are paid only for kept groups. Counts: ``dynamic_sampling/*`` (``grpo_groups.DYNAMIC_SAMPLING_KEYS``).
+   are paid only for kept groups. Counts: ``dynamic_sampling/*`` (the ``*_KEY`` names of ``grpo_groups``).
 6. **vLLM rollouts of video rows.** trl 1.16's colocated vLLM call passes images only, and as token ids already
    expanded by the processor, which vLLM (0.31: ``Qwen2_5_VLMultiModalProcessor``) expands a second time (trl#6294).
    In a batch this class encodes itself, ``_generate_single_turn`` hands vLLM, for each row, the chat text's ids with
@@ -76,7 +76,15 @@ from trl.data_utils import prepare_multimodal_messages
 
 from spatialladder.errors import ConfigError
 from spatialladder.media import video_metadata, vllm_video
-from spatialladder.train.grpo_groups import GroupTally, choose_groups, zero_variance_groups
+from spatialladder.train.grpo_groups import (
+    DROPPED_KEY,
+    HIT_CAP_KEY,
+    KEPT_KEY,
+    PROMPTS_DRAWN_KEY,
+    GroupTally,
+    choose_groups,
+    zero_variance_groups,
+)
 
 VIDEO_COLUMN = "video"
 """Row column holding one video as a list of frames (PIL images, or paths decoded by ``datasets.Image``)."""
@@ -155,13 +163,12 @@ class OwnRequests:
 @dataclass
 class ScreenedGroup:
     """One group as dynamic sampling screened it: its rows (prompt parts inlined), encoded vision rows, what
-    ``_generate`` returned for them, their local reward rows and whether the rewards vary."""
+    ``_generate`` returned for them and their local reward rows (whether they vary is in ``zero_by_process``)."""
 
     inputs: list[dict[str, Any]]
     rows: list[dict[str, torch.Tensor]]
     generated: tuple
     rewards: torch.Tensor
-    zero: bool
 
 
 def slice_generated(generated: tuple, index: Sequence[int]) -> tuple:
@@ -358,10 +365,10 @@ class VideoGRPOTrainer(GRPOTrainer):
         )
         zero_total = sum(sum(flags) for flags in zero_by_process)
         metrics = self._metrics["train"]
-        metrics["dynamic_sampling/prompts_drawn"].append(float(draws * quota * processes))
-        metrics["dynamic_sampling/zero_variance_dropped"].append(float(zero_total - zero_kept))
-        metrics["dynamic_sampling/zero_variance_kept"].append(float(zero_kept))
-        metrics["dynamic_sampling/hit_cap"].append(float(short))
+        metrics[PROMPTS_DRAWN_KEY].append(float(draws * quota * processes))
+        metrics[DROPPED_KEY].append(float(zero_total - zero_kept))
+        metrics[KEPT_KEY].append(float(zero_kept))
+        metrics[HIT_CAP_KEY].append(float(short))
         kept = [groups[i] for i in chosen_by_process[self.accelerator.process_index]]
         rows = [row for g in kept for row in g.rows]
         self._pending_extra_logs.clear()  # reward-logged columns of screened rows no longer match the batch
@@ -386,14 +393,13 @@ class VideoGRPOTrainer(GRPOTrainer):
         for p, flags in enumerate(zero_by_process):
             flags += self._last_zero[p * per_process : (p + 1) * per_process]
         me = self.accelerator.process_index
-        local, zero = scores[me * len(inputs) : (me + 1) * len(inputs)].cpu(), self._last_zero[me * per_process :]
+        local = scores[me * len(inputs) : (me + 1) * len(inputs)].cpu()
         return [
             ScreenedGroup(
                 inputs=inputs[g * size : (g + 1) * size],
                 rows=rows[g * size : (g + 1) * size],
                 generated=slice_generated(generated, range(g * size, (g + 1) * size)),
                 rewards=local[g * size : (g + 1) * size],
-                zero=zero[g],
             )
             for g in range(len(inputs) // size)
         ]
@@ -447,8 +453,6 @@ class VideoGRPOTrainer(GRPOTrainer):
             return super()._generate_single_turn(
                 prompt_ids, images, multimodal_fields, num_generations, has_tool_images
             )
-        if getattr(self.vllm_generation, "tensor_parallel_size", 1) > 1:
-            raise ConfigError("image and video rows under rollout: vllm need trainer.vllm_tensor_parallel_size 1")
         engine = self.vllm_generation.llm
         self.vllm_generation.llm = OwnRequests(engine, self._active_requests, prompt_ids)
         try:
