@@ -269,5 +269,10 @@ DirectionMerge = Literal["present", "official", "tis"]
 """How the three relative-direction subtypes merge into one table row (``metrics.aggregate.merge_rel_direction``)."""
 DIRECTION_MERGES: tuple[DirectionMerge, ...] = get_args(DirectionMerge)
 
+DistanceMethod = Literal["vsi_grid", "exact"]
+"""How object distances are measured (``scannet.geometry``): VSI-Bench's box point sample (default) or the exact
+closest distance."""
+DISTANCE_METHODS: tuple[DistanceMethod, ...] = get_args(DistanceMethod)
+
 InputProtocol = Literal["official", "direct"]
 """How frames and images reach the processor at evaluation (``spatialladder.eval.inputs``)."""

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from spatialladder.config.base import Strict
+from spatialladder.vocab import DistanceMethod
 
 
 class ScanNetSettings(Strict):
@@ -46,7 +47,7 @@ class ScanNetSettings(Strict):
     fps: float = Field(24.0, gt=0.0)
     """ScanNet videos are every .sens frame at 24 fps, so time = frame_index / 24."""
 
-    distance: Literal["vsi_grid", "exact"] = "vsi_grid"
+    distance: DistanceMethod = "vsi_grid"
     """Closest distance between objects (absolute/relative distance answers, direction pair filters):
     ``vsi_grid`` = VSI-Bench's own measure, points on a 5 cm grid in each box's shell, reproduced to the float;
     ``exact`` = the exact distance between the instances' mesh points (scans) or solid boxes (meta-info), which

@@ -113,7 +113,8 @@ def scans_folder(root: Path) -> Path:
 
 
 def resolve_scenes(cfg: DataConfig) -> tuple[list[str], dict[str, SceneMeta]]:
-    """Scene ids to build (sorted) and, for ``from_meta``, their loaded metadata."""
+    """Scene ids to build (sorted) and, for ``from_meta``, their loaded metadata; ``cfg.scannet_root`` is the folder
+    of scene folders already (``scans_folder``)."""
     from spatialladder.scannet.pipeline import read_split, split_filter
 
     wanted = sorted(read_split(cfg.scenes_file)) if cfg.scenes_file else None
@@ -129,7 +130,7 @@ def resolve_scenes(cfg: DataConfig) -> tuple[list[str], dict[str, SceneMeta]]:
         return ids, {s: metas[s] for s in ids}
     if cfg.scannet_root is None:
         raise ConfigError("scannet_root: required (the ScanNet scans/ folder) unless from_meta is set")
-    root = scans_folder(Path(cfg.scannet_root))
+    root = Path(cfg.scannet_root)  # build_dataset resolved a ScanNet root to its scans/ (scans_folder)
     ids = wanted if wanted is not None else sorted(p.name for p in root.iterdir() if p.is_dir())
     kept, refused = split_filter(ids, cfg.split_dir or root.parent, cfg.scannet.allow_val_scenes)
     if refused:

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from spatialladder.scannet.types import Box3D, Instance, SceneMeta
+from spatialladder.vocab import DISTANCE_METHODS
 
 _EPS = 1e-12
 
@@ -240,9 +241,6 @@ def closest_distance_m(a: Instance, b: Instance) -> float:
 
 VSI_GRID_SPACING_M = 0.05
 """Grid step of VSI-Bench's box point sample (``sample_points_in_oriented_bbox_uniform(bbox, distance=0.05)``)."""
-
-DISTANCE_METHODS = ("vsi_grid", "exact")
-"""How object distances are measured: VSI-Bench's box point sample (default) or the exact closest distance."""
 
 
 def vsi_grid_points(box: Box3D, spacing_m: float = VSI_GRID_SPACING_M) -> np.ndarray:

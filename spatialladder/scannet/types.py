@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatialladder.vocab import DistanceMethod
+
 
 @dataclass(frozen=True)
 class Box3D:
@@ -87,7 +89,7 @@ class SceneMeta:
     invalid_frames: tuple[int, ...] = ()  # indices of those frames
     total_frames: int = 0  # frames in the scan (valid + invalid); 0 when unknown (released meta-info)
     ingest_stats: dict[str, int] = field(default_factory=dict)  # counted drops: duplicate groups, unmapped labels…
-    distance_method: str = "vsi_grid"  # how object distances are measured (scannet/geometry.py DISTANCE_METHODS)
+    distance_method: DistanceMethod = "vsi_grid"  # how object distances are measured (vocab.DISTANCE_METHODS)
     distance_cache: dict = field(default_factory=dict, compare=False, repr=False)
     """Memo of per-instance point samples and pair distances (scannet/geometry.py). Copies made with
     ``dataclasses.replace`` share it: they hold the same instances, so the same distances."""
