@@ -160,6 +160,33 @@ class OwnRequests:
         return getattr(self.engine, name)
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two row values are equal: PIL images by mode, size and pixels (``Image.__eq__``), arrays and tensors
+    element-wise, containers item by item, anything else by ``==``."""
+    if a is b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if hasattr(a, "shape") or hasattr(b, "shape"):  # numpy arrays
+        import numpy as np
+
+        return np.array_equal(a, b)
+    return type(a) is type(b) and bool(a == b)
+
+
+def once_per_copies(rows: Sequence[dict[str, Any]], fn: Any) -> list[Any]:
+    """``fn(row)`` for every row, computed once per run of consecutive equal rows and shared by the run (do not
+    modify what it returns in place)."""
+    out: list[Any] = []
+    for i, row in enumerate(rows):
+        out.append(out[-1] if i and same_value(rows[i - 1], row) else fn(row))
+    return out
+
+
 @dataclass
 class ScreenedGroup:
     """One group as dynamic sampling screened it: its rows (prompt parts inlined), encoded vision rows, what
@@ -244,13 +271,18 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._active_rows, self._active_requests = None, None
 
     def _own_rows(self, inputs: list[dict[str, Any]]) -> tuple[list, list, list | None]:
-        """Rows with their vision inlined, their encoded ids and tensors, and (under vLLM) their vLLM requests."""
-        inputs = [self._inline_vision(x) for x in inputs]
-        rows = [self._encode_row(x["prompt"]) for x in inputs]
-        requests = (
-            [self._vllm_request(x["prompt"], r) for x, r in zip(inputs, rows, strict=True)] if self.use_vllm else None
-        )
-        return inputs, rows, requests
+        """Rows with their vision inlined, their encoded ids and tensors, and (under vLLM) their vLLM requests; each
+        prompt is encoded once and its tensors and request shared by its consecutive copies (trl's sampler hands
+        every prompt ``num_generations`` times in a row)."""
+
+        def own(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any] | None]:
+            inlined = self._inline_vision(row)
+            encoded = self._encode_row(inlined["prompt"])
+            return inlined, encoded, self._vllm_request(inlined["prompt"], encoded) if self.use_vllm else None
+
+        owned = once_per_copies(inputs, own)
+        requests = [request for _, _, request in owned] if self.use_vllm else None
+        return [{**inlined} for inlined, _, _ in owned], [encoded for _, encoded, _ in owned], requests
 
     def _inline_vision(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with its images and video as parts of the prompt, and no ``image``/``images`` column."""
@@ -300,7 +332,7 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         mode = "train" if self.model.training else "eval"
         if self.image_resize == "official":
-            inputs = [self._pre_resized(x) for x in inputs]
+            inputs = [{**x} for x in once_per_copies(inputs, self._pre_resized)]
         if self.dynamic_sampling and mode == "train":
             output = self._dynamic_batch(inputs)
         elif not self._encodes_itself(inputs):
@@ -415,7 +447,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         picks = rng.sample(range(n), count) if n >= count else [rng.randrange(n) for _ in range(count)]
         rows = [dataset[i] for i in picks]
         if self.image_resize == "official":
-            rows = [self._pre_resized(x) for x in rows]
+            rows = [self._pre_resized(x) for x in rows]  # each drawn once, repeated below
         return [dict(row) for row in rows for _ in range(self.num_generations)]
 
     def _tokenize_prompts(self, prompts: list) -> tuple:

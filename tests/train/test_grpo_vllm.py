@@ -170,6 +170,9 @@ def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
 
     trainer, engine = vllm_trainer(vllm_cfg(grpo_cfg, tiny_model_dir, tiny_records, tmp_path), [video, image], reward)
     batches = scored_batches(trainer)
+    encode = trainer._encode_row
+    encoded: list[int] = []
+    trainer._encode_row = lambda prompt: encoded.append(1) or encode(prompt)
     calls = trainer.model.model.visual
     grad_calls: list[bool] = []
     calls.register_forward_hook(lambda module, args, out: grad_calls.append(torch.is_grad_enabled()))
@@ -221,6 +224,9 @@ def test_video_and_image_rows_reach_vllm_as_the_loss_pass_sees_them(
             for key in ("pixel_values", "image_grid_thw"):
                 assert torch.equal(vllm[key], loss_row[key]), key
     assert sorted(kinds) == ["image"] * 4 + ["video"] * 4
+    # each prompt processed once: its 4 completions share the encoded tensors and the vLLM request
+    assert len(encoded) == 2
+    assert len({id(r) for r in loss_rows}) == 2 and len({id(r) for r in requests}) == 2
 
     # the engine's completions are what the rewards score and what the loss pass trains on, with the video in it
     assert seen == [f"<answer>{ANSWERS[k % 4]}</answer>" for k in range(8)]
@@ -294,3 +300,16 @@ def test_expansion_follows_the_grids_in_order() -> None:
     ]
     with pytest.raises(RuntimeError, match="do not match the items"):
         expand_vision_pads(ids, {9: [(1, 4, 4)] * 3}, 2)
+
+
+def test_once_per_copies_shares_only_runs_of_equal_rows() -> None:
+    from spatialladder.train.video_grpo import once_per_copies
+
+    red, blue = Image.new("RGB", (4, 4), (255, 0, 0)), Image.new("RGB", (4, 4), (0, 0, 255))
+    row = {"prompt": [{"role": "user", "content": "q"}], "images": [red], "frames": np.zeros((2, 2))}
+    same = {**row, "images": [red.copy()], "frames": np.zeros((2, 2))}  # equal content, other objects
+    other_image = {**row, "images": [blue]}
+    other_text = {**row, "prompt": [{"role": "user", "content": "r"}]}
+    calls: list[int] = []
+    out = once_per_copies([row, same, other_image, other_text, row], lambda r: calls.append(1) or object())
+    assert len(calls) == 4 and out[0] is out[1] and len({id(o) for o in out[1:]}) == 4
