@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from spatialladder.config.base import ModelSettings, Strict
+from spatialladder.config.base import ModelSettings, RecordDataSettings, Strict
 from spatialladder.config.sft import reject_owned_keys
 from spatialladder.errors import UnknownNameError
-from spatialladder.vocab import REWARD_NAMES, FrameDependent, ImageResize, PromptFidelity
+from spatialladder.vocab import REWARD_NAMES, PromptFidelity
 
 OWNED_TRAINER_KEYS = frozenset(
     {
@@ -57,23 +57,8 @@ class RewardSpec(Strict):
         return v
 
 
-class GRPODataSettings(Strict):
+class GRPODataSettings(RecordDataSettings):
     """Spatial records (the stage-2 file, ``official-spatialladder.md`` §2.3) and where their images live."""
-
-    files: list[str] = Field(min_length=1)
-    image_root: str | None = None
-    max_samples: int | None = Field(None, ge=1)
-    video_frames: int | None = Field(None, ge=2)
-    """At most this many frames per video row, sampled evenly; None (default) keeps every frame the record lists
-    (official), so the reward checks the answer against the frames it was computed on."""
-    frame_dependent: FrameDependent = "keep_all"
-    """As in SFT: ``keep_all`` or ``error`` for an appearance-order video record ``video_frames`` would subsample."""
-    video_fps: float = Field(2.0, gt=0)
-    """Frame rate a frame list is declared at, as in SFT: ``second_per_grid_ts`` = 2 / fps (official 2 fps → 1.0)."""
-    image_resize: ImageResize = "once"
-    """As in SFT: ``official`` sends images through qwen-vl-utils' ``fetch_image`` before the processor, as the
-    official trainer's ``process_vision_info`` did (1296×968 seen as 336×252, not 364×252); frames pass once."""
-    shuffle_seed: int = 42
 
 
 class SamplingSettings(Strict):

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from spatialladder.config.base import ModelSettings, Strict
-from spatialladder.vocab import FrameDependent, ImageResize, PromptFidelity, SftStage
+from spatialladder.config.base import ModelSettings, RecordDataSettings, Strict
+from spatialladder.vocab import PromptFidelity, SftStage
 
 OWNED_TRAINER_KEYS = frozenset(
     {
@@ -31,29 +31,11 @@ def reject_owned_keys(trainer: dict[str, Any], owned: frozenset[str]) -> dict[st
     return trainer
 
 
-class SFTDataSettings(Strict):
-    """Where the records are and how their vision inputs are prepared (each setting is applied exactly once)."""
+class SFTDataSettings(RecordDataSettings):
+    """The SFT records, plus the frame size their stored boxes are in."""
 
-    files: list[str] = Field(min_length=1)
-    image_root: str | None = None
-    """Folder the records' relative image paths start from; default ``<folder of each JSONL>/images``."""
-    max_samples: int | None = Field(None, ge=1)
-    """Keep the first N usable records (across files, in file order): for smoke runs."""
-    video_frames: int | None = Field(None, ge=2)
-    """Frames kept per video record, sampled uniformly from the listed frames; None (default) keeps every listed
-    frame: the official trainers' input, and the frames build-data computed the record's answer on."""
-    frame_dependent: FrameDependent = "keep_all"
-    """A video record whose answer depends on which frames are shown (appearance order) when ``video_frames``
-    would drop some of them: ``keep_all`` shows it every listed frame, ``error`` refuses the file (naming the line)."""
-    video_fps: float = Field(2.0, gt=0)
-    """Frame rate a frame list is declared at: sets Qwen2.5-VL's temporal positions (official processor default 2)."""
     bbox_source_size: tuple[int, int] | None = None
     """``[W, H]`` of the frame the stored boxes are in; None: the record's ``image_size``, else the image file's."""
-    image_resize: ImageResize = "once"
-    """``official``: images first go through qwen-vl-utils' ``fetch_image`` with its defaults (as the official
-    collator's ``process_vision_info``), then the processor resizes again — 968×1296 is seen as 252×336, not
-    252×364 (reference §4.1). Video frames are passed once in both modes."""
-    shuffle_seed: int = 42
 
 
 class SFTStageConfig(Strict):
