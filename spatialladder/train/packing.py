@@ -15,7 +15,7 @@ batch it is never a target either). Per-row losses are therefore those of the pa
 
 The speed-up needs flash-attention's varlen kernels on CUDA: with sdpa the packed batch gets a ``T × T`` mask,
 which is why ``padding_free`` requires ``model.attn_implementation: flash_attention_2`` (schema) and CUDA with the
-flash-attn package (:func:`check_padding_free_runtime`, run by ``config validate`` and by the trainer).
+flash-attn package (``trl_args.check_padding_free_runtime``, run by ``config validate`` and by the trainer).
 
 Known gap: trl 1.16 counts a packed batch's tokens for its ``num_tokens`` log as ``position_ids.size(1)``, which
 is 1 for our ``(4, 1, T)`` positions, so that logged figure is wrong under ``padding_free`` (losses are not).
@@ -25,34 +25,13 @@ This module imports torch and transformers at import time; the collator imports 
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import torch
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
 
-from spatialladder.errors import ConfigError
-
 PACKED_KEYS = ("input_ids", "labels", "mm_token_type_ids")
 """Per-token tensors that are packed; every other key (pixel values, grids, frame times) passes unchanged."""
-
-
-def check_padding_free_runtime(source: str = "<config>") -> None:
-    """``padding_free: true`` needs CUDA and the flash-attn package on this machine; a one-line error otherwise."""
-    missing = [
-        what
-        for what, ok in (
-            ("CUDA", torch.cuda.is_available()),
-            ("the flash-attn package", importlib.util.find_spec("flash_attn") is not None),
-        )
-        if not ok
-    ]
-    if missing:
-        raise ConfigError(
-            f"{source}: padding_free: true needs CUDA and flash-attention's varlen kernels, but this machine lacks "
-            f"{' and '.join(missing)} (pip install 'spatialladder[flash-attn]' on a CUDA node), or set "
-            "padding_free: false"
-        )
 
 
 class RopeIndex:

@@ -98,6 +98,28 @@ def check_one_gpu_per_process(
         )
 
 
+def check_padding_free_runtime(source: str = "<config>") -> None:
+    """``padding_free: true`` needs CUDA and the flash-attn package on this machine; a one-line error otherwise."""
+    import importlib.util
+
+    import torch
+
+    missing = [
+        what
+        for what, ok in (
+            ("CUDA", torch.cuda.is_available()),
+            ("the flash-attn package", importlib.util.find_spec("flash_attn") is not None),
+        )
+        if not ok
+    ]
+    if missing:
+        raise ConfigError(
+            f"{source}: padding_free: true needs CUDA and flash-attention's varlen kernels, but this machine lacks "
+            f"{' and '.join(missing)} (pip install 'spatialladder[flash-attn]' on a CUDA node), or set "
+            "padding_free: false"
+        )
+
+
 def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.SFTConfig`` from an SFT stage config."""
     from trl import SFTConfig
@@ -115,8 +137,6 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
             "paper's batches do not; use group_by_length (same batch size, rows of similar length) or random"
         )
     if cfg.padding_free:
-        from spatialladder.train.packing import check_padding_free_runtime
-
         check_padding_free_runtime(source)
     return args
 
