@@ -11,7 +11,7 @@ from typing import Any
 
 from spatialladder.eval.report import RESULTS, SCORES
 from spatialladder.records import read_jsonl
-from spatialladder.train.artifacts import LOG_NAME
+from spatialladder.train.artifacts import LOG_NAME, reward_keys, series
 from spatialladder.vocab import SFT_STAGES, STAGE_DIRS
 from spatialladder_demo.plan import BENCHES, EVAL_RUNS, DemoPlan
 
@@ -64,10 +64,6 @@ def write_report(plan: DemoPlan) -> None:
 def _rows(path: Path) -> list[dict[str, Any]]:
     """Every object of a JSONL file the library wrote (a missing or bad file is a one-line error naming it)."""
     return [obj for _, obj in read_jsonl(path)]
-
-
-def _points(rows: list[dict[str, Any]], key: str) -> list[tuple[float, float]]:
-    return [(float(e["step"]), float(e[key])) for e in rows if key in e and "step" in e]
 
 
 def _counts_table(manifest: dict[str, Any]) -> list[str]:
@@ -143,32 +139,31 @@ def _curves(plan: DemoPlan) -> list[str]:
     out = plan.out_dir
     lines = []
     sft = {
-        name: _points(_rows(plan.model_dir(name) / LOG_NAME), "loss")
+        name: series(_rows(plan.model_dir(name) / LOG_NAME), "loss")
         for name, stage in STAGE_DIRS.items()
         if stage in SFT_STAGES
     }
     if _plot(sft, "SFT loss", "loss", out / "sft_loss.png"):
         lines += ["![SFT loss](sft_loss.png)", ""]
     grpo = _rows(plan.model_dir("stage3") / LOG_NAME)
-    reward_keys = sorted({k for e in grpo for k in e if k.startswith("rewards/") and k.endswith("/mean")})
-    curves = {k: _points(grpo, k) for k in ["reward", *reward_keys]}
+    curves = {k: series(grpo, k) for k in ["reward", *reward_keys(grpo)]}
     if _plot(curves, "GRPO rewards", "mean reward", out / "grpo_reward.png"):
         lines += ["![GRPO rewards](grpo_reward.png)", ""]
-    if _plot({"kl": _points(grpo, "kl")}, "GRPO KL to the reference", "KL", out / "grpo_kl.png"):
+    if _plot({"kl": series(grpo, "kl")}, "GRPO KL to the reference", "KL", out / "grpo_kl.png"):
         lines += ["![GRPO KL](grpo_kl.png)", ""]
     return lines
 
 
-def _plot(series: dict[str, list[tuple[float, float]]], title: str, ylabel: str, path: Path) -> bool:
+def _plot(curves: dict[str, list[tuple[float, float]]], title: str, ylabel: str, path: Path) -> bool:
     """One line per non-empty series against step; False (no file) when every series is empty."""
     from spatialladder.figures import new_figure, save_png
 
-    series = {k: v for k, v in series.items() if v}
-    if not series:
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
         return False
     fig = new_figure(6, 3.5)
     ax = fig.subplots()
-    for name, points in series.items():
+    for name, points in curves.items():
         xs, ys = zip(*points, strict=True)
         ax.plot(xs, ys, marker=".", label=name)
     ax.set_title(title)

@@ -27,10 +27,15 @@ GRPO_SERIES = ("reward", "kl", ZERO_VARIANCE_KEY)
 """GRPO series drawn besides every ``rewards/<name>/mean`` (a series never logged gets no file)."""
 
 
+def reward_keys(log_history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The logged ``rewards/<name>/mean`` series of a GRPO run (one per reward function), sorted."""
+    return sorted({k for e in log_history for k in e if k.startswith("rewards/") and k.endswith("/mean")})
+
+
 def grpo_curves(log_history: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Logged series → PNG name for a GRPO run: each reward function's mean, then the total reward and the KL."""
-    rewards = sorted({k for e in log_history for k in e if k.startswith("rewards/") and k.endswith("/mean")})
-    return {key: f"curve_{key.replace('/', '_')}.png" for key in [*rewards, *GRPO_SERIES]}
+    """Logged series → PNG name for a GRPO run: each reward function's mean, then the total reward, the KL and the
+    zero-variance share."""
+    return {key: f"curve_{key.replace('/', '_')}.png" for key in [*reward_keys(log_history), *GRPO_SERIES]}
 
 
 def write_log(log_history: Sequence[Mapping[str, Any]], path: Path) -> Path:
