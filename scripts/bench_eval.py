@@ -91,7 +91,8 @@ QUESTION_KINDS = (
 
 def make_video_inputs(workdir: Path, videos: int, per_video: int) -> tuple[Path, Path]:
     """``videos`` 64-frame videos with ``per_video`` questions each, interleaved (question q of every video, then
-    q + 1), VSI-Bench's texts cycled; ids are the question's position in the file."""
+    q + 1), ``QUESTION_KINDS``' texts (close to VSI-Bench's, not verbatim) cycled; ids are the question's position
+    in the file."""
     from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_vsibench
     from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
 

@@ -78,7 +78,9 @@ QUESTIONS = (
     "back-right?",
     "Which of these objects ({0}, {1}, {2}) is the closest to the {3}?",
 )
-"""Stage-2 question templates (VSI-Bench wording); categories vary their length as in the real records."""
+"""Stage-2 question stems close to VSI-Bench's templates (not verbatim: the generators' ``TEMPLATE`` constants add
+options and a unit sentence); categories vary their length as in the real records. Kept as measured in
+docs/benchmarks.md."""
 CATEGORIES = (
     "tv", "bed", "door", "lamp", "chair", "table", "sofa", "trash bin", "refrigerator", "washing machine",
     "computer mouse", "bookshelf", "nightstand", "telephone", "microwave", "backpack", "radiator", "keyboard",
