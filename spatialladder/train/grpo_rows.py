@@ -15,7 +15,6 @@ Paths are decoded to PIL images on access by ``datasets.Image``, so a 9,000-vide
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -26,10 +25,8 @@ from typing import Any
 from spatialladder.errors import DataFormatError
 from spatialladder.prompts import grpo_user_text
 from spatialladder.records import TrainingRecord, read_training_records
-from spatialladder.train.media import resolve_image_root, resolve_media, shown_video_frames
+from spatialladder.train.media import log_frames_kept_whole, resolve_image_root, resolve_media, shown_video_frames
 from spatialladder.vocab import OFFICIAL_SPLD_ANSWER_KINDS, PromptFidelity
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,9 +115,7 @@ def load_grpo_rows(
             out.rows.append(row)
     if not out.rows:
         raise DataFormatError(f"data.files {list(map(str, files))}: no records")
-    whole = video_frames is not None and sum(len(r["video"]) > video_frames for r in out.rows)
-    if whole:
-        logger.info("%d frame-dependent video rows keep all their frames (data.frame_dependent: keep_all)", whole)
+    log_frames_kept_whole((len(r["video"]) for r in out.rows if r.get("video")), video_frames, "rows")
     if max_samples is not None and len(out.rows) > max_samples:
         keep = sorted(random.Random(shuffle_seed).sample(range(len(out.rows)), max_samples))
         out.skipped["beyond data.max_samples"] += len(out.rows) - max_samples

@@ -7,13 +7,16 @@ so a 26k-record set costs no memory up front.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
 from spatialladder.records import TrainingRecord
 from spatialladder.sampling import uniform_sample
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_image_root(data_file: str | Path, image_root: str | Path | None) -> Path:
@@ -88,6 +91,14 @@ def image_file_size(path: str | Path) -> tuple[int, int]:
             return im.size
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read image ({exc})") from None
+
+
+def log_frames_kept_whole(frame_counts: Iterable[int], num_frames: int | None, what: str) -> None:
+    """Say how many video ``what`` (records, rows) show more than ``num_frames`` frames: the frame-dependent ones
+    :func:`shown_video_frames` kept whole (``frame_counts``: frames shown per video)."""
+    whole = num_frames is not None and sum(n > num_frames for n in frame_counts)
+    if whole:
+        logger.info("%d frame-dependent video %s keep all their frames (data.frame_dependent: keep_all)", whole, what)
 
 
 def shown_video_frames(record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str) -> list[str]:

@@ -27,6 +27,7 @@ from spatialladder.train.boxes import OFFICIAL_SCANNET_FRAME, localization_targe
 from spatialladder.train.media import (
     load_image,
     load_video_frames,
+    log_frames_kept_whole,
     official_pre_resize,
     resolve_image_root,
     resolve_media,
@@ -93,11 +94,8 @@ def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
         raise DataFormatError(f"data.files {cfg.data.files}: no records")
     counts = Counter(s.data_type for s in samples)
     logger.info("%s: %d samples (%s); skipped %s", cfg.stage, len(samples), dict(counts), dict(skipped) or "none")
-    whole = cfg.data.video_frames is not None and sum(
-        s.data_type == "video" and len(s.media) > cfg.data.video_frames for s in samples
-    )
-    if whole:
-        logger.info("%d frame-dependent video records keep all their frames (data.frame_dependent: keep_all)", whole)
+    videos = (len(s.media) for s in samples if s.data_type == "video")
+    log_frames_kept_whole(videos, cfg.data.video_frames, "records")
     return samples, skipped
 
 
