@@ -153,12 +153,57 @@ GRPO_DEFAULTS: dict[str, Any] = {
 """Our GRPO defaults where trl's differ from the official trainer; ``trainer:`` keys override them."""
 
 
+def truncating_settings(sampling: Any, trainer: dict[str, Any]) -> list[str]:
+    """The settings that make rollouts sample from a truncated distribution (top-k, top-p, min-p), as
+    ``key value``; ``trainer.generation_kwargs`` overrides the others in trl's rollouts, so its keys count too."""
+    values = {
+        "sampling.top_k": sampling.top_k,
+        "sampling.top_p": sampling.top_p,
+        "trainer.min_p": trainer.get("min_p"),
+    }
+    for key in ("top_k", "top_p", "min_p"):
+        if key in (trainer.get("generation_kwargs") or {}):
+            values[f"trainer.generation_kwargs.{key}"] = trainer["generation_kwargs"][key]
+    truncating = {"top_k": lambda v: v > 0, "top_p": lambda v: v < 1.0, "min_p": lambda v: v > 0.0}
+    return [
+        f"{key} {value}"
+        for key, value in values.items()
+        if value is not None and truncating[key.rsplit(".", 1)[1]](value)
+    ]
+
+
+def vllm_importance_sampling(cfg: Any, trainer: dict[str, Any], source: str = "<config>") -> dict[str, Any]:
+    """Under ``rollout: vllm`` with truncated sampling, trl's correction for the vLLM/trainer mismatch is off.
+
+    trl 1.16 asks vLLM for log-probs renormalised over the kept tokens (``logprobs_mode="processed_logprobs"``,
+    trl/generation/vllm_generation.py ``VLLMGeneration.__init__``), while the loss recomputes them over the whole
+    vocabulary (trl/trainer/utils.py ``add_fused_lm_head``), so each token's ratio carries the kept mass S ≤ 1. With
+    the default correction (``sequence_mask``, no lower bound; grpo_trainer.py ``_generate_and_score_completions``)
+    the policy term of a completion is scaled by Π S over its tokens, toward zero for a long one (trl#6789). The
+    paper samples with top-k 50 and corrects nothing (official §5.3, §5.5), so ``rollout: hf`` and ``vllm`` train the
+    same objective only without it."""
+    if cfg.rollout != "vllm":
+        return {}
+    truncated = truncating_settings(cfg.sampling, trainer)
+    if not truncated:
+        return {}
+    if trainer.get("vllm_importance_sampling_correction"):
+        raise ConfigError(
+            f"{source}: trainer.vllm_importance_sampling_correction: true with rollout: vllm and truncated sampling "
+            f"({', '.join(truncated)}): vLLM's log-probs are renormalised over the kept tokens, so trl's ratio would "
+            "scale every completion by its kept mass (trl#6789); keep the truncated sampling without the correction "
+            "(drop the key), or sample untruncated (sampling.top_k: 0, sampling.top_p: 1.0, no min_p) with it"
+        )
+    return {"vllm_importance_sampling_correction": False}
+
+
 def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.GRPOConfig`` from the stage-3 config: the algorithm fields, reward weights from ``rewards:``, and
     trl's batch rule checked first so a bad batch shape is one clear error, not a trl traceback."""
     from trl import GRPOConfig
 
     trainer = dict(cfg.trainer)
+    defaults = {**GRPO_DEFAULTS, **vllm_importance_sampling(cfg, trainer, source)}
     check_grpo_batch_rule(cfg.sampling.num_generations, trainer, source)
     owned = {
         "output_dir": cfg.output_dir,
@@ -173,7 +218,7 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
         "use_vllm": cfg.rollout == "vllm",
         "vllm_mode": "colocate",
     }
-    return _build(GRPOConfig, source, owned, {**GRPO_DEFAULTS, **trainer})
+    return _build(GRPOConfig, source, owned, {**defaults, **trainer})
 
 
 def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source: str = "<config>") -> None:

@@ -78,6 +78,7 @@ NOT_IN_THE_LADDER = {
     "max_steps": "as trainer.num_train_epochs",
     "data.frame_dependent": "no effect with data.video_frames: null (no record is subsampled)",
     "dynamic_sampling.max_draws": "no effect with dynamic_sampling.enabled: false (no prompt is drawn)",
+    "trainer.vllm_importance_sampling_correction": "no effect with rollout: hf (no vLLM log-probs to correct)",
 }
 DEFAULTS = {
     "trainer.max_length": None,

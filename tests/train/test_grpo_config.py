@@ -137,3 +137,41 @@ def test_vllm_rollout_with_tensor_parallel_vllm_is_a_config_error_naming_the_key
         load_config(TINY_CONFIG, ["rollout=vllm", "trainer.vllm_tensor_parallel_size=2"])
     assert load_config(TINY_CONFIG, ["rollout=hf", "trainer.vllm_tensor_parallel_size=2"]).rollout == "hf"
     assert load_config(TINY_CONFIG, ["rollout=vllm", "trainer.vllm_tensor_parallel_size=1"]).rollout == "vllm"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],  # the paper's top-k 50
+        ["sampling.top_k=0", "sampling.top_p=0.9"],
+        ["sampling.top_k=0", "trainer.min_p=0.05"],
+        ["sampling.top_k=0", "trainer.generation_kwargs={top_k: 20}"],
+    ],
+)
+def test_vllm_rollout_with_truncated_sampling_turns_trl_importance_correction_off(overrides: list[str]) -> None:
+    """vLLM's log-probs are over the kept tokens, the loss's over the whole vocabulary: trl's correction would scale
+    every completion by its kept mass (trl#6789), so under truncated sampling it is off, as the paper has none."""
+    args = to_grpo_args(load_config(GPU_CONFIG, [*CPU, "rollout=vllm", *overrides]))
+    assert args.use_vllm and args.vllm_importance_sampling_correction is False
+
+
+def test_vllm_rollout_with_untruncated_sampling_keeps_trl_importance_correction() -> None:
+    untruncated = ["rollout=vllm", "sampling.top_k=0", "sampling.top_p=1.0"]
+    assert to_grpo_args(load_config(GPU_CONFIG, [*CPU, *untruncated])).vllm_importance_sampling_correction is True
+    explicit = [*untruncated, "trainer.vllm_importance_sampling_correction=true"]
+    assert to_grpo_args(load_config(GPU_CONFIG, [*CPU, *explicit])).vllm_importance_sampling_correction is True
+
+
+def test_vllm_importance_correction_with_truncated_sampling_is_a_config_error() -> None:
+    cfg = load_config(GPU_CONFIG, [*CPU, "rollout=vllm", "trainer.vllm_importance_sampling_correction=true"])
+    with pytest.raises(ConfigError) as err:
+        to_grpo_args(cfg, "s3.yaml")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(
+        "s3.yaml: trainer.vllm_importance_sampling_correction: true with rollout: vllm and truncated sampling "
+        "(sampling.top_k 50)"
+    )
+    assert "drop the key" in msg and "sampling.top_k: 0, sampling.top_p: 1.0" in msg
+    hf = load_config(GPU_CONFIG, [*CPU, "trainer.vllm_importance_sampling_correction=true"])
+    assert to_grpo_args(hf).use_vllm is False  # unused without vLLM rollouts

@@ -39,10 +39,17 @@ class StandInSamplingParams:
         self.kwargs = kwargs
 
 
+def answer_ids(tokenizer: Any, k: int, max_tokens: int) -> list[int]:
+    """The k-th completion of a rollout: ``<answer>X</answer><|im_end|>``, X cycling over A-D."""
+    text = f"<answer>{ANSWERS[k % len(ANSWERS)]}</answer><|im_end|>"
+    return tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+
+
 class StandInLLM:
     """Records requests and weight loads; answers ``<answer>X</answer><|im_end|>`` with X cycling over the requests,
-    each token at log-prob -1 (vLLM's ``RequestOutput`` shape: ``prompt_token_ids``, ``outputs[0].token_ids``,
-    ``outputs[0].logprobs`` as one {token: Logprob(logprob, rank)} per token)."""
+    each token at log-prob -1, as over the kept top-k tokens (``processed_logprobs``; the tiny random model's
+    full-vocabulary log-probs are about -12), in vLLM's ``RequestOutput`` shape: ``prompt_token_ids``,
+    ``outputs[0].token_ids``, ``outputs[0].logprobs`` as one {token: Logprob(logprob, rank)} per token."""
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
@@ -60,8 +67,7 @@ class StandInLLM:
         self.calls.append((list(prompts), sampling_params.kwargs))
         outputs = []
         for k, request in enumerate(prompts):
-            text = f"<answer>{ANSWERS[k % len(ANSWERS)]}</answer><|im_end|>"
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling_params.kwargs["max_tokens"]]
+            ids = answer_ids(self.tokenizer, k, sampling_params.kwargs["max_tokens"])
             lps = [{t: SimpleNamespace(logprob=-1.0, rank=1)} for t in ids]
             outputs.append(
                 SimpleNamespace(
@@ -102,26 +108,32 @@ def as_vllm_would(model_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def vllm_cfg(grpo_cfg: Any, model_dir: Path, records: dict[str, Path], out: Path) -> Any:
+def vllm_cfg(grpo_cfg: Any, model_dir: Path, records: dict[str, Path], out: Path, *extra: str) -> Any:
     return grpo_cfg(
         model_dir,
         records,
         out,
+        "rollout=vllm",
         "trainer.max_steps=1",
         "trainer.per_device_train_batch_size=8",
         "model.max_pixels=6272",  # 8·28·28, below the folder's 12,544: vLLM must be told the budget
         "data.video_fps=4.0",  # second_per_grid_ts 2 / 4 = 0.5, not the default 1.0
+        *extra,
     )
 
 
 def vllm_trainer(cfg: Any, rows: list, reward: Any) -> tuple[Any, Any]:
-    """A trainer built as for ``rollout: hf`` (vLLM cannot be imported here), then given trl's own colocated
-    ``VLLMGeneration`` around the stand-in engine, as ``GRPOTrainer.__init__`` would with ``use_vllm``."""
+    """A trainer with the arguments ``rollout: vllm`` gives trl, built without vLLM (it cannot be imported here),
+    then given trl's own colocated ``VLLMGeneration`` around the stand-in engine, as ``GRPOTrainer.__init__`` would
+    with ``use_vllm``."""
     from trl.distributed import DistributedBackend
     from trl.generation.vllm_generation import VLLMGeneration
 
     loaded = load_model_and_processor(cfg.model, for_training=True)
-    trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows), [reward])
+    args = to_grpo_args(cfg)
+    assert args.use_vllm
+    args.use_vllm = False  # until the stand-in engine is in place
+    trainer = build_trainer(cfg, args, loaded, rows_to_dataset(rows), [reward])
     engine = StandInLLM(loaded.processor.tokenizer)
     generation = VLLMGeneration.__new__(VLLMGeneration)
     generation.__dict__.update(
@@ -266,6 +278,61 @@ def test_image_only_batches_reach_vllm_unexpanded_with_the_pixel_budget(
     # the folder's own budget (12,544 px) would have given vLLM a different grid than the loss pass's 6,272 px
     as_folder = as_vllm_would(tiny_model_dir, {**requests[0], "mm_processor_kwargs": {}})
     assert not torch.equal(as_folder["image_grid_thw"], batch[ROW_VISION_KEY][0]["image_grid_thw"])
+
+
+def generate_as_engine(tokenizer: Any) -> Any:
+    """A stand-in for HF ``generate`` that answers what :class:`StandInLLM` answers, row by row."""
+
+    def generate(input_ids: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        ids = [answer_ids(tokenizer, k, kwargs["generation_config"].max_new_tokens) for k in range(len(input_ids))]
+        width = max(map(len, ids))
+        tail = torch.tensor([x + [tokenizer.pad_token_id] * (width - len(x)) for x in ids])
+        return torch.cat([input_ids, tail], dim=1)
+
+    return generate
+
+
+def test_hf_and_vllm_rollouts_train_the_same_objective_on_the_same_completions(
+    grpo_cfg, tiny_model_dir, tiny_records, tmp_path, monkeypatch
+) -> None:
+    """The paper samples with top-k 50 and has no importance-sampling correction (official §5.3, §5.5). vLLM returns
+    each sampled token's log-prob over the kept top-k tokens (trl's ``logprobs_mode="processed_logprobs"``), always
+    above the loss's full-vocabulary log-prob, here -1 against the tiny random model's ~-12: trl's default correction
+    (``sequence_mask``, no lower bound) would scale every completion's policy term by exp(Σ log kept mass) ≈ 0
+    (trl#6789). Given the same completions, ``rollout: vllm`` must hand the loss what ``rollout: hf`` does and end the
+    step at the same weights."""
+    from spatialladder.train.video_grpo import same_value
+
+    monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
+    rows = [r for r in load_grpo_rows([tiny_records["spatial"]], video_frames=4).rows if r["data_type"] == "video"]
+
+    def reward(completions: list[Any], **_: Any) -> list[float]:
+        return [float("ABCD".index(c[0]["content"][8])) for c in completions]
+
+    runs = {}
+    for rollout in ("hf", "vllm"):
+        cfg = vllm_cfg(grpo_cfg, tiny_model_dir, tiny_records, tmp_path / rollout, f"rollout={rollout}")
+        if rollout == "vllm":
+            trainer, engine = vllm_trainer(cfg, rows[:2], reward)
+        else:
+            loaded = load_model_and_processor(cfg.model, for_training=True)
+            trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset(rows[:2]), [reward])
+            monkeypatch.setattr(trainer.model, "generate", generate_as_engine(trainer.processing_class.tokenizer))
+        batches = scored_batches(trainer)
+        trainer.train()
+        runs[rollout] = (batches[0], {n: p.detach().clone() for n, p in trainer.model.named_parameters()})
+    (hf, hf_weights), (vllm, vllm_weights) = runs["hf"], runs["vllm"]
+
+    [(_, params)] = engine.calls
+    assert params["top_k"] == 50  # the paper's truncated sampling
+    assert torch.equal(vllm["sampling_per_token_logps"], torch.full_like(vllm["sampling_per_token_logps"], -1.0))
+    # trl's loss reads the sampling log-probs only for off_policy_mask_threshold (off): every other input agrees
+    assert "importance_sampling_ratio" not in vllm and "old_per_token_logps" not in vllm
+    assert set(vllm) - {"sampling_per_token_logps"} == set(hf)
+    assert hf["advantages"].abs().sum() > 0  # the completions' rewards differ within each group
+    for key, value in hf.items():
+        assert same_value(value, vllm[key]), key
+    assert all(torch.allclose(hf_weights[n], vllm_weights[n], atol=1e-6) for n in hf_weights)
 
 
 def test_vllm_video_refuses_frames_of_different_sizes() -> None:
