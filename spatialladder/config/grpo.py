@@ -1,10 +1,11 @@
 """Config for stage 3: GRPO with format + accuracy rewards (``official-spatialladder.md`` §5).
 
-The algorithm's knobs (sampling, loss aggregation, KL, clipping, rewards, rollout engine) are typed fields here,
-with the paper's values as defaults, because trl's own defaults differ (``loss_type="dapo"``, ``beta=0``,
-``num_generations=8``, ``top_k=0``). Everything else trl's ``GRPOConfig`` offers (learning rate, batch sizes,
-schedule, logging, saving) passes through ``trainer:`` untouched; setting one of our fields there is an error,
-so no setting has two sources.
+The algorithm's knobs (sampling, prompts per step, loss aggregation, KL, clipping, rewards, rollout engine) are
+typed fields here, with the paper's values as defaults, because trl's own defaults differ (``loss_type="dapo"``,
+``beta=0``, ``num_generations=8``, ``top_k=0``). Everything else trl's ``GRPOConfig`` offers (learning rate,
+accumulation, schedule, logging, saving) passes through ``trainer:`` untouched; setting one of our fields there is an
+error, so no setting has two sources. The per-device batch is derived from ``prompts_per_step``; an explicit
+``trainer.per_device_train_batch_size`` must agree with it.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ class GRPOStageConfig(Strict):
         default_factory=lambda: [RewardSpec(name="format"), RewardSpec(name="accuracy")], min_length=1
     )
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    prompts_per_step: int = Field(1, ge=1)
+    """Prompts per optimizer step, each with ``sampling.num_generations`` completions, over all processes: the
+    paper's 1 (2 GPUs x 2 completions, §1). trl's ``per_device_train_batch_size`` is derived from it and the launch's
+    process count (``train/trl_args.py`` :func:`grpo_per_device_batch`), so every launch trains the same step."""
     loss_type: LossType = "grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
     """``group``: A = (r - mean_g) / (std_g + 1e-4) with the unbiased group std, as the official trainer."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from spatialladder.errors import ConfigError
@@ -204,7 +205,8 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
 
     trainer = dict(cfg.trainer)
     defaults = {**GRPO_DEFAULTS, **vllm_importance_sampling(cfg, trainer, source)}
-    check_grpo_batch_rule(cfg.sampling.num_generations, trainer, source)
+    trainer["per_device_train_batch_size"] = grpo_per_device_batch(cfg, trainer, source)
+    check_grpo_batch_rule(cfg.sampling.num_generations, trainer, source, dynamic_sampling=cfg.dynamic_sampling.enabled)
     owned = {
         "output_dir": cfg.output_dir,
         "seed": cfg.seed,
@@ -221,17 +223,67 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
     return _build(GRPOConfig, source, owned, {**defaults, **trainer})
 
 
-def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source: str = "<config>") -> None:
-    """trl groups every generation batch into prompts of ``num_generations`` completions, so the generation batch
-    (per-device batch × steps per generation × processes, or ``generation_batch_size``) must divide evenly."""
+def _grpo_trainer_value(trainer: dict[str, Any], key: str) -> Any:
+    """``trainer[key]``, else trl's ``GRPOConfig`` default for it."""
     from trl import GRPOConfig
 
+    if key in trainer:
+        return trainer[key]
+    return next(f.default for f in dataclasses.fields(GRPOConfig) if f.name == key)
+
+
+def grpo_per_device_batch(cfg: Any, trainer: dict[str, Any], source: str = "<config>") -> int:
+    """trl's ``per_device_train_batch_size`` for ``cfg.prompts_per_step`` on this launch: an optimizer step holds
+    per-device batch × processes × accumulation completions (transformers' Trainer), which must be
+    ``prompts_per_step × num_generations`` whatever the launch (the paper: 1 × 4 on 2 GPUs × 2, official §1, §5.3).
+    An explicit ``trainer.per_device_train_batch_size`` must agree: the shipped value used to be 4 whatever the
+    launch, so a 2-GPU run stepped on 2 prompts (half the steps, another learning-rate schedule)."""
     from spatialladder.distributed import world_size
 
-    defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
+    processes = world_size()
+    accumulation = _grpo_trainer_value(trainer, "gradient_accumulation_steps")
+    if not isinstance(accumulation, int) or accumulation < 1:
+        raise ConfigError(
+            f"{source}: trainer.gradient_accumulation_steps: expected an integer >= 1, got {accumulation!r}"
+        )
+    prompts, generations = cfg.prompts_per_step, cfg.sampling.num_generations
+    completions, share = prompts * generations, processes * accumulation
+    if completions % share:
+        counts = [str(n) for n in range(1, completions + 1) if completions % (n * accumulation) == 0]
+        if len(counts) > 1:
+            counts[-2:] = [f"{counts[-2]} or {counts[-1]}"]
+        launch = f"launch {', '.join(counts)} processes, or " if counts else ""
+        raise ConfigError(
+            f"{source}: prompts_per_step ({prompts}) x sampling.num_generations ({generations}) = {completions} "
+            f"completions per optimizer step do not split evenly over {processes} processes x "
+            f"trainer.gradient_accumulation_steps ({accumulation}); {launch}set prompts_per_step to a multiple of "
+            f"{share // math.gcd(generations, share)}"
+        )
+    derived = completions // share
+    explicit = trainer.get("per_device_train_batch_size")
+    if explicit is not None and explicit != derived:
+        implied = explicit * share / generations
+        fix = f" or set prompts_per_step: {int(implied)}" if implied == int(implied) else ""
+        raise ConfigError(
+            f"{source}: trainer.per_device_train_batch_size {explicit} on {processes} processes x "
+            f"trainer.gradient_accumulation_steps ({accumulation}) is {implied:g} prompts per optimizer step, but "
+            f"prompts_per_step is {prompts} (per-device batch {derived}); drop trainer.per_device_train_batch_size "
+            f"(it is derived from prompts_per_step){fix}"
+        )
+    return derived
+
+
+def check_grpo_batch_rule(
+    num_generations: int, trainer: dict[str, Any], source: str = "<config>", *, dynamic_sampling: bool = False
+) -> None:
+    """trl groups every generation batch into prompts of ``num_generations`` completions, so the generation batch
+    (per-device batch × steps per generation × processes, or ``generation_batch_size``) must divide evenly; under
+    dynamic sampling each process's share must too (``VideoGRPOTrainer._dynamic_batch`` keeps or drops its groups
+    whole)."""
+    from spatialladder.distributed import world_size
 
     def get(key: str) -> Any:
-        return trainer.get(key, defaults[key])
+        return _grpo_trainer_value(trainer, key)
 
     processes = world_size()
     per_device = get("per_device_train_batch_size")
@@ -248,5 +300,12 @@ def check_grpo_batch_rule(num_generations: int, trainer: dict[str, Any], source:
         raise ConfigError(
             f"{source}: the generation batch {how} = {total} is not divisible by sampling.num_generations "
             f"({num_generations}); every prompt needs all its {num_generations} completions in one batch. "
-            f"Make it a multiple of {num_generations}, e.g. trainer.per_device_train_batch_size={num_generations}"
+            f"Make it a multiple of {num_generations}, or leave trainer.steps_per_generation and "
+            "trainer.generation_batch_size unset (one generation batch per optimizer step)"
+        )
+    if dynamic_sampling and (total // processes) % num_generations:
+        raise ConfigError(
+            f"{source}: dynamic_sampling keeps or drops whole groups on each process, but each of the {processes} "
+            f"processes holds {total // processes} completions per generation batch, not a multiple of "
+            f"sampling.num_generations ({num_generations}); set prompts_per_step to a multiple of {processes}"
         )

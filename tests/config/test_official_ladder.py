@@ -68,10 +68,9 @@ OFFICIAL: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
     "trainer.use_bias_correction_kl": [(GRPO, "trainer.use_bias_correction_kl", False)],
     "rollout": [(GRPO, "rollout", "hf")],
     "dynamic_sampling.enabled": [(GRPO, "dynamic_sampling.enabled", False)],
-    "trainer.*": [  # one optimizer step = 1 prompt x 4 completions (2 GPUs x 2 officially; 4 on one GPU here)
-        (GRPO, "trainer.per_device_train_batch_size", 4),
-        (GRPO, "trainer.gradient_accumulation_steps", 1),
-    ],
+    # one optimizer step = 1 prompt x 4 completions (2 GPUs x 2 officially; the per-device batch follows the launch)
+    "prompts_per_step": [(GRPO, "prompts_per_step", 1)],
+    "trainer.gradient_accumulation_steps": [(GRPO, "trainer.gradient_accumulation_steps", 1)],
 }
 NOT_IN_THE_LADDER = {
     "trainer.num_train_epochs": "official 0.001 / 0.0001 epochs are smoke-test placeholders (schedule unpublished)",

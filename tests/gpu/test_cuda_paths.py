@@ -83,7 +83,8 @@ def test_grpo_bf16_on_cuda(tiny_model_dir: Path, records: dict[str, Path], tmp_p
             "model": {"name_or_path": str(tiny_model_dir), "dtype": "bfloat16", "max_pixels": 28 * 28 * 16},
             "data": {"files": [str(records["spatial"])], "video_frames": 4},
             "sampling": {"num_generations": 4, "max_completion_length": 8},
-            "trainer": {**GPU_TRAINER, "per_device_train_batch_size": 8},
+            "prompts_per_step": 2,  # 8 completions per device on one GPU
+            "trainer": {k: v for k, v in GPU_TRAINER.items() if k != "per_device_train_batch_size"},
         }
     )
     result = run_grpo(cfg)

@@ -233,7 +233,7 @@ main()
 
 
 def grpo_config(model_dir: Path, records: dict[str, Path], out: Path, path: Path) -> Path:
-    """configs/debug/grpo_tiny.yaml on the tiny model: 2 steps of 16 completions (4 prompts x 4) over 2 processes."""
+    """configs/debug/grpo_tiny.yaml on the tiny model: 2 steps of 8 completions (2 prompts x 4) over 2 processes."""
     cfg = load_config(
         REPO / "configs/debug/grpo_tiny.yaml",
         [f"model.name_or_path={model_dir}", f"data.files=[{records['spatial']}]", f"output_dir={out}",
@@ -402,7 +402,7 @@ OFFICIAL_ZERO3 = {
         ("stage1_localization.yaml", [], 1, 8),
         ("stage2_spatial.yaml", [], 1, 8),
         ("coldstart.yaml", [], 1, 8),
-        ("stage3_grpo.yaml", ["trainer.per_device_train_batch_size=2"], 2, 1),  # its comment: 2 GPUs x 2
+        ("stage3_grpo.yaml", [], 2, 1),  # prompts_per_step 1: 1 prompt x 4 completions = 2 GPUs x 2
         ("official/stage2_spatial.yaml", [], 1, 8),
     ],
 )

@@ -52,7 +52,7 @@ def trained(cfg: GRPOStageConfig, rows: list[dict[str, Any]], rewards: list[Any]
 
 
 def test_video_rows_put_the_vision_tower_in_the_loss_pass(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
-    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=1")
     trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
     assert calls == [False, True, False, True]  # per step: one rollout (no grad), one loss forward (grad)
     assert any(n.startswith("model.visual.") for n in changed)
@@ -70,7 +70,7 @@ def test_plain_trl_leaves_the_video_out_of_the_loss(grpo_cfg, tiny_model_dir, ti
             inputs = [{**x, "prompt": with_video_part(x["prompt"], x[VIDEO_COLUMN])} for x in inputs]
             return GRPOTrainer._generate_and_score_completions(self, inputs)
 
-    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "beta=0")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=1", "beta=0")
     _, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward], TrlOnly)
     assert calls == [False, False]  # rollouts saw the video; the loss never did
     assert not any(n.startswith("model.visual.") for n in changed)
@@ -78,9 +78,7 @@ def test_plain_trl_leaves_the_video_out_of_the_loss(grpo_cfg, tiny_model_dir, ti
 
 def test_video_in_loss_false_reproduces_the_official_gap(grpo_cfg, tiny_model_dir, tiny_records, tmp_path) -> None:
     """The official-ladder switch: rollouts with the video, policy and reference log-probs without it (§5.5)."""
-    cfg = grpo_cfg(
-        tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=4", "video_in_loss=false"
-    )
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=1", "video_in_loss=false")
     trainer, calls, changed = trained(cfg, rows_of(tiny_records, "video"), [random_reward])
     assert calls == [False, False]  # the vision tower ran for the two rollouts only, never with grad (β > 0 here)
     assert changed and not any(n.startswith("model.visual.") for n in changed)
@@ -101,7 +99,7 @@ def test_image_resize_official_pre_resizes_images_like_the_official_trainer(
     record = {"question": "How far?", "options": None, "answer": "2", "image": ["frame.jpg"],
               "question_type": "absolute distance", "data_type": "single_image"}  # fmt: skip
     records = {"spatial": tmp_path / "unused.jsonl"}
-    cfg = grpo_cfg(tiny_model_dir, records, tmp_path / "out", "trainer.per_device_train_batch_size=4",
+    cfg = grpo_cfg(tiny_model_dir, records, tmp_path / "out", "prompts_per_step=1",
                    "trainer.max_steps=1", "model.max_pixels=100352", "model.min_pixels=12544",
                    f"data.image_resize={mode}")  # fmt: skip
     loaded = load_model_and_processor(cfg.model, for_training=True)
@@ -149,9 +147,7 @@ def test_mixed_batch_trains_and_rewards_get_answer_columns(grpo_cfg, tiny_model_
             seen.setdefault(key, []).extend(kwargs[key])
         return random_reward(completions, **kwargs)
 
-    cfg = grpo_cfg(
-        tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=12", "trainer.max_steps=1"
-    )
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=3", "trainer.max_steps=1")
     rows = rows_of(tiny_records, "single_image", "multi_view", "video")[:3]  # one of each, one step
     trainer, calls, changed = trained(cfg, rows, [recording_reward])
     assert sorted(set(seen["data_type"])) == ["multi_view", "single_image", "video"]
@@ -423,7 +419,7 @@ def test_image_batches_of_prompts_of_different_lengths_keep_token_types_on_their
     import torch
 
     rows = {r["question_id"]: r for r in load_grpo_rows([tiny_records["spatial"]]).rows}
-    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=8")
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=2")
     loaded = load_model_and_processor(cfg.model, for_training=True)
     trainer = build_trainer(cfg, to_grpo_args(cfg), loaded, rows_to_dataset([rows["100"], rows["200"]]), None)
     batch = [dict(row) for row in (rows["100"], rows["200"]) for _ in range(4)]

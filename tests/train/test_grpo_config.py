@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from spatialladder.validate import deep_validate
 REPO = Path(__file__).resolve().parents[2]
 GPU_CONFIG = REPO / "configs/train/stage3_grpo.yaml"
 TINY_CONFIG = REPO / "configs/debug/grpo_tiny.yaml"
+OFFICIAL_CONFIG = REPO / "configs/train/official/stage3_grpo.yaml"
 CPU = ["trainer.bf16=false", "trainer.use_cpu=true"]
 
 
@@ -28,6 +30,7 @@ def test_gpu_config_has_the_paper_settings() -> None:
     assert cfg.model.max_pixels == 128 * 28 * 28
     assert (args.loss_type, args.scale_rewards, args.use_vllm) == ("grpo", "group", False)
     assert (args.temperature, args.top_p, args.top_k) == (1.0, 1.0, 50)
+    assert (cfg.prompts_per_step, args.per_device_train_batch_size) == (1, 4)  # one process: 1 prompt x 4 on it
     assert [r.name for r in cfg.rewards] == ["format", "accuracy"]
     assert args.reward_weights == [1.0, 1.0]
     assert args.generation_batch_size % args.num_generations == 0
@@ -77,7 +80,10 @@ def test_sampling_and_loss_fields_reach_trl() -> None:
 
 
 def test_batch_rule_is_a_config_error_naming_the_keys() -> None:
-    cfg = load_config(TINY_CONFIG, ["trainer.per_device_train_batch_size=2"])
+    # the per-device batch is derived from prompts_per_step, so only a generation batch set apart from the optimizer
+    # step (steps_per_generation, generation_batch_size) can split a prompt's completions
+    one_micro_batch = ["prompts_per_step=1", "trainer.gradient_accumulation_steps=2", "trainer.steps_per_generation=1"]
+    cfg = load_config(TINY_CONFIG, one_micro_batch)
     with pytest.raises(ConfigError) as err:
         deep_validate(cfg, "tiny.yaml")
     msg = str(err.value)
@@ -86,11 +92,93 @@ def test_batch_rule_is_a_config_error_naming_the_keys() -> None:
 
 
 def test_batch_rule_counts_accumulation_and_explicit_generation_batch() -> None:
-    ok = load_config(TINY_CONFIG, ["trainer.per_device_train_batch_size=2", "trainer.gradient_accumulation_steps=2"])
-    assert to_grpo_args(ok).generation_batch_size == 4
-    bad = load_config(TINY_CONFIG, ["trainer.generation_batch_size=6", "trainer.per_device_train_batch_size=2"])
+    ok = load_config(TINY_CONFIG, ["prompts_per_step=1", "trainer.gradient_accumulation_steps=2"])
+    args = to_grpo_args(ok)
+    assert (args.per_device_train_batch_size, args.generation_batch_size) == (2, 4)
+    bad = load_config(
+        TINY_CONFIG,
+        ["prompts_per_step=1", "trainer.gradient_accumulation_steps=2", "trainer.generation_batch_size=6"],
+    )
     with pytest.raises(ConfigError, match=r"trainer.generation_batch_size = 6 is not divisible"):
         to_grpo_args(bad)
+
+
+@pytest.fixture
+def launch(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``launch(n)``: the process count a launch of n processes shows the config code (our
+    ``spatialladder.distributed.world_size`` and the ``world_size`` trl's ``GRPOConfig.__post_init__`` reads), without
+    the launcher's environment, from which ``TrainingArguments`` would set up a process group."""
+    from transformers import TrainingArguments
+
+    def start(processes: int) -> None:
+        monkeypatch.setattr("spatialladder.distributed.world_size", lambda: processes)
+        monkeypatch.setattr(TrainingArguments, "world_size", property(lambda self: processes))
+
+    return start
+
+
+@pytest.mark.parametrize("config", [GPU_CONFIG, OFFICIAL_CONFIG])
+@pytest.mark.parametrize(("processes", "per_device"), [(1, 4), (2, 2), (4, 1)])
+def test_the_shipped_configs_step_one_prompt_on_every_launch(launch, config, processes, per_device) -> None:
+    """Official §1 / §5.3: an optimizer step is 1 prompt x 4 completions (2 GPUs x 2). The per-device batch follows
+    the launch, so `accelerate launch --num_processes 2` (README) trains the paper's step, not 2 prompts."""
+    launch(processes)
+    cfg = load_config(config, CPU)
+    assert cfg.prompts_per_step == 1
+    args = to_grpo_args(cfg, str(config))
+    assert args.per_device_train_batch_size == per_device
+    completions = args.per_device_train_batch_size * processes * args.gradient_accumulation_steps
+    assert completions == args.generation_batch_size == 4
+    assert completions // args.num_generations == 1
+
+
+def test_a_launch_the_step_does_not_split_over_is_a_config_error(launch) -> None:
+    launch(3)
+    with pytest.raises(ConfigError) as err:
+        to_grpo_args(load_config(GPU_CONFIG, CPU), "s3.yaml")
+    assert str(err.value) == (
+        "s3.yaml: prompts_per_step (1) x sampling.num_generations (4) = 4 completions per optimizer step do not "
+        "split evenly over 3 processes x trainer.gradient_accumulation_steps (1); launch 1, 2 or 4 processes, or set "
+        "prompts_per_step to a multiple of 3"
+    )
+    assert to_grpo_args(load_config(GPU_CONFIG, [*CPU, "prompts_per_step=3"])).per_device_train_batch_size == 4
+
+
+def test_prompts_per_step_counts_gradient_accumulation(launch) -> None:
+    launch(2)
+    cfg = load_config(GPU_CONFIG, [*CPU, "prompts_per_step=4", "trainer.gradient_accumulation_steps=2"])
+    args = to_grpo_args(cfg)
+    assert (args.per_device_train_batch_size, args.generation_batch_size) == (4, 16)  # 4 prompts x 4 per step
+
+
+def test_an_explicit_per_device_batch_must_agree_with_prompts_per_step(launch) -> None:
+    launch(2)
+    same = load_config(GPU_CONFIG, [*CPU, "trainer.per_device_train_batch_size=2"])
+    assert to_grpo_args(same).per_device_train_batch_size == 2
+    old = load_config(GPU_CONFIG, [*CPU, "trainer.per_device_train_batch_size=4"])  # what the config used to ship
+    with pytest.raises(ConfigError) as err:
+        to_grpo_args(old, "s3.yaml")
+    assert str(err.value) == (
+        "s3.yaml: trainer.per_device_train_batch_size 4 on 2 processes x trainer.gradient_accumulation_steps (1) is "
+        "2 prompts per optimizer step, but prompts_per_step is 1 (per-device batch 2); drop "
+        "trainer.per_device_train_batch_size (it is derived from prompts_per_step) or set prompts_per_step: 2"
+    )
+
+
+def test_dynamic_sampling_needs_whole_groups_on_every_process(launch) -> None:
+    """Dynamic sampling keeps or drops a process's groups whole (``VideoGRPOTrainer._dynamic_batch``): with the
+    paper's 1 prompt on 2 processes each holds half a group, which ``config validate`` reports before a GPU does."""
+    launch(2)
+    cfg = load_config(GPU_CONFIG, [*CPU, "dynamic_sampling.enabled=true"])
+    with pytest.raises(ConfigError) as err:
+        to_grpo_args(cfg, "s3.yaml")
+    assert str(err.value) == (
+        "s3.yaml: dynamic_sampling keeps or drops whole groups on each process, but each of the 2 processes holds "
+        "2 completions per generation batch, not a multiple of sampling.num_generations (4); set prompts_per_step "
+        "to a multiple of 2"
+    )
+    two = load_config(GPU_CONFIG, [*CPU, "dynamic_sampling.enabled=true", "prompts_per_step=2"])
+    assert to_grpo_args(two).per_device_train_batch_size == 4
 
 
 @pytest.mark.parametrize(

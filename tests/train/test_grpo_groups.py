@@ -109,9 +109,7 @@ def test_logged_zero_variance_shares_equal_the_hand_computed_ones(
     """Six prompts, one batch: constant rewards on 100 (single image), 300 and 301 (video) → 3 of 6 groups overall,
     1 of 2 single-image, 0 of 2 multi-view, 2 of 2 video; the model card says so."""
     reward = KeyedReward({"100", "300", "301"})
-    cfg = grpo_cfg(
-        tiny_model_dir, tiny_records, tmp_path, "trainer.per_device_train_batch_size=24", "trainer.max_steps=1"
-    )
+    cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path, "prompts_per_step=6", "trainer.max_steps=1")
     rows = rows_by_id(tiny_records, ["100", "101", "200", "201", "300", "301"])
     trainer = train(cfg, rows, reward)
     assert sorted(q for _, q in reward.scored) == ["100", "101", "200", "201", "300", "301"]

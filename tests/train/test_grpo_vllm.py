@@ -115,7 +115,7 @@ def vllm_cfg(grpo_cfg: Any, model_dir: Path, records: dict[str, Path], out: Path
         out,
         "rollout=vllm",
         "trainer.max_steps=1",
-        "trainer.per_device_train_batch_size=8",
+        "prompts_per_step=2",
         "model.max_pixels=6272",  # 8·28·28, below the folder's 12,544: vLLM must be told the budget
         "data.video_fps=4.0",  # second_per_grid_ts 2 / 4 = 0.5, not the default 1.0
         *extra,
