@@ -405,6 +405,51 @@ def estimate_peak(
     return estimate.peak, estimate.items
 
 
+NOMINAL_ACTIVATIONS: dict[str, Activations] = {
+    **dict.fromkeys(("sft-sdpa", "sft-flash-attention-2", "sft-zero2", "sft-zero3"), Activations(1_980, 7_488)),
+    "sft-padding-free": Activations(3_255, 468 + 8 * 468 + 7_488),
+    **dict.fromkeys(("grpo-hf-video", "grpo-vllm-video"), Activations(4 * 2_044, 4 * 7_488)),
+    **dict.fromkeys(("grpo-dynamic-sampling", "grpo-vllm-images"), Activations(4 * 1_150, 4 * 3_744)),
+}
+"""The largest loss pass of each training path as planned (positions, vision patches): at 100,352 px a 1296×968
+frame is 18×26 patches, a 32-frame video row 16×18×26 = 7,488 patches and ≈ 1,980 positions, an 8-view row 3,744
+patches and ≈ 1,150 positions; a GRPO step passes its 4 completions (64 tokens each) together; padding-free packs
+the image, 8-view and video rows (3,255 positions). What ``--predict`` and docs/benchmarks.md's table use."""
+CARDS = {"80 GB card": 79.2 * 2**30, "141 GB card": 139.8 * 2**30}
+"""``torch.cuda.get_device_properties(0).total_memory`` of an H100 80GB HBM3 and an H200 (141 GB)."""
+
+
+def resolved_config(spec: PathSpec) -> dict[str, Any]:
+    """The path's shipped config with its overrides, as the child resolves it (placeholders filled with stand-ins)."""
+    from spatialladder.config.load import load_config
+
+    stand_ins = {k: f"<{k}>" for k in ("model", "images", "run_dir", "spatial", "video", "images_only", "vsibench")}
+    return load_config(REPO / spec.config, [render(o, stand_ins) for o in spec.overrides]).model_dump()
+
+
+def predicted_peaks(shape: ModelShape, cards: dict[str, float] = CARDS, world: int = 1) -> dict[str, dict[str, float]]:
+    """Each training path's predicted peak per GPU on each card, one process (ZeRO paths: ``world`` processes)."""
+    table = {}
+    for spec in PATHS:
+        if spec.name not in NOMINAL_ACTIVATIONS:
+            continue
+        settings = TrainingSettings.from_config(resolved_config(spec), shape)
+        launch = path_launch(spec, world if spec.launcher else 1)
+        table[spec.name] = {
+            card: estimate_training(shape, settings, launch, size, NOMINAL_ACTIVATIONS[spec.name]).peak
+            for card, size in cards.items()
+        }
+    return table
+
+
+def predicted_markdown(shape: ModelShape) -> str:
+    """The docs' predicted-peaks table (GiB), with the phase that peaks."""
+    lines = ["| path | " + " | ".join(CARDS) + " |", "|---|" + "---:|" * len(CARDS)]
+    for name, peaks in predicted_peaks(shape).items():
+        lines.append(f"| `{name}` | " + " | ".join(f"{peaks[c] / 2**30:.1f}" for c in CARDS) + " |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------- plan and launch
 
 
@@ -868,6 +913,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (slow nodes)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak, for GPUs not in the table")
     parser.add_argument("--keep-outputs", action="store_true", help="keep each path's saved weights")
+    parser.add_argument(
+        "--predict", action="store_true", help="print each training path's predicted peak on 80/141 GB cards and exit"
+    )
     args = parser.parse_args(argv)
     names = [p.name for p in PATHS]
     unknown = [n for n in args.only or [] if n not in names]
@@ -880,6 +928,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.predict:  # no GPU needed: the arithmetic on the published 3B shape
+        from spatialladder.testing.qwen_published import published_config
+
+        print(predicted_markdown(ModelShape.from_config(published_config(LIKE))))
+        return 0
     if args.model and not (Path(args.model) / "config.json").is_file():
         print(
             f"gpu_acceptance: --model {args.model}: no config.json there (a make-tiny-model --like folder)",

@@ -657,3 +657,29 @@ def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, t
     report = ga.build_report(env, (None, "cpu"), model, setup, results, [check], "rehearsal", 1.0)
     text = ga.write_report(out, report, results)
     assert text.count("| pass |") == 5
+
+
+def test_every_training_path_is_predicted_to_fit_the_cards_it_is_planned_for(ga, shape_3b) -> None:
+    """Issue 18: the shipped configs' paths fit one 80 GB and one 141 GB card (docs/benchmarks.md's table); before
+    vLLM slept while training, the colocated pool sat beside the fp32 states and the vLLM paths did not."""
+    planned = {p.name for p in ga.PATHS if p.kind != "eval"}
+    table = ga.predicted_peaks(shape_3b)
+    assert set(table) == planned  # every training path has its nominal activations
+    for name, peaks in table.items():
+        for card, size in ga.CARDS.items():
+            assert peaks[card] < size, (name, card, peaks[card] / GIB)
+    assert round(table["grpo-hf-video"]["80 GB card"] / GIB, 1) == 75.2
+    assert round(table["grpo-vllm-video"]["80 GB card"] / GIB, 1) == 75.2  # the loss pass: vLLM asleep
+    awake = ga.TrainingSettings.from_config(
+        {**ga.resolved_config(next(p for p in ga.PATHS if p.name == "grpo-vllm-video")), "trainer": {}}, shape_3b
+    )
+    estimate = ga.estimate_training(
+        shape_3b, awake, ga.Launch(), ga.CARDS["80 GB card"], ga.NOMINAL_ACTIVATIONS["grpo-vllm-video"]
+    )
+    assert estimate.peak > ga.CARDS["80 GB card"]  # without sleep mode: 99.1 GiB
+
+
+def test_predict_prints_the_table_without_a_gpu(ga, capsys) -> None:
+    assert ga.main(["--predict"]) == 0
+    out = capsys.readouterr().out
+    assert "| `grpo-vllm-video` | 75.2 | 90.9 |" in out and "| `sft-zero3` | 59.6 | 59.6 |" in out
