@@ -43,6 +43,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spatialladder.models.shape import ModelShape
+from spatialladder.train.memory import (
+    DTYPE_BYTES,
+    Activations,
+    Launch,
+    TrainingSettings,
+    estimate_training,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 CHILD = REPO / "scripts" / "gpu_acceptance_child.py"
 GIB = 2**30
@@ -252,113 +261,6 @@ INSTALL_HINT = {
 # ------------------------------------------------------------------------------------------- model arithmetic
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """The widths that set parameter counts, FLOPs and memory, read from a Qwen2.5-VL ``config.json``."""
-
-    hidden: int
-    layers: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    intermediate: int
-    vocab: int
-    tied: bool
-    v_depth: int
-    v_hidden: int
-    v_intermediate: int
-    v_out: int
-    patch: int
-    temporal_patch: int
-    merge: int
-    window: int
-    full_blocks: tuple[int, ...]
-    dtype: str = "bfloat16"
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ModelShape:
-        """Both layouts: the published one (text fields at the top) and transformers 5's ``text_config``."""
-        text = {**config, **config.get("text_config", {})}
-        vision = config["vision_config"]
-        return cls(
-            hidden=text["hidden_size"],
-            layers=text["num_hidden_layers"],
-            heads=text["num_attention_heads"],
-            kv_heads=text["num_key_value_heads"],
-            head_dim=text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"],
-            intermediate=text["intermediate_size"],
-            vocab=text["vocab_size"],
-            tied=bool(config.get("tie_word_embeddings", text.get("tie_word_embeddings", False))),
-            v_depth=vision["depth"],
-            v_hidden=vision["hidden_size"],
-            v_intermediate=vision["intermediate_size"],
-            v_out=vision["out_hidden_size"],
-            patch=vision["patch_size"],
-            temporal_patch=vision["temporal_patch_size"],
-            merge=vision["spatial_merge_size"],
-            window=vision["window_size"],
-            full_blocks=tuple(vision["fullatt_block_indexes"]),
-            dtype=str(config.get("dtype") or config.get("torch_dtype") or text.get("torch_dtype") or "bfloat16"),
-        )
-
-    @property
-    def text_layer_params(self) -> int:
-        """q, k, v with biases, o without; gate/up/down; two RMSNorms."""
-        h, kv = self.hidden, self.kv_heads * self.head_dim
-        q = self.heads * self.head_dim
-        return (h * q + q) + 2 * (h * kv + kv) + q * h + 3 * h * self.intermediate + 2 * h
-
-    @property
-    def text_body_params(self) -> int:
-        """The decoder layers and the final norm: what every text position passes through besides the head."""
-        return self.layers * self.text_layer_params + self.hidden
-
-    @property
-    def embedding_params(self) -> int:
-        return self.vocab * self.hidden
-
-    @property
-    def vision_block_params(self) -> int:
-        """qkv and proj with biases, gate/up/down with biases, two RMSNorms."""
-        vh, vi = self.v_hidden, self.v_intermediate
-        return (vh * 3 * vh + 3 * vh) + (vh * vh + vh) + 2 * (vh * vi + vi) + (vi * vh + vh) + 2 * vh
-
-    @property
-    def merger_params(self) -> int:
-        merged = self.v_hidden * self.merge**2
-        return self.v_hidden + (merged * merged + merged) + (merged * self.v_out + self.v_out)
-
-    @property
-    def patch_embed_params(self) -> int:
-        return self.v_hidden * 3 * self.temporal_patch * self.patch**2
-
-    @property
-    def total_params(self) -> int:
-        head = 0 if self.tied else self.embedding_params
-        vision = self.v_depth * self.vision_block_params + self.patch_embed_params + self.merger_params
-        return self.text_body_params + self.embedding_params + head + vision
-
-    @property
-    def n_text(self) -> int:
-        """Parameters a text position multiplies through: the body and the vocabulary head (the input embedding is
-        a lookup); with tied embeddings the head is the embedding matrix, counted once."""
-        return self.text_body_params + self.embedding_params
-
-    @property
-    def n_vision_patch(self) -> int:
-        """Parameters per vision patch: every block, the patch embedding, and the merger once per 2×2 patches."""
-        return self.v_depth * self.vision_block_params + self.patch_embed_params + self.merger_params // self.merge**2
-
-    @property
-    def d_attn(self) -> int:
-        return self.heads * self.head_dim
-
-    @property
-    def window_patches(self) -> int:
-        """Side of a vision attention window in merged units (112 px / 14 / 2 = 4)."""
-        return self.window // self.patch // self.merge
-
-
 TRAIN_FACTOR = 3
 """Forward + backward = 3 forwards (the backward computes gradients of inputs and of weights); recomputation under
 activation checkpointing is not counted (model FLOPs, not hardware FLOPs)."""
@@ -446,39 +348,15 @@ def mfu(flops: float, seconds: float, gpus: int, peak_tflops: float | None) -> f
 
 # ------------------------------------------------------------------------------------------- memory estimate
 
-HEAD_TILE_ROWS, HEAD_TILE_COLS, HEAD_TILE_BYTES = 4096, 32768, 6
-"""trl's fused LM head works in tiles of at most 4,096 positions × 32,768 vocabulary entries (bf16 logits + fp32
-work, ≈ 6 B each): the [L, V] logits are never whole (docs/benchmarks.md, "Real-shaped CPU tier")."""
-TRL_VLLM_MEMORY_SHARE = 0.3
-"""trl's default ``vllm_gpu_memory_utilization`` (colocated rollouts)."""
 VLLM_MEMORY_SHARE = 0.9
 """vLLM's default ``gpu_memory_utilization`` (the eval backend passes none)."""
-DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
-def weight_bytes(config: dict[str, Any], shape: ModelShape) -> int:
-    dtype = config["model"]["dtype"]
-    return DTYPE_BYTES.get(shape.dtype if dtype == "auto" else dtype, 2)
-
-
-def activation_bytes(params: dict[str, Any] | None, wb: int) -> int:
-    """Bytes per saved activation value: 4 when most parameters are fp32 (the residual stream and the layer inputs
-    the checkpoints keep stay fp32 under autocast), else 2."""
-    if not params:
-        return wb
-    fp32 = params["dtypes"].get("float32", 0)
-    return 4 if fp32 * 2 > sum(params["dtypes"].values()) else 2
-
-
-def text_values_per_token(shape: ModelShape) -> int:
-    """Values one decoder layer keeps per token for its backward (norm outputs, q, k, v, attention output, o,
-    gate, up, their product): ≈ 45.8 k for the 3B."""
-    return 4 * shape.hidden + 2 * shape.d_attn + 2 * shape.kv_heads * shape.head_dim + 3 * shape.intermediate
-
-
-def vision_values_per_patch(shape: ModelShape) -> int:
-    """The same for one vision block (two norms, qkv, attention output, proj, gate, up, product): ≈ 19.2 k."""
-    return 7 * shape.v_hidden + 3 * shape.v_intermediate
+def path_launch(spec: PathSpec, world: int) -> Launch:
+    """The launch a path runs under: its accelerate config's, or one process."""
+    if spec.launcher:
+        return Launch("zero3" if "zero3" in spec.launcher else "zero2", world)
+    return Launch("single" if world == 1 else "ddp", world)
 
 
 def estimate_peak(
@@ -491,16 +369,12 @@ def estimate_peak(
     params: dict[str, Any] | None = None,
 ) -> tuple[float, list[tuple[str, float]]]:
     """Predicted peak of ``torch.cuda.max_memory_allocated`` per GPU (tensors only: no CUDA context, no allocator
-    cache), item by item, with the arithmetic of docs/benchmarks.md; activation sizes from the largest forward the
-    child recorded. For ``eval-vllm`` it predicts the device-wide use (vLLM's engine runs in its own process).
-
-    Without DeepSpeed the weights are counted as the trainer holds them when training starts (``params``, recorded
-    by the child: bf16 as loaded, or trainable ones upcast to fp32 master weights), with a gradient and AdamW's two
-    moments in the same dtype per trainable parameter; under DeepSpeed's bf16 mode: bf16 weights and gradients, fp32
-    master weights and moments (16 B/param), sharded as the stage says. The KL reference model keeps the loaded
-    dtype."""
+    cache), item by item: training paths by the package's estimate (``spatialladder/train/memory.py``, the one the
+    trainers check before loading) with the activation sizes of the largest loss pass the child recorded and the
+    weights as it recorded them when training started (``params``). For ``eval-vllm`` it predicts the device-wide
+    use (vLLM's engine runs in its own process)."""
     n = shape.total_params
-    wb = weight_bytes(config, shape)
+    wb = DTYPE_BYTES.get(shape.dtype if config["model"]["dtype"] == "auto" else config["model"]["dtype"], 2)
     items: list[tuple[str, float]] = []
     if spec.kind == "eval":
         if config.get("backend") == "vllm":
@@ -521,37 +395,59 @@ def estimate_peak(
             ("largest of: KV cache + MLP of one prefill batch / one vision forward", max(prefill, tower_bytes))
         )
         return sum(b for _, b in items), items
-    if spec.launcher and "zero3" in spec.launcher:
-        items.append(("bf16 weights + grads, fp32 master + Adam m, v (16 B/param) / GPUs", 16 * n / world))
-        live = 2 * (shape.embedding_params + 2 * shape.text_layer_params)
-        items.append(("ZeRO-3 gathered parameters (vocabulary matrix + 2 layers, bf16)", live))
-    elif spec.launcher and "zero2" in spec.launcher:
-        items.append(("bf16 weights (2 B/param)", 2 * n))
-        items.append(("bf16 grads, fp32 master + Adam m, v (14 B/param) / GPUs", 14 * n / world))
-    elif params:
-        dtypes = ", ".join(f"{k} {v:,}" for k, v in sorted(params["dtypes"].items()))
-        items.append((f"weights as trained ({dtypes} parameters)", params["bytes"]))
-        items.append(("grads + AdamW m, v of the trainable ones (3 × their bytes)", 3 * params["trainable_bytes"]))
-    else:
-        items.append((f"weights + grads + AdamW m, v in the weights' dtype (4 × {wb} B/param)", 4 * wb * n))
-    items.append(("fused LM head: fp32 gradient of the vocabulary matrix", 4 * shape.embedding_params))
     grad_lm = [r for r in records["lm"] if r["grad"]]
     tokens = max((r["shape"][0] * r["shape"][1] for r in grad_lm), default=0)
     patches = max((sum(t * h * w for t, h, w in r["grids"]) for r in records["vision"] if r["grad"]), default=0)
-    ab = activation_bytes(params, wb) if not spec.launcher else 2
-    per_token = (shape.layers * shape.hidden + text_values_per_token(shape)) * ab
-    per_patch = (shape.v_depth * shape.v_hidden + vision_values_per_patch(shape)) * ab
-    items.append((f"text activations: {tokens} positions × (layer checkpoints + one layer)", tokens * per_token))
-    items.append((f"vision activations: {patches} patches × (block checkpoints + one block)", patches * per_patch))
-    tiles = min(tokens, HEAD_TILE_ROWS) * HEAD_TILE_COLS * HEAD_TILE_BYTES
-    items.append(("fused LM head tiles", tiles))
-    if spec.kind == "grpo":
-        if config.get("beta", 0) > 0:
-            items.append(("KL reference model (the policy's dtype)", n * wb))
-        if config.get("rollout") == "vllm":
-            share = float(config.get("trainer", {}).get("vllm_gpu_memory_utilization", TRL_VLLM_MEMORY_SHARE))
-            items.append((f"colocated vLLM pool: {share} × device memory", share * device_total))
-    return sum(b for _, b in items), items
+    settings = TrainingSettings.from_config({**config, "kind": spec.kind}, shape)
+    estimate = estimate_training(
+        shape, settings, path_launch(spec, world), device_total, Activations(tokens, patches), held=params
+    )
+    return estimate.peak, estimate.items
+
+
+NOMINAL_ACTIVATIONS: dict[str, Activations] = {
+    **dict.fromkeys(("sft-sdpa", "sft-flash-attention-2", "sft-zero2", "sft-zero3"), Activations(1_980, 7_488)),
+    "sft-padding-free": Activations(3_255, 468 + 8 * 468 + 7_488),
+    **dict.fromkeys(("grpo-hf-video", "grpo-vllm-video"), Activations(4 * 2_044, 4 * 7_488)),
+    **dict.fromkeys(("grpo-dynamic-sampling", "grpo-vllm-images"), Activations(4 * 1_150, 4 * 3_744)),
+}
+"""The largest loss pass of each training path as planned (positions, vision patches): at 100,352 px a 1296×968
+frame is 18×26 patches, a 32-frame video row 16×18×26 = 7,488 patches and ≈ 1,980 positions, an 8-view row 3,744
+patches and ≈ 1,150 positions; a GRPO step passes its 4 completions (64 tokens each) together; padding-free packs
+the image, 8-view and video rows (3,255 positions). What ``--predict`` and docs/benchmarks.md's table use."""
+CARDS = {"80 GB card": 79.2 * 2**30, "141 GB card": 139.8 * 2**30}
+"""``torch.cuda.get_device_properties(0).total_memory`` of an H100 80GB HBM3 and an H200 (141 GB)."""
+
+
+def resolved_config(spec: PathSpec) -> dict[str, Any]:
+    """The path's shipped config with its overrides, as the child resolves it (placeholders filled with stand-ins)."""
+    from spatialladder.config.load import load_config
+
+    stand_ins = {k: f"<{k}>" for k in ("model", "images", "run_dir", "spatial", "video", "images_only", "vsibench")}
+    return load_config(REPO / spec.config, [render(o, stand_ins) for o in spec.overrides]).model_dump()
+
+
+def predicted_peaks(shape: ModelShape, cards: dict[str, float] = CARDS, world: int = 1) -> dict[str, dict[str, float]]:
+    """Each training path's predicted peak per GPU on each card, one process (ZeRO paths: ``world`` processes)."""
+    table = {}
+    for spec in PATHS:
+        if spec.name not in NOMINAL_ACTIVATIONS:
+            continue
+        settings = TrainingSettings.from_config(resolved_config(spec), shape)
+        launch = path_launch(spec, world if spec.launcher else 1)
+        table[spec.name] = {
+            card: estimate_training(shape, settings, launch, size, NOMINAL_ACTIVATIONS[spec.name]).peak
+            for card, size in cards.items()
+        }
+    return table
+
+
+def predicted_markdown(shape: ModelShape) -> str:
+    """The docs' predicted-peaks table (GiB), with the phase that peaks."""
+    lines = ["| path | " + " | ".join(CARDS) + " |", "|---|" + "---:|" * len(CARDS)]
+    for name, peaks in predicted_peaks(shape).items():
+        lines.append(f"| `{name}` | " + " | ".join(f"{peaks[c] / 2**30:.1f}" for c in CARDS) + " |")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------- plan and launch
@@ -1017,6 +913,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (slow nodes)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak, for GPUs not in the table")
     parser.add_argument("--keep-outputs", action="store_true", help="keep each path's saved weights")
+    parser.add_argument(
+        "--predict", action="store_true", help="print each training path's predicted peak on 80/141 GB cards and exit"
+    )
     args = parser.parse_args(argv)
     names = [p.name for p in PATHS]
     unknown = [n for n in args.only or [] if n not in names]
@@ -1029,6 +928,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.predict:  # no GPU needed: the arithmetic on the published 3B shape
+        from spatialladder.testing.qwen_published import published_config
+
+        print(predicted_markdown(ModelShape.from_config(published_config(LIKE))))
+        return 0
     if args.model and not (Path(args.model) / "config.json").is_file():
         print(
             f"gpu_acceptance: --model {args.model}: no config.json there (a make-tiny-model --like folder)",

@@ -49,15 +49,36 @@ def config_show(
 def config_validate(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
     overrides: list[str] = SetOption,
+    gpu_memory_gib: float = typer.Option(
+        None,
+        "--gpu-memory-gib",
+        min=1.0,
+        help="Check training memory against a GPU of this size (default: the visible GPU).",
+    ),
+    accelerate_config: Path = typer.Option(
+        None,
+        "--accelerate-config",
+        help="The launch to check memory for (configs/accelerate/*.yaml; default: one GPU).",
+    ),
+    num_processes: int = typer.Option(None, "--num-processes", min=1, help="Overrides the accelerate config's."),
 ) -> None:
-    """Validate a config deeply: schema, registry names and trl's own config classes.
+    """Validate a config deeply: schema, registry names, trl's own config classes, and whether a training run's
+    states fit the GPU (needs the model's config.json at hand: a local folder or the Hub cache).
 
     Example: spatialladder config validate -c configs/train/stage3_grpo.yaml --set trainer.beta=0.04
+    --gpu-memory-gib 79.2 --accelerate-config configs/accelerate/zero3.yaml --num-processes 2
     """
     from spatialladder.config.load import load_config
+    from spatialladder.train.memory import GIB, Launch
     from spatialladder.validate import deep_validate
 
-    checked = deep_validate(load_config(config, overrides or []), str(config))
+    launch = None
+    if accelerate_config is not None:
+        launch = Launch.from_accelerate_config(accelerate_config, num_processes)
+    elif num_processes is not None:
+        launch = Launch("ddp" if num_processes > 1 else "single", num_processes)
+    device_bytes = gpu_memory_gib * GIB if gpu_memory_gib else None
+    checked = deep_validate(load_config(config, overrides or []), str(config), device_bytes=device_bytes, launch=launch)
     typer.echo(f"{config}: OK ({', '.join(checked)})")
 
 

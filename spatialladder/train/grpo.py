@@ -195,6 +195,7 @@ def run_grpo(
     from spatialladder.config.load import save_resolved
     from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+    from spatialladder.train.memory import check_run_memory
     from spatialladder.train.sharding import fp32_master_weights, save_final_model
     from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_grpo_args
 
@@ -202,6 +203,7 @@ def run_grpo(
     check_report_to_installed(args, source)
     check_one_gpu_per_process(args, source)
     check_rollout(cfg.rollout)
+    check_run_memory(cfg, args, source)
     out_dir = Path(cfg.output_dir)
     data = load_grpo_rows(
         cfg.data.files,

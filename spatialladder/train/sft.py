@@ -35,12 +35,14 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 
     ``source`` (the config file) names the file in error messages.
     """
+    from spatialladder.train.memory import check_run_memory
     from spatialladder.train.sft_rows import load_samples
     from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_sft_args
 
     args = to_sft_args(cfg, source)
     check_report_to_installed(args, source)
     check_one_gpu_per_process(args, source)
+    check_run_memory(cfg, args, source)
     checkpoint = resume_checkpoint(cfg, resume)
     samples, skipped = load_samples(cfg)
     loaded = load_for_training(cfg.model, checkpoint)

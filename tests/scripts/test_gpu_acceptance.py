@@ -291,9 +291,12 @@ def test_mfu(ga) -> None:
 def test_memory_estimate_single_gpu_bf16_sft_is_the_docs_arithmetic(ga, shape_3b) -> None:
     spec = next(p for p in ga.PATHS if p.name == "sft-sdpa")
     records = {"lm": [{"grad": True, "shape": [1, 2000]}], "vision": [{"grad": True, "grids": [[16, 18, 26]]}]}
-    total, items = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "bfloat16"}}, 1, records, 80 * GIB)
+    pure_bf16 = {"model": {"dtype": "bfloat16"}, "trainer": {"bf16": False}}  # no autocast: no master weights
+    total, items = ga.estimate_peak(spec, shape_3b, pure_bf16, 1, records, 80 * GIB)
     values = dict(items)
-    assert values["weights + grads + AdamW m, v in the weights' dtype (4 × 2 B/param)"] == 8 * N_3B  # 30.0 GB
+    assert values[f"{N_3B:,} trainable parameters (2 B/param as loaded)"] == 2 * N_3B
+    assert values["gradients of the trainable ones"] == 2 * N_3B
+    assert values["AdamW m, v of the trainable ones"] == 4 * N_3B  # states 8 B/param: 30.0 GB
     assert values["fused LM head: fp32 gradient of the vocabulary matrix"] == 151_936 * 2048 * 4  # 1.16 GiB
     # 147 KB of layer checkpoints per token (36 × 2048 × 2 B) + one recomputed layer (45,824 values × 2 B)
     assert values["text activations: 2000 positions × (layer checkpoints + one layer)"] == 2000 * (147_456 + 91_648)
@@ -306,12 +309,15 @@ def test_memory_estimate_single_gpu_bf16_sft_is_the_docs_arithmetic(ga, shape_3b
     fp32, _ = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "float32"}}, 1, records, 80 * GIB)
     activations = 2000 * (147_456 + 91_648) + patches * 2 * (32 * 1280 + 19_220)
     assert fp32 - total == 8 * N_3B + activations
-    # bf16 as loaded, trainable parameters upcast to fp32 master weights when training starts (what the child
-    # records): 4 B weights + 12 B for the gradient and the two moments, fp32 activations under autocast
+    # bf16 as loaded under bf16 autocast: trainable parameters upcast to fp32 master weights when training starts,
+    # derived from the config or as the child records them: 4 B weights + 12 B gradient and moments, fp32 activations
+    derived, _ = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "bfloat16"}}, 1, records, 80 * GIB)
+    assert derived == fp32
     master = {"bytes": 4 * N_3B, "trainable_bytes": 4 * N_3B, "dtypes": {"float32": N_3B}}
     upcast, items = ga.estimate_peak(spec, shape_3b, {"model": {"dtype": "bfloat16"}}, 1, records, 80 * GIB, master)
     assert dict(items)[f"weights as trained (float32 {N_3B:,} parameters)"] == 4 * N_3B
-    assert dict(items)["grads + AdamW m, v of the trainable ones (3 × their bytes)"] == 12 * N_3B
+    assert dict(items)["gradients of the trainable ones"] == 4 * N_3B
+    assert dict(items)["AdamW m, v of the trainable ones (2 × their bytes)"] == 8 * N_3B
     assert upcast == fp32
 
 
@@ -319,13 +325,14 @@ def test_memory_estimate_zero3_on_two_gpus_and_grpo_extras(ga, shape_3b) -> None
     zero3 = next(p for p in ga.PATHS if p.name == "sft-zero3")
     empty = {"lm": [], "vision": []}
     total, items = ga.estimate_peak(zero3, shape_3b, {"model": {"dtype": "bfloat16"}}, 2, empty, 80 * GIB)
-    assert dict(items)["bf16 weights + grads, fp32 master + Adam m, v (16 B/param) / GPUs"] == 16 * N_3B / 2  # 30.0 GB
+    states = sum(b for label, b in items if "/ GPUs" in label)
+    assert states == 16 * N_3B / 2  # bf16 weights + grads, fp32 master + Adam m, v: 30.0 GB per GPU
     grpo = next(p for p in ga.PATHS if p.name == "grpo-vllm-video")
     config = {"model": {"dtype": "bfloat16"}, "beta": 0.01, "rollout": "vllm", "trainer": {}}
     _, items = ga.estimate_peak(grpo, shape_3b, config, 1, empty, 80 * GIB)
-    values = dict(items)
-    assert values["KL reference model (the policy's dtype)"] == 2 * N_3B
-    assert values["colocated vLLM pool: 0.3 × device memory"] == 0.3 * 80 * GIB
+    values = dict(items)  # no sleep mode: the pool sits beside the training states
+    assert values["[train] KL reference model (as loaded)"] == 2 * N_3B
+    assert values["[train] colocated vLLM pool: 0.3 × device memory"] == 0.3 * 80 * GIB
     vllm_eval = next(p for p in ga.PATHS if p.name == "eval-vllm")
     total, _ = ga.estimate_peak(vllm_eval, shape_3b, {"model": {"dtype": "bfloat16"}, "backend": "vllm"}, 1, empty, 100)
     assert total == 90.0
@@ -650,3 +657,29 @@ def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, t
     report = ga.build_report(env, (None, "cpu"), model, setup, results, [check], "rehearsal", 1.0)
     text = ga.write_report(out, report, results)
     assert text.count("| pass |") == 5
+
+
+def test_every_training_path_is_predicted_to_fit_the_cards_it_is_planned_for(ga, shape_3b) -> None:
+    """Issue 18: the shipped configs' paths fit one 80 GB and one 141 GB card (docs/benchmarks.md's table); before
+    vLLM slept while training, the colocated pool sat beside the fp32 states and the vLLM paths did not."""
+    planned = {p.name for p in ga.PATHS if p.kind != "eval"}
+    table = ga.predicted_peaks(shape_3b)
+    assert set(table) == planned  # every training path has its nominal activations
+    for name, peaks in table.items():
+        for card, size in ga.CARDS.items():
+            assert peaks[card] < size, (name, card, peaks[card] / GIB)
+    assert round(table["grpo-hf-video"]["80 GB card"] / GIB, 1) == 75.2
+    assert round(table["grpo-vllm-video"]["80 GB card"] / GIB, 1) == 75.2  # the loss pass: vLLM asleep
+    awake = ga.TrainingSettings.from_config(
+        {**ga.resolved_config(next(p for p in ga.PATHS if p.name == "grpo-vllm-video")), "trainer": {}}, shape_3b
+    )
+    estimate = ga.estimate_training(
+        shape_3b, awake, ga.Launch(), ga.CARDS["80 GB card"], ga.NOMINAL_ACTIVATIONS["grpo-vllm-video"]
+    )
+    assert estimate.peak > ga.CARDS["80 GB card"]  # without sleep mode: 99.1 GiB
+
+
+def test_predict_prints_the_table_without_a_gpu(ga, capsys) -> None:
+    assert ga.main(["--predict"]) == 0
+    out = capsys.readouterr().out
+    assert "| `grpo-vllm-video` | 75.2 | 90.9 |" in out and "| `sft-zero3` | 59.6 | 59.6 |" in out
