@@ -86,6 +86,7 @@ def config_validate(
 def make_tiny_model(
     out_dir: Path = typer.Argument(..., help="Folder to write the checkpoint into."),
     seed: int = typer.Option(0, help="Seed for the random weights."),
+    family: str = typer.Option("qwen2.5-vl", "--family", help="qwen2.5-vl | qwen3-vl | qwen3.5 (the toy's family)."),
     like: str = typer.Option(
         None, "--like", help="qwen2.5-vl-3b | qwen2.5-vl-7b: every published width, id and processor setting."
     ),
@@ -94,20 +95,22 @@ def make_tiny_model(
         None, "--vision-layers", min=1, help="Vision blocks kept with --like (published: 32)."
     ),
 ) -> None:
-    """Write a random Qwen2.5-VL (model + processor) built offline, for tests and the demo.
+    """Write a random Qwen-family VLM (model + processor) built offline, for tests and the demo.
 
-    Without --like: a 0.4 M-parameter toy. With --like: the published 3B/7B-Instruct config in every field but the
+    Without --like: a 0.4 M-parameter toy of --family (the family's classes, patch, special tokens and chat
+    template). With --like: the published 3B/7B-Instruct config in every field but the
     two depths (full-attention vision blocks scaled to the kept depth), the real tokenizer ids and processor.
 
     Example: spatialladder make-tiny-model outputs/tiny-qwen2.5-vl
+    Example: spatialladder make-tiny-model outputs/tiny-qwen3-vl --family qwen3-vl
     Example: spatialladder make-tiny-model outputs/qwen2.5-vl-3b-l1 --like qwen2.5-vl-3b --layers 1 --vision-layers 1
     """
     if like is None:
         if layers is not None or vision_layers is not None:
             raise ConfigError("--layers and --vision-layers cut a published shape: give --like qwen2.5-vl-3b|7b too")
-        from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
+        from spatialladder.testing.tiny_qwen import build_tiny
 
-        typer.echo(str(build_tiny_qwen2_5_vl(out_dir, seed=seed)))
+        typer.echo(str(build_tiny(out_dir, family, seed=seed)))
         return
     from spatialladder.testing.real_shape import build_qwen2_5_vl_like
 

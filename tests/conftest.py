@@ -83,3 +83,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_family_dirs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Path]:
+    """A tiny random checkpoint of every model family, by family name (Qwen2.5-VL: ``tiny_model_dir``)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from spatialladder.testing.tiny_qwen import build_tiny
+
+    dirs = {"qwen2.5-vl": tiny_model_dir}
+    for family in ("qwen3-vl", "qwen3.5"):
+        dirs[family] = build_tiny(tmp_path_factory.mktemp(f"tiny-{family}"), family)
+    return dirs

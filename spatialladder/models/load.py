@@ -1,4 +1,4 @@
-"""One way to load a Qwen2.5-VL model and processor, from a Hub id or a local folder, for every stage.
+"""One way to load a Qwen-family VLM and its processor, from a Hub id or a local folder, for every stage.
 
 The same function serves training (optional frozen vision tower, LoRA) and evaluation (a LoRA adapter folder is
 loaded onto its base model and merged), so a checkpoint written by one rung loads unchanged in the next.
@@ -14,10 +14,11 @@ from typing import Any
 
 from spatialladder.config.base import LoraSettings, ModelSettings
 from spatialladder.errors import ModelLoadError
+from spatialladder.models.families import BY_MODEL_TYPE, ModelFamily, family_for
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+SUPPORTED_MODEL_TYPES = tuple(BY_MODEL_TYPE)
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
 
@@ -27,6 +28,7 @@ class LoadedModel:
     processor: Any
     peft_config: Any | None  # a peft.LoraConfig for trl to wrap the model with, when LoRA is asked for
     source: str
+    family: ModelFamily  # the model family's facts (models/families/): stages ask it, not model_type
 
 
 def _looks_like_path(name: str) -> bool:
@@ -51,18 +53,17 @@ def resolve_source(name_or_path: str) -> str:
     return name_or_path
 
 
-def _check_model_type(source: str) -> None:
+def check_model_type(source: str) -> ModelFamily:
+    """The family of ``source``'s ``config.json``, read before any weights; one line listing the supported families
+    otherwise. (The class to load is ``AutoModelForImageTextToText`` for every family: ``AutoModelForCausalLM`` maps
+    ``qwen3_5`` to the text-only ``Qwen3_5ForCausalLM``, without the vision tower.)"""
     from transformers import AutoConfig
 
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model {source}: cannot read its config ({exc.__class__.__name__}: {exc})") from None
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise ModelLoadError(
-            f"model {source}: model_type {config.model_type!r} is not supported; "
-            f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)} (a Qwen2.5-VL checkpoint)"
-        )
+    return family_for(config, f"model {source}")
 
 
 def _torch_dtype(name: str) -> Any:
@@ -97,9 +98,19 @@ def lora_config(settings: LoraSettings) -> Any:
     )
 
 
-def load_processor(source: str, settings: ModelSettings) -> Any:
-    """The processor with the configured pixel budget applied once, to images and videos alike."""
+def load_processor(source: str, settings: ModelSettings, family: ModelFamily | None = None) -> Any:
+    """The processor with the configured pixel budget applied once, to images and videos alike; a budget below one
+    merged token of the family (28² or 32² px) is refused."""
     from transformers import AutoProcessor
+
+    if family is not None:
+        for key in ("min_pixels", "max_pixels"):
+            value = getattr(settings, key)
+            if value is not None and value < family.token_pixels:
+                raise ModelLoadError(
+                    f"model.{key}: {value} px is less than one {family.name} vision token "
+                    f"({family.pixel_factor}×{family.pixel_factor} = {family.token_pixels} px)"
+                )
 
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
@@ -129,7 +140,7 @@ def load_model_and_processor(settings: ModelSettings, *, for_training: bool = Fa
     if adapter_file.is_file():
         base = json.loads(adapter_file.read_text())["base_model_name_or_path"]
         base = resolve_source(base)
-    _check_model_type(base)
+    family = check_model_type(base)
     try:
         model = AutoModelForImageTextToText.from_pretrained(
             base,
@@ -145,9 +156,17 @@ def load_model_and_processor(settings: ModelSettings, *, for_training: bool = Fa
         model = PeftModel.from_pretrained(model, source).merge_and_unload()
         model.requires_grad_(True)  # peft froze the base weights; merged, they are the next stage's weights to train
         logger.info("merged LoRA adapter %s into %s", source, base)
-    processor = load_processor(source if (Path(source) / "processor_config.json").exists() else base, settings)
+    processor_source = source if (Path(source) / "processor_config.json").exists() else base
+    processor = load_processor(processor_source, settings, family)
     if settings.freeze_vision_tower:
-        for param in model.model.visual.parameters():
+        for param in vision_tower(model, family).parameters():
             param.requires_grad_(False)
     peft = lora_config(settings.lora) if (for_training and settings.lora is not None) else None
-    return LoadedModel(model=model, processor=processor, peft_config=peft, source=source)
+    return LoadedModel(model=model, processor=processor, peft_config=peft, source=source, family=family)
+
+
+def vision_tower(model: Any, family: ModelFamily) -> Any:
+    """The vision tower module at the family's path (``model.visual`` for every family so far)."""
+    import operator
+
+    return operator.attrgetter(family.vision_tower)(model)

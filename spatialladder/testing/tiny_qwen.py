@@ -1,10 +1,12 @@
-"""A real Qwen2.5-VL, tiny and random, built with no network.
+"""Real Qwen-family VLMs, tiny and random, built with no network: Qwen2.5-VL, Qwen3-VL and Qwen3.5.
 
-Tests and the demo need the exact classes users train (``Qwen2_5_VLForConditionalGeneration`` with its processor),
-but no model hub is reachable. So we train a byte-level BPE tokenizer locally, give it Qwen's special tokens and
-Qwen2.5-VL's chat template byte for byte (trl's assistant-only loss recognises the template only if it is
-identical), and build a random model a few hundred thousand parameters large. The saved folder reloads with
-``AutoProcessor`` / ``AutoModelForImageTextToText`` exactly like a Hub checkpoint.
+Tests and the demo need the exact classes users train (``Qwen2_5_VLForConditionalGeneration``,
+``Qwen3VLForConditionalGeneration``, ``Qwen3_5ForConditionalGeneration`` with their processors), but no model hub is
+reachable. So we train a byte-level BPE tokenizer locally, give it Qwen's special tokens and the family's chat
+template byte for byte (the released templates, as trl ships them in ``trl/chat_templates/``: trl recognises a
+template only if it is identical), and build a random model a few hundred thousand parameters large with the
+family's vision patch (14 or 16). The saved folder reloads with ``AutoProcessor`` / ``AutoModelForImageTextToText``
+exactly like a Hub checkpoint.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +35,18 @@ TINY_MAX_PIXELS = 28 * 28 * 16
 TINY_MIN_PIXELS = 28 * 28
 
 
-def chat_template() -> str:
-    """Qwen2.5-VL's chat template, byte-identical to the released one (and to trl's copy)."""
-    return resources.files("spatialladder.testing").joinpath("qwen2_5_vl_chat_template.jinja").read_text("utf-8")
+CHAT_TEMPLATES = {
+    "qwen2.5-vl": "qwen2_5_vl_chat_template.jinja",
+    "qwen3-vl": "qwen3_vl_chat_template.jinja",
+    "qwen3.5": "qwen3_5_nothink_chat_template.jinja",
+}
+"""Each family's released chat template (trl's ``qwen2_5_vl.jinja``, ``qwen3_vl.jinja`` and ``qwen3_5_nothink.jinja``,
+the template Qwen3.5-0.8B/2B ship: thinking off in the generation prompt). tests/testing checks byte identity."""
+
+
+def chat_template(family: str = "qwen2.5-vl") -> str:
+    """The family's chat template, byte-identical to the released one (and to trl's copy)."""
+    return resources.files("spatialladder.testing").joinpath(CHAT_TEMPLATES[family]).read_text("utf-8")
 
 
 def prompt_corpus() -> list[str]:
@@ -57,8 +69,8 @@ def prompt_corpus() -> list[str]:
     return [words] * 4 + [w for w in words.split()]
 
 
-def build_tokenizer(vocab_size: int = 400):
-    """A byte-level BPE tokenizer with Qwen2's pre-tokenizer, Qwen's special tokens and the real chat template."""
+def build_tokenizer(vocab_size: int = 400, family: str = "qwen2.5-vl"):
+    """A byte-level BPE tokenizer with Qwen2's pre-tokenizer, Qwen's special tokens and the family's chat template."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -91,7 +103,7 @@ def build_tokenizer(vocab_size: int = 400):
     )
     tk.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
     tk.add_tokens(list(REASONING_TOKENS), special_tokens=False)
-    tk.chat_template = chat_template()
+    tk.chat_template = chat_template(family)
     return tk
 
 
@@ -160,3 +172,159 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("wrote tiny Qwen2.5-VL (%d parameters, vocab %d) to %s", n_params, len(tk), out)
     return out
+
+
+def build_tiny(out_dir: str | Path, family: str = "qwen2.5-vl", seed: int = 0) -> Path:
+    """A tiny random checkpoint of ``family`` (``qwen2.5-vl``, ``qwen3-vl`` or ``qwen3.5``) in ``out_dir``."""
+    from spatialladder.models.families import family_named
+
+    family_named(family)  # a one-line error for an unknown name
+    builders = {"qwen2.5-vl": build_tiny_qwen2_5_vl, "qwen3-vl": build_tiny_qwen3_vl, "qwen3.5": build_tiny_qwen3_5}
+    return builders[family](out_dir, seed=seed)
+
+
+TINY_MIN_PIXELS_32 = 32 * 32
+TINY_MAX_PIXELS_32 = 32 * 32 * 16
+"""The same 1-16 merged tokens per image and per frame as the Qwen2.5-VL model, in the 32-pixel factor."""
+
+
+def _qwen3_processor(tk: Any, family: str) -> Any:
+    """Qwen3-VL's processor (Qwen3.5 uses the same: ``AutoProcessor`` maps ``qwen3_5`` to ``Qwen3VLProcessor``), patch
+    16, frames never resampled by the processor (the records choose them)."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    size = {"shortest_edge": TINY_MIN_PIXELS_32, "longest_edge": TINY_MAX_PIXELS_32}
+    common = dict(patch_size=16, temporal_patch_size=2, merge_size=2, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    image_processor = Qwen2VLImageProcessor(size=size, **common)
+    video_processor = Qwen3VLVideoProcessor(size=size, fps=2.0, do_sample_frames=False, **common)
+    return Qwen3VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tk,
+        video_processor=video_processor,
+        chat_template=chat_template(family),
+    )
+
+
+def _save_tiny(model: Any, processor: Any, tk: Any, ids: dict[str, int], out: Path, name: str) -> Path:
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = tk.pad_token_id
+    model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    n_params = sum(p.numel() for p in model.parameters())
+    logger.info("wrote tiny %s (%d parameters, vocab %d) to %s", name, n_params, len(tk), out)
+    return out
+
+
+def _vision_ids(ids: dict[str, int]) -> dict[str, int]:
+    return dict(
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+
+
+def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
+    """A tiny random Qwen3-VL: interleaved mRoPE, DeepStack after text layer 0, patch 16, tied head (as 2B/4B)."""
+    import torch
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tk = build_tokenizer(family="qwen3-vl")
+    processor = _qwen3_processor(tk, "qwen3-vl")
+    ids = {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    config = Qwen3VLConfig(
+        text_config=dict(
+            vocab_size=((len(tk) + 63) // 64) * 64,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            max_position_embeddings=8192,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 5e6,
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+            },
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=64,
+            intermediate_size=128,
+            num_heads=2,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            out_hidden_size=64,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
+        ),
+        tie_word_embeddings=True,
+        **_vision_ids(ids),
+    )
+    torch.manual_seed(seed)
+    return _save_tiny(Qwen3VLForConditionalGeneration(config), processor, tk, ids, out, "Qwen3-VL")
+
+
+def build_tiny_qwen3_5(out_dir: str | Path, seed: int = 0) -> Path:
+    """A tiny random Qwen3.5: 3 Gated DeltaNet layers then one full-attention layer (the published 3:1 pattern),
+    partial rotary positions, Qwen3-VL's vision tower without DeepStack, the no-think template of the small models."""
+    import torch
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tk = build_tokenizer(family="qwen3.5")
+    processor = _qwen3_processor(tk, "qwen3.5")
+    ids = {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    config = Qwen3_5Config(
+        text_config=dict(
+            vocab_size=((len(tk) + 63) // 64) * 64,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            linear_key_head_dim=8,
+            linear_value_head_dim=8,
+            linear_num_key_heads=2,
+            linear_num_value_heads=4,
+            layer_types=["linear_attention"] * 3 + ["full_attention"],
+            max_position_embeddings=8192,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 1e7,
+                "mrope_section": [1, 1, 2],
+                "mrope_interleaved": True,
+                "partial_rotary_factor": 0.5,
+            },
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=64,
+            intermediate_size=128,
+            num_heads=2,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            out_hidden_size=64,
+            num_position_embeddings=64,
+        ),
+        tie_word_embeddings=True,
+        **_vision_ids(ids),
+    )
+    torch.manual_seed(seed)
+    return _save_tiny(Qwen3_5ForConditionalGeneration(config), processor, tk, ids, out, "Qwen3.5")
