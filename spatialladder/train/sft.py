@@ -13,8 +13,8 @@ from typing import Any
 
 from spatialladder.config.load import save_resolved
 from spatialladder.train.artifacts import SFT_CURVES, series, write_run_artifacts
-from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
-from spatialladder.train.sharding import fp32_master_weights, save_final_model
+from spatialladder.train.checkpoints import load_for_training, master_weights, resume_checkpoint
+from spatialladder.train.sharding import save_final_model
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     rows = sft_rows(cfg, samples, processor)
     collator = sft_collator(cfg, processor, args.max_length, loaded.model.config)
     trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
-    fp32_master_weights(trainer)
+    master_weights(trainer, cfg.model, checkpoint)
     if trainer.is_world_process_zero():
         save_resolved(cfg, cfg.output_dir)
     _log_trainable(trainer.model)
