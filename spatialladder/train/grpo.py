@@ -195,6 +195,7 @@ def run_grpo(
     from spatialladder.config.load import save_resolved
     from spatialladder.train.checkpoints import load_for_training, master_weights, resume_checkpoint
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
+    from spatialladder.train.memory import release_trainer
     from spatialladder.train.sharding import save_final_model
     from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_grpo_args
 
@@ -228,7 +229,7 @@ def run_grpo(
             shutil.rmtree(reference)
         loaded.processor.save_pretrained(str(out_dir))
         write_grpo_artifacts(cfg, trainer, counts, loaded.source)
-    return GRPOResult(
+    result = GRPOResult(
         output_dir=out_dir,
         global_step=trainer.state.global_step,
         rows=counts,
@@ -236,3 +237,5 @@ def run_grpo(
         resumed_from=checkpoint,
         log_history=list(trainer.state.log_history),
     )
+    release_trainer(trainer)
+    return result

@@ -14,6 +14,7 @@ from typing import Any
 from spatialladder.config.load import save_resolved
 from spatialladder.train.artifacts import SFT_CURVES, series, write_run_artifacts
 from spatialladder.train.checkpoints import load_for_training, master_weights, resume_checkpoint
+from spatialladder.train.memory import release_trainer
 from spatialladder.train.sharding import save_final_model
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     if trainer.is_world_process_zero():
         processor.save_pretrained(cfg.output_dir)
         write_sft_artifacts(cfg, trainer, len(samples), loaded.source)
-    return SFTResult(
+    result = SFTResult(
         output_dir=Path(cfg.output_dir),
         global_step=trainer.state.global_step,
         train_loss=output.training_loss,
@@ -65,6 +66,8 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
         resumed_from=checkpoint,
         skipped=dict(skipped),
     )
+    release_trainer(trainer)
+    return result
 
 
 def build_sft_trainer(
