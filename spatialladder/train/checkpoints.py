@@ -118,6 +118,12 @@ def load_for_training(settings: Any, checkpoint: str | Path | None) -> Any:
     reference model from ``config.name_or_path``, and it must be the model the stage started from, not the
     checkpoint (an uninterrupted run's reference never moves).
 
+    The checkpoint is loaded in the dtype a fresh run loads its start in (:func:`start_dtype`), not in its own:
+    trl builds that reference in the policy's dtype of the moment the trainer is made (trl 1.16
+    ``grpo_trainer.py`` ``GRPOTrainer.__init__``: ``model_init_kwargs.setdefault("dtype", self.model.dtype)``), and
+    a checkpoint holding fp32 master weights made it fp32, twice a fresh run's (+7 GiB for the 3B). The fp32 values
+    of the trainable weights are copied back in once the trainer exists (:func:`master_weights`).
+
     Under an FSDP launch the process is first made ready for it (``train/sharding.py``: FSDP on CPU, the output
     head unsharded for trl's fused head).
     """
@@ -142,25 +148,60 @@ def _load_weights(settings: Any, checkpoint: str | Path | None) -> Any:
         logger.info("%s holds FSDP shards only: the Trainer loads them into the initial model", checkpoint)
         return load_model_and_processor(settings, for_training=True)
     logger.info("loading model weights from %s (the Trainer's key-name-blind reload is a no-op here)", checkpoint)
-    # In the checkpoint's own dtype: fp32 master weights (train/sharding.py fp32_master_weights) must not be rounded
-    # to the configured bf16 on the way back; frozen parameters return to the configured dtype, as loaded at start.
-    update = {"name_or_path": str(checkpoint), "dtype": "auto"}
+    update = {"name_or_path": str(checkpoint), "dtype": start_dtype(settings)}
     loaded = load_model_and_processor(settings.model_copy(update=update), for_training=True)
-    _frozen_to(loaded.model, settings.dtype)
     initial = resolve_source(settings.name_or_path)
     loaded.model.config.name_or_path = initial
     return dataclasses.replace(loaded, source=initial)
 
 
-def _frozen_to(model: Any, dtype: str) -> None:
+def start_dtype(settings: Any) -> str:
+    """The dtype a fresh run loads its starting weights in: ``model.dtype``, with ``auto`` read as
+    ``from_pretrained(dtype="auto")`` reads it first, from the starting model's config (transformers
+    ``modeling_utils._get_dtype``); ``auto`` still when that config names none of the configurable dtypes."""
+    if settings.dtype != "auto":
+        return settings.dtype
+    import json
+
+    from transformers import AutoConfig
+
+    from spatialladder.models.load import resolve_source
+
+    start = Path(resolve_source(settings.name_or_path))
+    adapter = start / "adapter_config.json"  # a LoRA rung's folder: loaded onto its base, in the base's dtype
+    base = resolve_source(json.loads(adapter.read_text())["base_model_name_or_path"]) if adapter.is_file() else start
+    dtype = str(AutoConfig.from_pretrained(base).dtype).removeprefix("torch.")
+    return dtype if dtype in ("float32", "bfloat16", "float16") else "auto"
+
+
+def master_weights(trainer: Any, settings: Any, checkpoint: str | Path | None) -> list[str]:
+    """fp32 master weights for the trainable parameters (``train/sharding.py`` :func:`fp32_master_weights`, which
+    this calls; returns their names); on a resume, holding the checkpoint's fp32 values, unrounded.
+
+    :func:`load_for_training` loaded the checkpoint in the configured dtype, so the trainer was built as in a fresh
+    run; the upcast parameters now get the checkpoint's values back, read as float32 rather than ``auto`` (a
+    checkpoint's config.json names one dtype, its first parameter's: bf16 under a frozen vision tower, which
+    rounded every master). Frozen parameters stay as loaded (they were saved in that dtype); DeepSpeed and FSDP,
+    which upcast nothing here, restore their own masters; LoRA checkpoints hold adapters only, which the Trainer
+    restores.
+    """
     import torch
 
-    if dtype == "auto":
-        return
-    target = getattr(torch, dtype)  # model.dtype names are torch's own
-    for param in model.parameters():
-        if not param.requires_grad and param.is_floating_point() and param.dtype != target:
-            param.data = param.data.to(target)
+    from spatialladder.models.load import load_model_and_processor
+    from spatialladder.train.sharding import fp32_master_weights
+
+    upcast = fp32_master_weights(trainer)
+    if checkpoint is None or not upcast or not has_full_weights(Path(checkpoint)):
+        return upcast
+    update = {"name_or_path": str(checkpoint), "dtype": "float32"}
+    saved = dict(load_model_and_processor(settings.model_copy(update=update)).model.named_parameters())
+    names = set(upcast)
+    with torch.no_grad():
+        for name, param in trainer.model.named_parameters():
+            if name in names:
+                param.copy_(saved[name])
+    logger.info("%d fp32 master weights restored from %s", len(names), checkpoint)
+    return upcast
 
 
 def is_fsdp_checkpoint(folder: Path) -> bool:

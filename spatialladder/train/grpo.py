@@ -193,10 +193,10 @@ def run_grpo(
     scheduler, RNG, step), one of another config is refused.
     """
     from spatialladder.config.load import save_resolved
-    from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
+    from spatialladder.train.checkpoints import load_for_training, master_weights, resume_checkpoint
     from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
-    from spatialladder.train.memory import check_run_memory
-    from spatialladder.train.sharding import fp32_master_weights, save_final_model
+    from spatialladder.train.memory import check_run_memory, release_trainer
+    from spatialladder.train.sharding import save_final_model
     from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_grpo_args
 
     args = to_grpo_args(cfg, source)
@@ -222,7 +222,7 @@ def run_grpo(
     loaded = load_for_training(cfg.model, checkpoint)
     reference = pin_reference(cfg, loaded, checkpoint, out_dir)
     trainer = build_trainer(cfg, args, loaded, rows_to_dataset(data.rows), reward_funcs)
-    fp32_master_weights(trainer)
+    master_weights(trainer, cfg.model, checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     save_final_model(trainer, str(out_dir))
     if trainer.is_world_process_zero():
@@ -230,7 +230,7 @@ def run_grpo(
             shutil.rmtree(reference)
         loaded.processor.save_pretrained(str(out_dir))
         write_grpo_artifacts(cfg, trainer, counts, loaded.source)
-    return GRPOResult(
+    result = GRPOResult(
         output_dir=out_dir,
         global_step=trainer.state.global_step,
         rows=counts,
@@ -238,3 +238,5 @@ def run_grpo(
         resumed_from=checkpoint,
         log_history=list(trainer.state.log_history),
     )
+    release_trainer(trainer)
+    return result

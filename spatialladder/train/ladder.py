@@ -48,15 +48,21 @@ def check_stage(cfg: Any, stage: str, source: str) -> None:
 def run_stage(stage: str, cfg: Any, resume: bool | None = None, source: str = "<config>") -> Any:
     """Run one rung (``source``: its config file, named in errors); stage 3's module is imported only when run.
 
-    ``resume``: ``spatialladder.train.checkpoints.resume_checkpoint``'s, the same for every stage.
+    ``resume``: ``spatialladder.train.checkpoints.resume_checkpoint``'s, the same for every stage. Returns with the
+    rung's model, optimizer and trainer freed (``train/memory.py``): the next rung must not load beside them.
     """
+    from spatialladder.train.memory import release_memory
+
     if stage == "grpo":
         from spatialladder.train.grpo import run_grpo
 
-        return run_grpo(cfg, resume=resume, source=source)
-    from spatialladder.train.sft import run_sft
+        result = run_grpo(cfg, resume=resume, source=source)
+    else:
+        from spatialladder.train.sft import run_sft
 
-    return run_sft(cfg, resume=resume, source=source)
+        result = run_sft(cfg, resume=resume, source=source)
+    release_memory()
+    return result
 
 
 @dataclass
@@ -123,6 +129,7 @@ def run_ladder(ladder: LadderConfig, ladder_path: str | Path, overrides: Sequenc
                     logger.warning("%s: config or upstream changed; rerunning from scratch", stage)
                 write_marker(cfg.output_dir, {**fingerprint, "status": "running"})
             barrier()
+            logger.info("%s: %s from %s", stage, "resuming" if resume else "training", cfg.model.name_or_path)
             # changed: start over (the policy removes the stale checkpoints); no marker at all: a folder from a
             # standalone run, resumed only if its config hash is this one's
             result = run_stage(

@@ -13,8 +13,9 @@ from typing import Any
 
 from spatialladder.config.load import save_resolved
 from spatialladder.train.artifacts import SFT_CURVES, series, write_run_artifacts
-from spatialladder.train.checkpoints import load_for_training, resume_checkpoint
-from spatialladder.train.sharding import fp32_master_weights, save_final_model
+from spatialladder.train.checkpoints import load_for_training, master_weights, resume_checkpoint
+from spatialladder.train.memory import check_run_memory, release_trainer
+from spatialladder.train.sharding import save_final_model
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
 
     ``source`` (the config file) names the file in error messages.
     """
-    from spatialladder.train.memory import check_run_memory
     from spatialladder.train.sft_rows import load_samples
     from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_sft_args
 
@@ -50,7 +50,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     rows = sft_rows(cfg, samples, processor)
     collator = sft_collator(cfg, processor, args.max_length, loaded.model.config)
     trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
-    fp32_master_weights(trainer)
+    master_weights(trainer, cfg.model, checkpoint)
     if trainer.is_world_process_zero():
         save_resolved(cfg, cfg.output_dir)
     _log_trainable(trainer.model)
@@ -59,7 +59,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     if trainer.is_world_process_zero():
         processor.save_pretrained(cfg.output_dir)
         write_sft_artifacts(cfg, trainer, len(samples), loaded.source)
-    return SFTResult(
+    result = SFTResult(
         output_dir=Path(cfg.output_dir),
         global_step=trainer.state.global_step,
         train_loss=output.training_loss,
@@ -67,6 +67,8 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
         resumed_from=checkpoint,
         skipped=dict(skipped),
     )
+    release_trainer(trainer)
+    return result
 
 
 def build_sft_trainer(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import re
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +19,7 @@ from typer.testing import CliRunner
 from spatialladder.cli import app
 from spatialladder.config.load import read_yaml, validate_mapping
 from spatialladder.errors import ConfigError, UnknownNameError
-from spatialladder.train.ladder import MARKER_NAME, canonical_stage, split_overrides, train_command
+from spatialladder.train.ladder import MARKER_NAME, canonical_stage, run_stage, split_overrides, train_command
 
 STAGES = ("localization", "spatial", "coldstart")
 
@@ -157,3 +163,86 @@ def test_config_validate_checks_every_rung_of_a_ladder(tmp_path, sft_config) -> 
     ladder.write_text(yaml.safe_dump({"kind": "ladder", "spatial": "coldstart.yaml"}))
     result = CliRunner().invoke(app, ["config", "validate", "-c", str(ladder)])
     assert "sft/coldstart config, but --stage asks for spatial" in str(result.exception)
+
+
+@contextmanager
+def rungs_watched() -> Iterator[list[tuple[str, weakref.ref]]]:
+    """Weak references to every whole model that runs a forward and every optimizer that steps, with the automatic
+    garbage collector off: what only a collection frees stays alive unless the code under test collects it."""
+    from torch.nn.modules.module import register_module_forward_pre_hook
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    from transformers import GenerationMixin
+
+    seen: list[tuple[str, weakref.ref]] = []
+    ids: set[int] = set()
+
+    def watch(kind: str, obj: Any) -> None:
+        if id(obj) not in ids:
+            ids.add(id(obj))
+            seen.append((f"{kind} {type(obj).__name__}", weakref.ref(obj)))
+
+    hooks = [
+        register_module_forward_pre_hook(lambda m, a: watch("model", m) if isinstance(m, GenerationMixin) else None),
+        register_optimizer_step_pre_hook(lambda o, a, k: watch("optimizer", o)),
+    ]
+    gc.collect()
+    gc.disable()
+    try:
+        yield seen
+    finally:
+        gc.enable()
+        for hook in hooks:
+            hook.remove()
+
+
+def alive(seen: list[tuple[str, weakref.ref]]) -> list[str]:
+    return [what for what, ref in seen if ref() is not None]
+
+
+@pytest.mark.parametrize("stage", ["localization", "grpo"])
+def test_run_stage_returns_with_the_rungs_model_and_optimizer_freed(
+    tmp_path, sft_config, grpo_cfg, tiny_model_dir, tiny_records, stage
+) -> None:
+    """trl binds the model's forward to the model (a cycle), so without a collection a finished rung's weights,
+    and here also its optimizer state, stay in memory while the next rung loads. The result is kept: it must not
+    hold them either."""
+    from spatialladder.config.sft import SFTStageConfig
+
+    if stage == "grpo":
+        cfg = grpo_cfg(tiny_model_dir, tiny_records, tmp_path / "out", "trainer.max_steps=1")
+    else:
+        cfg = SFTStageConfig.model_validate(sft_config(stage, tmp_path / "out", {"max_steps": 1}))
+    with rungs_watched() as seen:
+        result = run_stage(stage, cfg)
+        left = alive(seen)
+    assert result.global_step == 1
+    kinds = [what.split()[0] for what, _ in seen]
+    assert kinds.count("model") == (2 if stage == "grpo" else 1) and kinds.count("optimizer") == 1  # policy, reference
+    assert left == []
+
+
+def test_the_ladder_frees_each_rung_before_the_next_one_loads(tmp_path, sft_config) -> None:
+    """Checked where the ladder announces a rung, before it loads anything: no model or optimizer of an earlier
+    rung is alive."""
+    ladder = write_ladder(tmp_path, sft_config)
+    at_start: dict[str, list[str]] = {}
+
+    class Probe(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith(tuple(f"{s}: training" for s in STAGES)):
+                at_start[record.getMessage().split(":")[0]] = alive(seen)
+
+    probe = Probe(level=logging.INFO)
+    ladder_logger = logging.getLogger("spatialladder.train.ladder")
+    ladder_logger.addHandler(probe)
+    level = ladder_logger.level
+    ladder_logger.setLevel(logging.INFO)
+    try:
+        with rungs_watched() as seen:
+            assert actions(train_command("all", ladder)) == ["trained"] * 3
+            after = alive(seen)
+    finally:
+        ladder_logger.removeHandler(probe)
+        ladder_logger.setLevel(level)
+    assert at_start == {stage: [] for stage in STAGES}
+    assert len(seen) == 6 and after == []  # a model and an optimizer per rung, all watched and all freed
