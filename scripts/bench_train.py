@@ -257,7 +257,7 @@ def run_plain(cfg: Any, out: Path) -> dict[str, Any]:
     trainer_cfg = {k: v for k, v in cfg.trainer.items() if k != "train_sampling_strategy"}
     cfg = cfg.model_copy(update={"output_dir": str(out), "trainer": trainer_cfg})
     loaded = load_model_and_processor(cfg.model, for_training=True)
-    rows = sft_rows(cfg, load_samples(cfg)[0], loaded.processor)
+    rows = sft_rows(cfg, load_samples(cfg)[0], loaded.processor, loaded.family)
     trainer = SFTTrainer(
         model=loaded.model, args=to_sft_args(cfg), train_dataset=rows.as_dataset(), processing_class=loaded.processor
     )

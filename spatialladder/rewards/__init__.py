@@ -3,7 +3,8 @@
 Dataset columns a GRPO row must carry for these rewards (trl passes every column to the reward as a kwarg):
 
 - ``solution`` (str): the reference answer — an option letter (``"B"``), a number as text (``"2.5"``), or for
-  grounding rows the stage-1 JSON (``[{"bbox_2d": [x1, y1, x2, y2], "label": "chair"}]``).
+  grounding rows the stage-1 JSON (``[{"bbox_2d": [x1, y1, x2, y2], "label": "chair"}]``) in the model family's box
+  coordinates, as the stage-1 target writes it (``train/boxes.py``), so the IoU reward compares like with like.
 - ``answer_kind`` (str): ``"mca"`` (multiple choice), ``"na"`` (numeric) or ``"grounding"``
   (``spatialladder.vocab.ANSWER_KINDS``); the aliases ``mc``/``number``/``numeric``/``box`` are accepted.
 

@@ -3,6 +3,12 @@
 The reference answer is a grounding JSON as in stage 1: ``[{"bbox_2d": [x1, y1, x2, y2], "label": "chair"}, …]``,
 optionally inside a Markdown ``json`` fence. The completion is read the same way (the last ``<answer>`` block if
 there is one).
+
+Coordinates: the reward compares like with like and needs no model family. A row's ``solution`` is written in the
+family's box coordinates when the row is built — the stage-1 target itself (``train/boxes.py``
+``localization_target`` with the loaded model's family: absolute resized pixels for Qwen2.5-VL, thousandths of the
+image for Qwen3-VL / Qwen3.5) — and the model answers in the same coordinates. IoU is unchanged by scaling x and y
+separately, so IoU in either family's numbers equals IoU in pixels of the image (up to the targets' rounding).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     samples, skipped = load_samples(cfg)
     loaded = load_for_training(cfg.model, checkpoint)
     processor = loaded.processor
-    rows = sft_rows(cfg, samples, processor)
+    rows = sft_rows(cfg, samples, processor, loaded.family)
     collator = sft_collator(cfg, processor, args.max_length, loaded.model.config)
     trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
     master_weights(trainer, cfg.model, checkpoint)
@@ -99,8 +99,9 @@ def build_sft_trainer(
     return trainer
 
 
-def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
-    """The stage's ``SFTRows`` (trl VLM rows built on access), as ``run_sft`` trains on them."""
+def sft_rows(cfg: Any, samples: list[Any], processor: Any, family: Any = None) -> Any:
+    """The stage's ``SFTRows`` (trl VLM rows built on access), as ``run_sft`` trains on them; ``family`` (the loaded
+    model's, ``LoadedModel.family``) sets the stage-1 box coordinates (``SFTRows``' default when None)."""
     from spatialladder import prompts
     from spatialladder.train.sft_rows import SFTRows
 
@@ -110,6 +111,7 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
         system_text=prompts.sft_system_text(cfg.prompt_fidelity),
         bbox_target=cfg.bbox_target,
         image_resize=cfg.data.image_resize,
+        **({} if family is None else {"family": family}),
     )
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.models.families import ModelFamily, qwen2_5_vl
 from spatialladder.records import TrainingRecord, read_jsonl
 from spatialladder.train.boxes import OFFICIAL_SCANNET_FRAME, localization_target
 from spatialladder.train.media import (
@@ -101,13 +102,27 @@ def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
 
 @dataclass
 class SFTRows:
-    """Builds trl rows from samples; images are read when a row is requested (DataLoader workers parallelise it)."""
+    """Builds trl rows from samples; images are read when a row is requested (DataLoader workers parallelise it).
+
+    ``family``: the loaded model's family (``LoadedModel.family``), whose box convention the stage-1 targets are
+    written in; the paper's Qwen2.5-VL by default. A processor of another family's patch size is refused, so a
+    Qwen3-VL processor never silently gets Qwen2.5-VL's absolute-pixel targets.
+    """
 
     samples: list[SFTSample]
     processor: Any
     system_text: str | None = None
     bbox_target: str = "rescaled"
     image_resize: str = "once"
+    family: ModelFamily = field(default=qwen2_5_vl.FAMILY)
+
+    def __post_init__(self) -> None:
+        patch = getattr(getattr(self.processor, "image_processor", None), "patch_size", None)
+        if patch is not None and patch != self.family.patch_size:
+            raise ValueError(
+                f"SFTRows: the processor's patch size is {patch} but family {self.family.name} has "
+                f"{self.family.patch_size}; pass the loaded model's family (LoadedModel.family)"
+            )
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -133,7 +148,7 @@ class SFTRows:
             if image_size is None:
                 raise DataFormatError(f"{s.where}: a grounding record needs an image for its boxes")
             frame = s.box_frame or (OFFICIAL_SCANNET_FRAME if self.bbox_target == "official" else image_size)
-            target = localization_target(s.boxes, image_size, frame, self.processor, self.bbox_target)
+            target = localization_target(s.boxes, image_size, frame, self.processor, self.bbox_target, self.family)
         messages = [] if self.system_text is None else [_text_message("system", self.system_text)]
         messages.append({"role": "user", "content": [*vision, {"type": "text", "text": s.user_text}]})
         messages.append(_text_message("assistant", target))

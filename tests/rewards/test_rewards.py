@@ -116,6 +116,29 @@ def test_iou_reward_values():
     assert accuracy_reward(BOX_SOLUTION, BOX_SOLUTION, "box") == 1.0
 
 
+@pytest.mark.parametrize("family", ["qwen3-vl", "qwen3.5"])
+def test_iou_reward_in_thousandths_compares_like_with_like(family):
+    """A grounding solution in a relative family's coordinates (built as the stage-1 target, ``train/boxes.py``) is
+    scored against an answer in the same thousandths: a perfect answer is 1.0, an overlap its hand value, and the
+    value equals the IoU of both boxes mapped back to pixels (IoU ignores per-axis scaling)."""
+    from spatialladder.metrics import box_iou
+    from spatialladder.models.families import FAMILIES
+    from spatialladder.train.boxes import grounding_json
+
+    fam = FAMILIES[family]
+    frame = (1296, 968)
+    target = fam.box_to_model([100, 200, 700, 900], frame)  # [77, 207, 540, 930]
+    solution = grounding_json([{"bbox_2d": target, "label": "chair"}])
+    assert iou_reward(solution, solution) == 1.0
+    assert iou_reward('[{"bbox_2d": [77, 207, 540, 930], "label": "chair"}]', solution) == 1.0
+    # prediction [200, 300, 600, 930]: intersection 340 × 630 = 214,200; areas 463 × 723 = 334,749 and
+    # 400 × 630 = 252,000; union 372,549
+    pred = '```json\n[\n\t{"bbox_2d": [200, 300, 600, 930], "label": "chair"}\n]\n```'
+    assert iou_reward(pred, solution) == pytest.approx(214200 / 372549, abs=1e-12)
+    in_pixels = box_iou(fam.box_to_pixels([200, 300, 600, 930], frame), fam.box_to_pixels(target, frame))
+    assert iou_reward(pred, solution) == pytest.approx(in_pixels, abs=1e-12)
+
+
 def test_registry():
     assert sorted(REWARDS) == ["accuracy", "format", "iou"]
     assert get_reward("format") is format_reward

@@ -6,12 +6,15 @@ registry in ``__init__.py`` maps ``config.model_type`` to it. Sources for each f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from spatialladder.models import boxes
+
 BoxConvention = Literal["absolute", "relative1000"]
 """``absolute``: integer pixels of the image as the processor resized it (Qwen2.5-VL). ``relative1000``: integers in
-[0, 1000] of the image's width and height, whatever the resize (Qwen3-VL)."""
+[0, 1000] of the image's width and height, whatever the resize (Qwen3-VL). The conversions: ``models/boxes.py``."""
 VideoTime = Literal["mrope", "timestamps"]
 """``mrope``: time enters the rope's T axis through ``second_per_grid_ts`` (Qwen2.5-VL). ``timestamps``: one
 ``<t seconds>`` text stamp per temporal patch, from the video's metadata, and a T axis of 1 per patch (Qwen3-VL)."""
@@ -57,3 +60,18 @@ class ModelFamily:
         """A budget of ``tokens`` merged vision tokens in pixels (the paper's 128-token frame: 100,352 px at 28,
         131,072 px at 32)."""
         return tokens * self.token_pixels
+
+    def box_to_model(
+        self, box: Sequence[float], src: tuple[int, int], seen: tuple[int, int] | None = None
+    ) -> list[int]:
+        """``[x1, y1, x2, y2]`` in pixels of its ``src`` (W, H) frame → the integers this family reads and writes
+        (``box_convention``; rules and rounding in ``models/boxes.py``). ``seen``: the (W', H') the processor resizes
+        the image to, needed by ``absolute`` only."""
+        return boxes.to_model_box(self.box_convention, box, src, seen)
+
+    def box_to_pixels(
+        self, box: Sequence[float], frame: tuple[int, int], seen: tuple[int, int] | None = None
+    ) -> list[float]:
+        """A box in this family's numbers (a model's answer, a target) → pixels of ``frame`` (W, H), unrounded: the
+        inverse of :meth:`box_to_model` within the rounding bound stated in ``models/boxes.py``."""
+        return boxes.to_frame_pixels(self.box_convention, box, frame, seen)

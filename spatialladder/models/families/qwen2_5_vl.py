@@ -2,7 +2,7 @@
 
 - patch 14, merge 2: factor 28 (``Qwen2_5_VLVisionConfig``: ``patch_size=14``, ``spatial_merge_size=2``);
 - boxes in absolute pixels of the resized image (Qwen2.5-VL technical report §2.2 "absolute coordinates"; the
-  official stage-1 script rescales to the smart-resized frame, ``train/boxes.py``);
+  official stage-1 script rescales to the smart-resized frame: ``models/boxes.py`` ``rescale_box``);
 - video time through mRoPE: ``second_per_grid_ts`` = temporal patch / fps (``Qwen2_5_VLModel.get_rope_index``);
 - eval: the official SpatialLadder protocol (LANCZOS pre-resize, qwen-vl-utils, the processor: ``eval/inputs.py``).
 """
