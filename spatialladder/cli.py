@@ -231,15 +231,21 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="One seed for scenes, data, training and eval."),
     smoke: bool = typer.Option(False, "--smoke", help="An under-a-minute version for CI: fewer frames and steps."),
     configs: Path = typer.Option(Path("configs/demo"), "--configs", help="The demo's YAML configs."),
+    family: str = typer.Option(
+        "qwen2.5-vl", "--family", help="The tiny base model's family: qwen2.5-vl | qwen3-vl | qwen3.5."
+    ),
 ) -> None:
-    """The whole ladder end to end on synthetic ScanNet scans and a tiny Qwen2.5-VL, on CPU, offline; resumes.
+    """The whole ladder end to end on synthetic ScanNet scans and a tiny Qwen-family VLM, on CPU, offline; resumes.
 
     Example: spatialladder demo --out outputs/demo --scenes 8 --seed 0
+    Example: spatialladder demo --out outputs/demo-qwen3-vl --family qwen3-vl --smoke
     """
+    from spatialladder.models.families import family_named
     from spatialladder_demo import DemoPlan, run_demo, summary
 
+    family_named(family)  # one line for an unknown family, before anything runs
     plan = DemoPlan(out, train_scenes=scenes, heldout_scenes=max(1, scenes // 3), seed=seed, smoke=smoke,
-                    configs_dir=configs)  # fmt: skip
+                    configs_dir=configs, family=family)  # fmt: skip
     typer.echo(summary(run_demo(plan)))
 
 

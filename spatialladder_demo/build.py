@@ -94,6 +94,6 @@ def _even_frames(items: list[Any]) -> list[Any]:
 
 
 def build_model(plan: DemoPlan) -> None:
-    from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
+    from spatialladder.testing.tiny_qwen import build_tiny
 
-    build_tiny_qwen2_5_vl(plan.model_dir("base"), seed=plan.seed)
+    build_tiny(plan.model_dir("base"), plan.family, seed=plan.seed)

@@ -10,6 +10,9 @@ from pathlib import Path
 from spatialladder.vocab import STAGE_DIRS
 
 STEPS = ("scenes", "data", "benchmarks", "model", "ladder", "eval", "report")
+DEFAULT_FAMILY = "qwen2.5-vl"
+DEMO_FACTOR = 28
+"""The pixel factor ``configs/demo/`` budgets are written in (Qwen2.5-VL's)."""
 MODELS = ("base", *STAGE_DIRS)
 BENCHES = ("vsibench", "spbench-si", "spbench-mv")
 
@@ -31,11 +34,25 @@ class DemoPlan:
     seed: int = 0
     smoke: bool = False
     configs_dir: Path = Path("configs/demo")
+    family: str = DEFAULT_FAMILY
+    """The base model's family (``spatialladder.models.families``): the tiny model built and its pixel budgets."""
 
     def fingerprint(self, step: str) -> str:
         data = {"step": step, "train": self.train_scenes, "heldout": self.heldout_scenes, "seed": self.seed,
                 "smoke": self.smoke}  # fmt: skip
+        if self.family != DEFAULT_FAMILY:  # the paper's family keeps the fingerprints (and resumes) it always had
+            data["family"] = self.family
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def pixel_overrides(self) -> dict[str, int]:
+        """The demo configs' budgets (1-16 merged tokens of 28² px per image and frame) in the family's factor: none
+        for Qwen2.5-VL (the configs as written), 1024-16,384 px for the factor-32 families."""
+        from spatialladder.models.families import family_named
+
+        family = family_named(self.family)
+        if family.pixel_factor == DEMO_FACTOR:
+            return {}
+        return {"model.min_pixels": family.tokens_to_pixels(1), "model.max_pixels": family.tokens_to_pixels(16)}
 
     def path(self, *parts: str) -> Path:
         return self.out_dir.joinpath(*parts)

@@ -63,6 +63,7 @@ def _stage_overrides(plan: DemoPlan) -> list[str]:
             f"{stage}.output_dir={plan.model_dir(name)}",
             f"{stage}.data.files=[{json.dumps(str(file))}]",
             f"{stage}.seed={plan.seed}",
+            *(f"{stage}.{key}={value}" for key, value in plan.pixel_overrides().items()),
         ]
     if plan.smoke:
         out += [f"{s}.trainer.max_steps=3" for s in SFT_STAGES]
@@ -93,7 +94,12 @@ def evaluate_all(plan: DemoPlan) -> None:
         tokens = 8 if plan.smoke else (256 if prompt == "thinking" else 12)
         cfg = build_eval_config(
             str(plan.configs_dir / "eval.yaml"),
-            [f"prompt={prompt}", f"seed={plan.seed}", f"generation.max_new_tokens={tokens}"],
+            [
+                f"prompt={prompt}",
+                f"seed={plan.seed}",
+                f"generation.max_new_tokens={tokens}",
+                *(f"{key}={value}" for key, value in plan.pixel_overrides().items()),
+            ],
             bench=bench,
             model=str(plan.model_dir(model)),
             data=str(plan.path("benchmarks", bench)),
