@@ -113,9 +113,15 @@ def predict_shard(
         "%s rank %d/%d: %d questions, %d already predicted, %d to generate",
         *(spec.name, rank, world_size, len(mine), n_reused, len(todo)),
     )
-    if not todo:
+    # vLLM engines of a multi-process launch start together (collectives in their start-up: vllm_backend), so while
+    # any rank has questions left, a rank with none of its own still builds its engine. Every rank decides from the
+    # same files: none is written before all engines are up.
+    engine_everywhere = cfg.backend == "vllm" and world_size > 1 and any(s.id not in done for s in samples)
+    if not todo and not engine_everywhere:
         return 0, n_reused
     generate = generate or make_generator(cfg, samples)
+    if not todo:
+        return 0, n_reused
     path = shard_path(out_dir, rank, world_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     repair_tail(path)
