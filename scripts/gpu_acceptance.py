@@ -188,7 +188,7 @@ PATHS: tuple[PathSpec, ...] = (
             "dynamic_sampling.max_draws=2",
             f"trainer.max_steps={DYNAMIC_SAMPLING_STEPS}",
         ),
-        35,
+        30,
         "GRPO with dynamic sampling (random weights: every group is zero-variance, so every draw is spent)",
         issue="14",
         steps=DYNAMIC_SAMPLING_STEPS,
@@ -219,7 +219,7 @@ PATHS: tuple[PathSpec, ...] = (
         "eval",
         VSIBENCH,
         (*EVAL_COMMON, "backend=hf", "share_video_prefix=true"),
-        20,
+        25,
         f"VSI-Bench, backend hf, one encoding per video: 2 videos × 3 questions, 32 frames at 401,408 px, "
         f"{EVAL_NEW_TOKENS} new tokens",
     ),
@@ -228,7 +228,7 @@ PATHS: tuple[PathSpec, ...] = (
         "eval",
         VSIBENCH,
         (*EVAL_COMMON, "backend=hf", "share_video_prefix=false"),
-        25,
+        30,
         "the same, every question encoding its video (predictions must equal eval-hf-shared's)",
         issue="14",
     ),
@@ -254,7 +254,7 @@ PATHS: tuple[PathSpec, ...] = (
         gpus=2,
     ),
 )
-SETUP_BUDGET_S = 40
+SETUP_BUDGET_S = 35
 """Writing the full-size inputs and the full-depth random 3B (``--model`` skips the model)."""
 SHARED_PAIR = ("eval-hf-shared", "eval-hf-unshared")
 OPTIONAL_PACKAGES = ("flash_attn", "deepspeed", "vllm")
