@@ -59,10 +59,13 @@ def engine_placement() -> tuple[dict[str, Any], dict[str, str]]:
     (vLLM's ``ExecutorWithExternalLauncher._distributed_args`` reads ``RANK`` and ``LOCAL_RANK`` from the
     environment, so trl sets ``RANK`` / ``LOCAL_RANK`` / ``WORLD_SIZE`` there), in the process group the launch
     already has (``run_eval``'s first barrier made it), one seed per rank (``process_index // tensor_parallel_size``,
-    tensor parallel 1 here). Without it every engine runs vLLM's default executor, which takes the first visible
-    GPU, and the second fails vLLM's free-memory check. Each rank is vLLM's "external data parallel" replica
-    (``vllm/distributed/parallel_state.py``, ``initialize_model_parallel``: "every dp rank can generate
-    independently"), so the ranks need not call ``generate`` in step, only start together.
+    tensor parallel 1 here). Without it every engine runs vLLM's default executor, whose worker takes device index
+    0 unless one is configured (``vllm/v1/executor/uniproc_executor.py``, ``UniProcExecutor._distributed_args``):
+    the first visible GPU, where the second engine fails vLLM's free-memory check. Each rank is vLLM's "external
+    data parallel" replica (``vllm/distributed/parallel_state.py``, ``initialize_model_parallel``: "every dp rank
+    can generate independently"), so the ranks need not call ``generate`` in step, but they start together: the
+    start-up makes vLLM's process groups (``torch.distributed.new_group`` on every rank) and all-reduces the free
+    memory (``ExecutorWithExternalLauncher.determine_available_memory``).
     """
     from spatialladder import distributed
 
