@@ -3,6 +3,7 @@
 Usage: OMP_NUM_THREADS=1 python scripts/bench_eval.py [--questions 96] [--frames 8] [--batch-sizes 1 4 8] [--repeats 3]
        OMP_NUM_THREADS=1 python scripts/bench_eval.py --questions-per-video 18 [--videos 4] [--frames 32]
            [--batch-sizes 8] [--input-protocol direct|official] [--repeats 3]
+       OMP_NUM_THREADS=1 python scripts/bench_eval.py --questions-per-video 4 --videos 5 --world-size 2 [--frames 32]
 
 Writes a synthetic VSI-Bench folder (parquet + mp4s) and the tiny random model once, then, for each batch size, a
 fresh subprocess loads the model and runs one warm-up batch (not timed), then predicts every question with
@@ -20,6 +21,15 @@ loads the model once; after one untimed warm-up pass of each, the two paths run 
 questions per wall-clock second of the shared path / the batched path), the same ratio per second of this process's
 CPU time (``speedup_vs_batched_cpu``, steadier when other jobs share the cores) and whether the two wrote identical
 predictions.
+
+``--questions-per-video N --world-size W`` measures what sharding a ``W``-process eval leaves each rank (one encoding
+per video on): each rank's shard of the same interleaved questions is predicted by its own fresh subprocess (a
+process of the launch), one rank after another (on 2 cores, running them at once would measure contention), one
+untimed pass then ``--repeats`` timed ones. Prints one JSON line per rank (questions, distinct videos, vision
+encodings: videos through the vision tower in the last pass, median wall and CPU seconds) and one summary line
+(encodings over all ranks, the slowest rank's median seconds: the launch's wall time with the ranks in parallel).
+Use an odd ``--videos`` with ``W`` = 2: with an even one the interleaved file puts question ``i`` on video ``i %
+videos``, so a deal by index would happen to keep each video on one rank.
 """
 
 from __future__ import annotations
@@ -180,6 +190,68 @@ def compare_paths(
     }
 
 
+def run_rank(
+    data: Path,
+    model: Path,
+    out: Path,
+    batch_size: int,
+    frames: int,
+    max_new_tokens: int,
+    repeats: int,
+    protocol: str,
+    rank: int,
+    world_size: int,
+) -> dict:
+    """Rank ``rank`` of a ``world_size``-process eval: its shard, one encoding per video, as its own process."""
+    import torch
+
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.generation import HFGenerator
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.eval.sharding import read_predictions, shard_path
+    from spatialladder.eval.shared_prefix import SharedVideoPrefix
+
+    torch.set_num_threads(1)
+    cfg = bench_config(
+        data, model, out, batch_size, frames, max_new_tokens, input_protocol=protocol, share_video_prefix=True
+    )
+    spec = get_benchmark("vsibench")
+    samples = spec.load(data)
+    video_of = {s.id: s.video for s in samples}
+    generate = HFGenerator(cfg)
+    encoded: list[int] = []  # videos (grid rows) per vision-tower call
+
+    def count(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
+        grid = kwargs["grid_thw"] if "grid_thw" in kwargs else args[1]
+        encoded.append(len(grid))
+
+    generate.model.model.visual.register_forward_hook(count, with_kwargs=True)
+    shutil.rmtree(out, ignore_errors=True)  # this bench's own folder: a rerun must predict again, not resume
+    wall, cpu, load = [], [], [os.getloadavg()[0]]
+    for rep in range(-1, repeats):  # rep -1: warm-up, not timed
+        generate.shared = SharedVideoPrefix(generate)  # no video state carried over, as in a fresh process
+        encoded.clear()
+        run_cfg = cfg.model_copy(update={"output_dir": str(out / f"rep{rep}")})
+        t0, c0 = time.perf_counter(), time.process_time()
+        predict_shard(run_cfg, spec, samples, rank=rank, world_size=world_size, generate=generate)
+        if rep >= 0:
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    load.append(os.getloadavg()[0])
+    ids = sorted(read_predictions(shard_path(out / f"rep{repeats - 1}", rank, world_size)), key=int)
+    return {
+        "rank": rank,
+        "world_size": world_size,
+        "questions": len(ids),
+        "videos": len({video_of[i] for i in ids}),
+        "vision_encodings": sum(encoded),
+        "wall_s": round(statistics.median(wall), 3),
+        "cpu_s": round(statistics.median(cpu), 3),
+        "ids": ids,
+        "load_1min": [round(x, 2) for x in load],
+    }
+
+
 def run_one(
     data: Path, model: Path, out: Path, batch_size: int, frames: int, max_new_tokens: int, repeats: int
 ) -> dict:
@@ -228,6 +300,36 @@ def run_one(
     }
 
 
+def shard_ranks(args: argparse.Namespace) -> None:
+    """Every rank of a ``--world-size`` launch, one subprocess each, one after another; then the summary."""
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))
+    data, model = make_video_inputs(workdir, args.videos, args.questions_per_video)
+    batch = args.batch_sizes[0]
+    rows = []
+    for rank in range(args.world_size):
+        cmd = [sys.executable, __file__, "--frames", str(args.frames), "--max-new-tokens", str(args.max_new_tokens)]
+        cmd += ["--repeats", str(args.repeats), "--input-protocol", args.input_protocol, "--_rank", str(data)]
+        cmd += [str(model), str(workdir / f"ranks_w{args.world_size}"), str(batch), str(rank), str(args.world_size)]
+        line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        rows.append(json.loads(line))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "ids"}), flush=True)
+    ids = [i for row in rows for i in row["ids"]]
+    summary = {
+        "world_size": args.world_size,
+        "questions": len(ids),
+        "videos": args.videos,
+        "frames": args.frames,
+        "batch_size": batch,
+        "input_protocol": args.input_protocol,
+        "disjoint_and_covering": len(ids) == len(set(ids)) == args.videos * args.questions_per_video,
+        "vision_encodings": sum(row["vision_encodings"] for row in rows),
+        "slowest_rank_wall_s": max(row["wall_s"] for row in rows),
+        "slowest_rank_cpu_s": max(row["cpu_s"] for row in rows),
+        "sum_wall_s": round(sum(row["wall_s"] for row in rows), 3),
+    }
+    print(json.dumps(summary), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=96)
@@ -239,10 +341,12 @@ def main() -> None:
     parser.add_argument("--questions-per-video", type=int, default=None)
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--input-protocol", choices=["direct", "official"], default="direct")
+    parser.add_argument("--world-size", type=int, default=None, help="with --questions-per-video: each rank's shard")
     parser.add_argument("--_run", nargs=4, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_compare", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_rank", nargs=6, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    per_video = args.questions_per_video is not None or args._compare is not None
+    per_video = args.questions_per_video is not None or args._compare is not None or args._rank is not None
     args.frames = args.frames or (32 if per_video else 8)
     args.batch_sizes = args.batch_sizes or ([8] if per_video else [1, 4, 8])
     logging.basicConfig(level=logging.WARNING)
@@ -253,6 +357,17 @@ def main() -> None:
             args.input_protocol,
         )
         print(json.dumps(row))
+        return
+    if args._rank is not None:
+        data, model, out, batch, rank, world = args._rank
+        row = run_rank(
+            *(Path(data), Path(model), Path(out), int(batch), args.frames, args.max_new_tokens, args.repeats),
+            *(args.input_protocol, int(rank), int(world)),
+        )
+        print(json.dumps(row))
+        return
+    if args.questions_per_video is not None and args.world_size is not None:
+        shard_ranks(args)
         return
     if args.questions_per_video is not None:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_eval_"))

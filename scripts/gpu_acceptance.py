@@ -13,8 +13,10 @@ dtype, activation checkpointing and batch shapes as shipped, only steps and logg
 its own time budget, so one failure does not stop the rest: SFT with sdpa, flash-attention-2 and padding-free;
 ZeRO-2 and ZeRO-3 under ``accelerate launch`` on every visible GPU; GRPO with ``rollout: hf`` on a video row, with
 dynamic sampling, with ``rollout: vllm`` on image rows and on a video row; VSI-Bench eval with ``backend: hf``
-(``share_video_prefix`` on and off, whose predictions must be identical) and ``backend: vllm``. A path whose
-package (flash-attn, deepspeed, vllm) is missing is reported as skipped with the reason.
+(``share_video_prefix`` on and off, whose predictions must be identical) and ``backend: vllm``, in one process and,
+with two GPUs or more, under ``accelerate launch`` on two (an engine per rank, each on its own GPU). A path whose
+package (flash-attn, deepspeed, vllm) is missing, or that needs more GPUs than are visible, is reported as skipped
+with the reason.
 
 For each path: pass/fail (a failure's last log lines), tokens/s, model FLOPs utilisation against the GPU's bf16
 dense peak, and peak GPU memory against the estimate of ``docs/benchmarks.md`` (computed here by the same
@@ -112,6 +114,7 @@ class PathSpec:
     issue: str = "13"
     needs: tuple[str, ...] = ()  # importable packages
     launcher: str | None = None  # accelerate config: the path runs in one process per visible GPU
+    gpus: int | None = None  # with a launcher: one process on each of the first ``gpus`` GPUs; skipped with fewer
     steps: int | None = None  # optimizer steps expected (training)
 
 
@@ -130,7 +133,7 @@ PATHS: tuple[PathSpec, ...] = (
         "sft",
         STAGE2,
         (*SFT_COMMON, "model.attn_implementation=flash_attention_2"),
-        40,
+        35,
         "the same with flash-attention-2",
         needs=("flash_attn",),
         steps=SFT_STEPS,
@@ -194,7 +197,7 @@ PATHS: tuple[PathSpec, ...] = (
             "dynamic_sampling.max_draws=2",
             f"trainer.max_steps={DYNAMIC_SAMPLING_STEPS}",
         ),
-        35,
+        30,
         "GRPO with dynamic sampling (random weights: every group is zero-variance, so every draw is spent)",
         issue="14",
         steps=DYNAMIC_SAMPLING_STEPS,
@@ -204,7 +207,7 @@ PATHS: tuple[PathSpec, ...] = (
         "grpo",
         STAGE3,
         (*GRPO_COMMON, "data.files=[{images_only}]", "rollout=vllm", f"trainer.max_steps={GRPO_STEPS}"),
-        60,
+        45,
         "GRPO, rollout vllm (colocated): single-image and 8-view rows",
         needs=("vllm",),
         steps=GRPO_STEPS,
@@ -247,8 +250,20 @@ PATHS: tuple[PathSpec, ...] = (
         "the same questions through backend vllm (prefix caching on)",
         needs=("vllm",),
     ),
+    PathSpec(
+        "eval-vllm-2gpu",
+        "eval",
+        VSIBENCH,
+        (*EVAL_COMMON, "backend=vllm"),
+        35,  # after eval-vllm: the weights are in the page cache, rank 0's engine finds its compile cache
+        "the same under accelerate launch on 2 GPUs: a vLLM engine per rank on its own GPU, one video each",
+        issue="18",
+        needs=("vllm",),
+        launcher="configs/accelerate/ddp.yaml",
+        gpus=2,
+    ),
 )
-SETUP_BUDGET_S = 45
+SETUP_BUDGET_S = 35
 """Writing the full-size inputs and the full-depth random 3B (``--model`` skips the model)."""
 SHARED_PAIR = ("eval-hf-shared", "eval-hf-unshared")
 OPTIONAL_PACKAGES = ("flash_attn", "deepspeed", "vllm")
@@ -493,10 +508,12 @@ def plan_paths(
 
     Single-process paths see only the first visible GPU (with more, transformers' Trainer would wrap the model in
     DataParallel, which the trainers refuse: ``trl_args.check_one_gpu_per_process``); ZeRO paths start one process
-    per visible GPU through ``accelerate launch`` (one GPU: one process, which still runs the DeepSpeed engine).
+    per visible GPU through ``accelerate launch`` (one GPU: one process, which still runs the DeepSpeed engine); a
+    path with ``gpus`` starts one process on each of the first ``gpus`` visible GPUs, and is skipped with fewer.
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    first_gpu = visible.split(",")[0].strip() if visible else "0"
+    gpu_ids = [g.strip() for g in visible.split(",")] if visible else [str(i) for i in range(max(env.count, 1))]
+    first_gpu = gpu_ids[0]
     planned = []
     for spec in PATHS:
         run_dir = out / "runs" / spec.name
@@ -504,12 +521,14 @@ def plan_paths(
         overrides = [render(o, values) for o in spec.overrides]
         child = [str(CHILD), "run", spec.kind, spec.config, str(run_dir / "probe"), *overrides]
         missing = [p for p in spec.needs if not env.installed.get(p)]
-        processes = max(env.count, 1) if spec.launcher else 1
+        processes = (spec.gpus or max(env.count, 1)) if spec.launcher else 1
         base_env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
         base_env["TOKENIZERS_PARALLELISM"] = "false"
         if spec.launcher:
             launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", spec.launcher]
             command = [*launch, "--num_processes", str(processes), "--main_process_port", str(free_port()), *child]
+            if spec.gpus:
+                base_env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids[: spec.gpus])
         else:
             command = [sys.executable, *child]
             base_env["CUDA_VISIBLE_DEVICES"] = first_gpu
@@ -518,6 +537,8 @@ def plan_paths(
         elif missing:
             run = False
             reason = f"skipped: {', '.join(missing)} not installed ({'; '.join(INSTALL_HINT[m] for m in missing)})"
+        elif spec.gpus and env.count < spec.gpus:
+            run, reason = False, f"skipped: needs {spec.gpus} GPUs, {env.count} visible"
         else:
             run, reason = True, f"{processes} process{'es' if processes > 1 else ''}"
         planned.append(Planned(spec, run, reason, command, base_env, run_dir, spec.budget_s * budget_scale, processes))
@@ -640,6 +661,17 @@ def expectations(spec: PathSpec, ranks: list[dict[str, Any]], expected_questions
     uses_vllm = config.get("rollout") == "vllm" or config.get("backend") == "vllm"
     if uses_vllm and not any(call["requests"] for call in main["vllm"]):
         problems.append("vllm was configured but LLM.generate returned nothing")
+    if spec.kind == "eval" and uses_vllm and len(ranks) > 1:
+        # each rank's engine on its own GPU: every rank generated (its own videos), and vLLM's pool (0.9 of the
+        # device) shows on the GPU of each rank's LOCAL_RANK, which that rank's memory sampler watches
+        idle = [r["rank"] for r in ranks if not any(call["requests"] for call in r["vllm"])]
+        if idle:
+            problems.append(f"rank(s) {idle}: their vLLM engine generated nothing")
+        empty = [
+            r["rank"] for r in ranks if r.get("cuda") and r["cuda"]["device_used_peak"] < r["cuda"]["device_total"] / 2
+        ]
+        if empty:
+            problems.append(f"rank(s) {empty}: less than half of their own GPU used; was their engine elsewhere?")
     if spec.kind == "eval" and expected_questions is not None:
         answered = (facts.get("results") or {}).get("n")
         if answered != expected_questions:
@@ -709,10 +741,12 @@ def measure(
     if shape is None:
         return
     selected = []  # (rank records, steps kept or None for all, seconds)
-    if spec.kind == "eval":
-        start, end = main.get("work_window") or [None, None]
-        if start is not None and end is not None:
-            selected.append((main, None, end - start))
+    if spec.kind == "eval":  # every rank from its first model forward (or vLLM call) to its last
+        for rank in ranks:
+            start, end = rank.get("work_window") or [None, None]
+            if start is not None and end is not None:
+                selected.append((rank, None, end - start))
+        if selected:
             result.timed = "first model forward to last"
     else:
         for rank in ranks:

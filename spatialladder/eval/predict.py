@@ -1,8 +1,9 @@
 """Predicting: this process's shard of the questions → its predictions file, batched, flushed per answer, resumable.
 
 Every record carries ``run_key``, the hash of the settings that change a prediction (:func:`prediction_settings`),
-so a rerun reuses only predictions made the same way. With ``share_video_prefix`` the shard's questions are
-predicted video by video (:func:`plan_batches`), so a video is encoded once for all its questions.
+so a rerun reuses only predictions made the same way. A shard holds every question on its videos
+(:func:`video_key`), and with ``share_video_prefix`` its questions are predicted video by video
+(:func:`plan_batches`), so a video is encoded once for all its questions, by one rank.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()) -> Any:
     return VLLMGenerator(cfg, max_images=max_images, video=any(s.video is not None for s in samples))
 
 
+def video_key(sample: EvalSample) -> str | None:
+    """The video a question is on (its resolved path), None for a question without one."""
+    return None if sample.video is None else str(Path(sample.video).resolve())
+
+
 def plan_batches(
     samples: Sequence[EvalSample], batch_size: int, inputs: VisionInputs, frames: int, *, by_video: bool
 ) -> list[tuple[list[EvalSample], list[Hashable] | None]]:
@@ -74,7 +80,7 @@ def plan_batches(
         if sample.video is None or sample.images:
             rest.append(sample)
         else:
-            groups.setdefault((str(Path(sample.video).resolve()), frames, inputs), []).append(sample)
+            groups.setdefault((video_key(sample), frames, inputs), []).append(sample)
     ordered = [(sample, key) for key, group in groups.items() for sample in group]
     plan: list[tuple[list[EvalSample], list[Hashable] | None]] = []
     for i in range(0, len(ordered), batch_size):
@@ -99,7 +105,7 @@ def predict_shard(
     """
     out_dir = Path(cfg.output_dir)
     key = run_key(cfg)
-    mine = shard(samples, rank, world_size)
+    mine = shard(samples, rank, world_size, key=video_key)
     done = collect_predictions(out_dir, key)
     todo = [s for s in mine if s.id not in done]
     n_reused = len(mine) - len(todo)
@@ -107,9 +113,15 @@ def predict_shard(
         "%s rank %d/%d: %d questions, %d already predicted, %d to generate",
         *(spec.name, rank, world_size, len(mine), n_reused, len(todo)),
     )
-    if not todo:
+    # vLLM engines of a multi-process launch start together (collectives in their start-up: vllm_backend), so while
+    # any rank has questions left, a rank with none of its own still builds its engine. Every rank decides from the
+    # same files: none is written before all engines are up.
+    engine_everywhere = cfg.backend == "vllm" and world_size > 1 and any(s.id not in done for s in samples)
+    if not todo and not engine_everywhere:
         return 0, n_reused
     generate = generate or make_generator(cfg, samples)
+    if not todo:
+        return 0, n_reused
     path = shard_path(out_dir, rank, world_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     repair_tail(path)

@@ -1,9 +1,10 @@
 """``spatialladder eval`` and ``spatialladder score``: predict (batched, greedy, resumable) → score → reports.
 
 Flow of ``run_eval``: load the benchmark from local files → pick the full set (or a seeded subset) → take this
-process's shard (``index % world_size == rank``) → skip ids already predicted → generate the rest in left-padded
-batches, appending and flushing every sample → barrier → the main process merges the shards and scores every id
-exactly once with the benchmark's official rules → ``results.json``, ``results.md``, a bar chart.
+process's shard (whole videos, dealt so ranks get about as many questions: ``sharding.shard``) → skip ids already
+predicted → generate the rest in left-padded batches, appending and flushing every sample → barrier → the main
+process merges the shards in benchmark order and scores every id exactly once with the benchmark's official rules
+→ ``results.json``, ``results.md``, a bar chart.
 
 One job per module: ``messages`` (prompting), ``generation`` / ``vllm_backend`` (models), ``predict`` (the
 predictions file), ``scoring``, ``report``; this module only puts them in order.
@@ -91,7 +92,8 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     if rank != 0:
         return EvalResult(output_dir=out_dir, results=None, n_generated=n_generated, n_reused=n_reused)
     wanted = {s.id for s in samples}
-    done = {i: r for i, r in merge_predictions(out_dir, run_key(cfg)).items() if i in wanted}
+    merged = merge_predictions(out_dir, run_key(cfg), order=[s.id for s in samples])
+    done = {i: r for i, r in merged.items() if i in wanted}
     summary, per_sample = score_predictions(
         spec,
         samples,

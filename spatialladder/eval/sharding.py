@@ -1,19 +1,22 @@
 """Multi-process evaluation: deterministic shards, one predictions file per rank, and a crash-safe merge.
 
-Under ``accelerate launch`` / ``torchrun`` with N processes, rank k predicts the samples whose index in the
-(selected) benchmark satisfies ``index % N == k`` and appends them to ``predictions.rank<k>.jsonl``. After a
-barrier the main process merges every rank file into ``predictions.jsonl`` and deletes the rank files. If a run
-dies before the merge, rerunning (with any number of processes) reads ``predictions.jsonl`` *and* the leftover rank
-files, so finished ids are never predicted twice, and its own merge folds them in.
+Under ``accelerate launch`` / ``torchrun`` with N processes, each rank predicts its shard (:func:`shard`): the
+questions on one video all go to one rank, whole videos dealt out so every rank gets about as many questions, so a
+video is decoded and encoded by one rank only (``share_video_prefix``: once in all); questions without a video are
+dealt one by one. Rank k appends to ``predictions.rank<k>.jsonl``. After a barrier the main process merges every rank
+file into ``predictions.jsonl``, in benchmark order, and deletes the rank files. If a run dies before the merge,
+rerunning (with any number of processes) reads ``predictions.jsonl`` *and* the leftover rank files, so finished ids
+are never predicted twice, and its own merge folds them in.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,10 +47,33 @@ def check_rank(rank: int, world_size: int) -> None:
         raise ConfigError(f"rank {rank} / world size {world_size}: need world_size >= 1 and 0 <= rank < world_size")
 
 
-def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
-    """The items whose index ``i`` has ``i % world_size == rank`` (disjoint, covering, balanced to ±1)."""
+def deal(keys: Sequence[Hashable | None], world_size: int) -> list[int]:
+    """The rank of each item, given each item's group key (None: a group of its own).
+
+    Whole groups are dealt largest first (ties: the group met first) to the rank with the fewest items so far
+    (ties: the lower rank): deterministic, every item on exactly one rank, and no rank holds more items than another
+    by more than the largest group (greedy list scheduling: when a rank got its last group it was the least loaded).
+    Items in groups of one alone are dealt round-robin, item ``i`` to rank ``i % world_size``.
+    """
+    groups: dict[tuple[bool, Hashable], list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault((False, i) if key is None else (True, key), []).append(i)
+    loads = [(0, r) for r in range(world_size)]  # a heap of (items so far, rank)
+    owner = [0] * len(keys)
+    for members in sorted(groups.values(), key=lambda g: (-len(g), g[0])):
+        load, rank = heapq.heappop(loads)
+        for i in members:
+            owner[i] = rank
+        heapq.heappush(loads, (load + len(members), rank))
+    return owner
+
+
+def shard(items: Sequence[T], rank: int, world_size: int, key: Callable[[T], Hashable | None] | None = None) -> list[T]:
+    """This rank's items, in their own order: whole groups of items with equal ``key`` (None, or no ``key``: an
+    item on its own) dealt to the ranks by :func:`deal`. Shards are disjoint and cover ``items``."""
     check_rank(rank, world_size)
-    return [item for i, item in enumerate(items) if i % world_size == rank]
+    owner = deal([None if key is None else key(item) for item in items], world_size)
+    return [item for item, r in zip(items, owner, strict=True) if r == rank]
 
 
 def shard_path(out_dir: Path, rank: int, world_size: int) -> Path:
@@ -113,13 +139,19 @@ def collect_predictions(out_dir: Path, key: str | None = None) -> dict[str, dict
     return records
 
 
-def merge_predictions(out_dir: str | Path, key: str | None = None) -> dict[str, dict[str, Any]]:
+def merge_predictions(
+    out_dir: str | Path, key: str | None = None, order: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
     """Fold the rank files into ``predictions.jsonl`` (each id once), then delete them; safe to rerun after a crash.
 
-    The merged file is written next to the target and renamed over it, so a crash mid-merge loses nothing.
+    Records are written with the ids of ``order`` (the benchmark's) first, in that order, then any others as found,
+    so the merged file reads in benchmark order whatever the shards were. The merged file is written next to the
+    target and renamed over it, so a crash mid-merge loses nothing.
     """
     out_dir = Path(out_dir)
-    records = collect_predictions(out_dir, key)
+    found = collect_predictions(out_dir, key)
+    records = {i: found[i] for i in order if i in found}
+    records.update(found)
     leftovers = rank_files(out_dir)
     if not leftovers:
         return records

@@ -16,10 +16,15 @@ question on a video gets the same frames (the one array of the frame cache, or i
 vLLM's multimodal hash of the video, hence the hashes of the prompt blocks holding it, are equal across questions:
 after the first question the video's prompt blocks come from the prefix cache, the processed video from the
 multimodal processor cache. Off: the engine gets vLLM's own default and questions come in benchmark order.
+
+Several processes (``accelerate launch`` / ``torchrun``): each rank runs one engine on its own GPU, as trl colocates
+one per training rank (:func:`engine_placement`); every rank builds its engine when any rank has questions left
+(``predict_shard``), since the engines' start-up is collective.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -45,6 +50,33 @@ def require_vllm() -> Any:
     return vllm
 
 
+def engine_placement() -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``vllm.LLM`` arguments and launcher variables that put this process's engine on this process's GPU.
+
+    One process: vLLM's own executor on the visible GPU, seed 0. Several: what trl 1.16 does to colocate one engine
+    per rank (``trl/generation/vllm_generation.py``, ``VLLMGeneration._init_vllm``, mode ``"colocate"``):
+    ``distributed_executor_backend="external_launcher"`` runs the engine inside this process, on ``cuda:LOCAL_RANK``
+    (vLLM's ``ExecutorWithExternalLauncher._distributed_args`` reads ``RANK`` and ``LOCAL_RANK`` from the
+    environment, so trl sets ``RANK`` / ``LOCAL_RANK`` / ``WORLD_SIZE`` there), in the process group the launch
+    already has (``run_eval``'s first barrier made it), one seed per rank (``process_index // tensor_parallel_size``,
+    tensor parallel 1 here). Without it every engine runs vLLM's default executor, whose worker takes device index
+    0 unless one is configured (``vllm/v1/executor/uniproc_executor.py``, ``UniProcExecutor._distributed_args``):
+    the first visible GPU, where the second engine fails vLLM's free-memory check. Each rank is vLLM's "external
+    data parallel" replica (``vllm/distributed/parallel_state.py``, ``initialize_model_parallel``: "every dp rank
+    can generate independently"), so the ranks need not call ``generate`` in step, but they start together: the
+    start-up makes vLLM's process groups (``torch.distributed.new_group`` on every rank) and all-reduces the free
+    memory (``ExecutorWithExternalLauncher.determine_available_memory``).
+    """
+    from spatialladder import distributed
+
+    world = distributed.world_size()
+    if world == 1:
+        return {"seed": 0}, {}
+    rank = distributed.rank()
+    env = {"RANK": str(rank), "LOCAL_RANK": str(distributed.local_rank()), "WORLD_SIZE": str(world)}
+    return {"distributed_executor_backend": "external_launcher", "seed": rank}, env
+
+
 class VLLMGenerator:
     """Batched generation with vLLM; called like ``HFGenerator`` with ``(messages, images, videos)`` triples."""
 
@@ -58,12 +90,14 @@ class VLLMGenerator:
         size = self.processor.image_processor.size
         self.bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
         engine: dict[str, Any] = {"enable_prefix_caching": True} if cfg.share_video_prefix else {}
+        placement, launcher_env = engine_placement()
+        os.environ.update(launcher_env)  # read by vLLM's external launcher (trl sets the same three)
         self.llm = vllm.LLM(
             model=source,
             dtype=cfg.model.dtype,
             limit_mm_per_prompt={"image": max(max_images, 1), "video": 1 if video else 0},
             mm_processor_kwargs=pixels,
-            seed=0,
+            **placement,
             **engine,
         )
         self.video_fps = cfg.video_fps

@@ -238,14 +238,15 @@ def test_two_ranks_and_a_resume_group_by_video(tiny_model_dir: Path, interleaved
     spec = get_benchmark("vsibench")
     samples = spec.load(interleaved_dir)
     generator = HFGenerator(cfg)
-    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (6, 0)
-    assert predict_shard(cfg, spec, samples, rank=1, world_size=2, generate=generator) == (6, 0)
+    # whole videos: video 0 (ids 0, 3, 6, 9) to rank 0, video 1 to rank 1, video 2 to rank 0 (4 = 4: the lower rank)
+    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (8, 0)
+    assert predict_shard(cfg, spec, samples, rank=1, world_size=2, generate=generator) == (4, 0)
     rank0 = out / "predictions.rank0.jsonl"
-    # rank 0 holds ids 0, 2, …, 10 (index % 2 == 0) on videos 0, 2, 1, 0, 2, 1: predicted video by video
-    assert [json.loads(x)["id"] for x in rank0.read_text().splitlines()] == ["0", "6", "2", "8", "4", "10"]
+    # predicted video by video
+    assert [json.loads(x)["id"] for x in rank0.read_text().splitlines()] == ["0", "3", "6", "9", "2", "5", "8", "11"]
     lines = rank0.read_text().splitlines()
     rank0.write_text("\n".join(lines[:3]) + "\n" + lines[3][:12])  # killed while writing its fourth record
-    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (3, 3)
+    assert predict_shard(cfg, spec, samples, rank=0, world_size=2, generate=generator) == (5, 3)
     assert merge_predictions(out) == plain
 
 

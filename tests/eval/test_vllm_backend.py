@@ -1,5 +1,6 @@
 """The vLLM backend fails with a clear message where it cannot run (no package, or no CUDA GPU)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ def test_missing_cuda_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
 
 VLLM_STAND_IN = '''"""A stand-in for vLLM's offline API: records what the backend hands it, answers every prompt."""
 
+import os
+
 calls = []
+launcher_env = []  # what vLLM's external launcher would read when each engine was built
 
 
 class SamplingParams:
@@ -65,6 +69,7 @@ class _Output:
 class LLM:
     def __init__(self, **kwargs):
         calls.append(("LLM", kwargs))
+        launcher_env.append({k: os.environ.get(k) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE")})
 
     def generate(self, requests, params, use_tqdm=True):
         calls.append(("generate", requests))
@@ -109,6 +114,7 @@ def test_vllm_gets_prefix_caching_and_questions_video_by_video(
     (kind, engine), *generates = calls
     assert kind == "LLM" and all(kind == "generate" for kind, _ in generates)
     assert engine.get("enable_prefix_caching") is (True if share else None)
+    assert engine["seed"] == 0 and "distributed_executor_backend" not in engine  # one process: vLLM's own executor
     assert engine["limit_mm_per_prompt"] == {"image": 1, "video": 1}
     video_of = {s.id: int(s.video.stem[5:9]) for s in samples}  # scene0002_00 → 2
     ids = [[s.id for s in samples[i : i + 3]] for i in range(0, 12, 3)]  # the plain path: benchmark order
@@ -134,3 +140,94 @@ def test_vllm_gets_prefix_caching_and_questions_video_by_video(
     _, _, (hf_video,) = build_message(samples[0], spec, cfg.prompt, cfg.frames, None, vision_inputs(cfg))
     assert isinstance(hf_video, torch.Tensor) == (protocol == "official")
     assert np.array_equal(as_uint8_frames(hf_video), frames[video_of[samples[0].id]][0])
+
+
+@pytest.fixture
+def vllm_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The stand-in importable as ``vllm``, a CUDA GPU "visible"; removed from ``sys.modules`` afterwards."""
+    import sys
+
+    import torch
+
+    (tmp_path / "standin" / "vllm").mkdir(parents=True)
+    (tmp_path / "standin" / "vllm" / "__init__.py").write_text(VLLM_STAND_IN)
+    monkeypatch.syspath_prepend(str(tmp_path / "standin"))
+    monkeypatch.delitem(sys.modules, "vllm", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    import vllm
+
+    yield vllm
+    sys.modules.pop("vllm", None)  # other tests check that vllm is absent
+
+
+def launch_env(monkeypatch: pytest.MonkeyPatch, rank: int, world_size: int) -> None:
+    """What ``accelerate launch`` / torchrun sets for one process (one node: local rank = rank)."""
+    for name, value in (("RANK", rank), ("LOCAL_RANK", rank), ("WORLD_SIZE", world_size)):
+        monkeypatch.setenv(name, str(value))
+
+
+def test_each_rank_of_two_gets_its_engine_on_its_own_gpu(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_stand_in
+):
+    """Under a 2-process launch each rank's engine runs in-process on cuda:LOCAL_RANK (vLLM's external launcher, as
+    trl colocates), seeded per rank, and is handed whole videos: its shard only."""
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.testing.synthetic_benchmarks import write_vsibench
+
+    from .test_shared_prefix import config, interleaved_items
+
+    data = write_vsibench(interleaved_items(), tmp_path / "vsi")  # 3 videos × 4 questions, videos interleaved
+    cfg = config(tiny_model_dir, data, tmp_path / "out", backend="vllm", batch_size=4)
+    spec = get_benchmark("vsibench")
+    samples = spec.load(data)
+    video_of = {s.id: s.video for s in samples}
+    videos = []
+    for rank in range(2):
+        launch_env(monkeypatch, rank, 2)
+        vllm_stand_in.calls.clear()
+        n_generated, _ = predict_shard(cfg, spec, samples, rank=rank, world_size=2)
+        (kind, engine), *generates = vllm_stand_in.calls
+        assert kind == "LLM" and engine["distributed_executor_backend"] == "external_launcher"
+        assert engine["seed"] == rank and engine["enable_prefix_caching"] is True
+        assert vllm_stand_in.launcher_env[-1] == {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2"}
+        prompts = sum(len(requests) for _, requests in generates)
+        assert prompts == n_generated
+        ids = [
+            json.loads(x)["id"] for x in (tmp_path / "out" / f"predictions.rank{rank}.jsonl").read_text().splitlines()
+        ]
+        videos.append({video_of[i] for i in ids})
+        assert len(ids) == n_generated == 4 * len(videos[-1])  # whole videos: all 4 questions of each
+    assert [len(v) for v in videos] == [2, 1] and not videos[0] & videos[1]
+
+
+def test_a_rank_with_nothing_left_still_starts_its_engine_while_another_rank_has_work(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_stand_in
+):
+    """vLLM's engines start together (their start-up has collectives): a rank that skipped its engine because its
+    own shard was done would leave the other ranks waiting for ever."""
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.testing.synthetic_benchmarks import write_vsibench
+
+    from .test_shared_prefix import config, interleaved_items
+
+    data = write_vsibench(interleaved_items(), tmp_path / "vsi")  # rank 0: videos 0 and 2, rank 1: video 1
+    cfg = config(tiny_model_dir, data, tmp_path / "out", backend="vllm", batch_size=4)
+    spec = get_benchmark("vsibench")
+    samples = spec.load(data)
+    launch_env(monkeypatch, 1, 2)
+    assert predict_shard(cfg, spec, samples, rank=1, world_size=2) == (4, 0)  # rank 1's video, done
+    vllm_stand_in.calls.clear()
+    # rank 1 resumes with nothing of its own left while rank 0 has 8 questions: it builds its engine, generates none
+    assert predict_shard(cfg, spec, samples, rank=1, world_size=2) == (0, 4)
+    assert [kind for kind, _ in vllm_stand_in.calls] == ["LLM"]
+    launch_env(monkeypatch, 0, 2)
+    vllm_stand_in.calls.clear()
+    assert predict_shard(cfg, spec, samples, rank=0, world_size=2) == (8, 0)
+    # everything predicted: no rank builds an engine
+    for rank in range(2):
+        launch_env(monkeypatch, rank, 2)
+        vllm_stand_in.calls.clear()
+        assert predict_shard(cfg, spec, samples, rank=rank, world_size=2)[0] == 0
+        assert vllm_stand_in.calls == []

@@ -116,6 +116,7 @@ def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
         "eval-hf-shared",
         "eval-hf-unshared",
         "eval-vllm",
+        "eval-vllm-2gpu",
     }
     assert (
         by_name["sft-padding-free"].needs == ("flash_attn",)
@@ -124,6 +125,9 @@ def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
     assert by_name["sft-zero3"].launcher == "configs/accelerate/zero3.yaml"
     assert "dynamic_sampling.enabled=true" in by_name["grpo-dynamic-sampling"].overrides
     assert "share_video_prefix=false" in by_name["eval-hf-unshared"].overrides
+    two = by_name["eval-vllm-2gpu"]
+    assert (two.needs, two.launcher, two.gpus) == (("vllm",), "configs/accelerate/ddp.yaml", 2)
+    assert two.overrides == by_name["eval-vllm"].overrides  # the same run, under a 2-process launch
 
 
 def test_plan_with_nothing_optional_on_one_gpu(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
@@ -160,6 +164,22 @@ def test_plan_with_everything_on_two_gpus(ga: ModuleType, tmp_path: Path, monkey
     assert "CUDA_VISIBLE_DEVICES" not in zero3.env  # every GPU
     assert plan["sft-sdpa"].env["CUDA_VISIBLE_DEVICES"] == "3"  # the first visible one only
     assert plan["sft-sdpa"].budget_s == 80 and zero3.reason == "2 processes"
+
+
+def test_vllm_eval_on_two_gpus_only_where_two_are_visible(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    one = {p.spec.name: p for p in ga.plan_paths(fake_env(ga, 1, ("vllm",)), fake_inputs(tmp_path), tmp_path / "o")}
+    assert one["eval-vllm"].run and not one["eval-vllm-2gpu"].run
+    assert one["eval-vllm-2gpu"].reason == "skipped: needs 2 GPUs, 1 visible"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,6")
+    three = {p.spec.name: p for p in ga.plan_paths(fake_env(ga, 3, ("vllm",)), fake_inputs(tmp_path), tmp_path / "o")}
+    two = three["eval-vllm-2gpu"]
+    head = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/ddp.yaml"]
+    assert two.run and two.reason == "2 processes" and two.processes == 2
+    assert two.command[:7] == [*head, "--num_processes", "2"]
+    assert two.command[9:12] == [str(ga.CHILD), "run", "eval"] and "backend=vllm" in two.command
+    assert two.env["CUDA_VISIBLE_DEVICES"] == "3,5"  # the first two visible GPUs, one process on each
+    assert three["eval-vllm"].env["CUDA_VISIBLE_DEVICES"] == "3"
 
 
 def test_zero_runs_with_one_process_on_one_gpu(ga: ModuleType, tmp_path: Path) -> None:
@@ -550,6 +570,43 @@ def test_failures_timeouts_and_unmet_expectations(ga, shape_3b, tmp_path: Path) 
     assert unpacked.error == "padding_free: no forward saw packed rows"
     skipped = ga.Planned(planned.spec, False, "skipped: deepspeed not installed", [], {}, tmp_path, 50, 1)
     assert ga.summarise(skipped, None, [], shape_3b, 989.5, 0).status == "skipped"
+
+
+def fake_vllm_eval_rank(rank: int, generated: bool = True, used_gib: float = 72) -> dict[str, Any]:
+    """A rank of the 2-GPU vLLM eval: one generate call of 3 questions (one video), its GPU's vLLM pool."""
+    request = {"prompt": 8000, "cached": 0, "vision_tokens": 7680, "completions": [32]}
+    return {
+        "rank": rank,
+        "world_size": 2,
+        "ok": True,
+        "error": None,
+        "config": {"model": {"dtype": "bfloat16"}, "backend": "vllm"},
+        "lm": [],
+        "vision": [],
+        "vllm": [{"step": 0, "seconds": 2.0, "requests": [request] * 3 if generated else []}],
+        "step_ends": [],
+        "work_window": [20.0, 22.0 + rank],
+        "cuda": {"max_memory_allocated": 0, "device_used_peak": used_gib * GIB, "device_total": 80 * GIB},
+        "facts": {"results": {"n": 6}} if rank == 0 else {},
+    }
+
+
+def test_two_gpu_vllm_eval_passes_only_with_an_engine_generating_on_each_gpu(ga, shape_3b, tmp_path: Path) -> None:
+    planned = planned_for(ga, "eval-vllm-2gpu", tmp_path)
+    planned.processes = 2
+    (tmp_path / "child.log").write_text("log\n")
+
+    def summary(ranks: list[dict[str, Any]]) -> Any:
+        return ga.summarise(planned, ga.Finished(0, 30.0, False), ranks, shape_3b, 989.5, 80 * GIB, 6)
+
+    both = summary([fake_vllm_eval_rank(0), fake_vllm_eval_rank(1)])
+    assert (both.status, both.error) == ("pass", None)
+    assert both.tokens == 2 * 3 * (8000 + 32) and both.timed_s == 3.0  # both ranks' work, the slower one's span
+    idle = summary([fake_vllm_eval_rank(0), fake_vllm_eval_rank(1, generated=False)])
+    assert (idle.status, idle.error) == ("fail", "rank(s) [1]: their vLLM engine generated nothing")
+    # rank 1's GPU barely used: its engine was not on it
+    elsewhere = summary([fake_vllm_eval_rank(0), fake_vllm_eval_rank(1, used_gib=1)])
+    assert elsewhere.status == "fail" and elsewhere.error.startswith("rank(s) [1]: less than half of their own GPU")
 
 
 def test_run_child_stops_a_path_at_its_budget_and_leaves_nothing_running(ga, tmp_path: Path) -> None:
