@@ -88,33 +88,41 @@ def make_tiny_model(
     seed: int = typer.Option(0, help="Seed for the random weights."),
     family: str = typer.Option("qwen2.5-vl", "--family", help="qwen2.5-vl | qwen3-vl | qwen3.5 (the toy's family)."),
     like: str = typer.Option(
-        None, "--like", help="qwen2.5-vl-3b | qwen2.5-vl-7b: every published width, id and processor setting."
+        None,
+        "--like",
+        help="qwen2.5-vl-3b | qwen2.5-vl-7b | qwen3-vl-2b | qwen3-vl-4b | qwen3-vl-8b | qwen3.5-0.8b | qwen3.5-2b | "
+        "qwen3.5-4b: every published width, id and processor setting.",
     ),
-    layers: int = typer.Option(None, "--layers", min=1, help="Text layers kept with --like (published: 36 / 28)."),
+    layers: int = typer.Option(
+        None, "--layers", min=1, help="Text layers kept with --like (published: 36 / 28 for 2.5-VL 3B / 7B)."
+    ),
     vision_layers: int = typer.Option(
-        None, "--vision-layers", min=1, help="Vision blocks kept with --like (published: 32)."
+        None, "--vision-layers", min=1, help="Vision blocks kept with --like (published: 32 for 2.5-VL)."
     ),
 ) -> None:
     """Write a random Qwen-family VLM (model + processor) built offline, for tests and the demo.
 
     Without --like: a 0.4 M-parameter toy of --family (the family's classes, patch, special tokens and chat
-    template). With --like: the published 3B/7B-Instruct config in every field but the
-    two depths (full-attention vision blocks scaled to the kept depth), the real tokenizer ids and processor.
+    template). With --like: the published config in every field but the two depths (Qwen2.5-VL's full-attention
+    blocks, Qwen3-VL's DeepStack taps and Qwen3.5's layer types scaled to the kept depth), the real tokenizer ids,
+    chat template and processor settings.
 
     Example: spatialladder make-tiny-model outputs/tiny-qwen2.5-vl
     Example: spatialladder make-tiny-model outputs/tiny-qwen3-vl --family qwen3-vl
     Example: spatialladder make-tiny-model outputs/qwen2.5-vl-3b-l1 --like qwen2.5-vl-3b --layers 1 --vision-layers 1
+    Example: spatialladder make-tiny-model outputs/qwen3-vl-4b-l1 --like qwen3-vl-4b --layers 1 --vision-layers 1
+    Example: spatialladder make-tiny-model outputs/qwen3.5-2b-l2 --like qwen3.5-2b --layers 2 --vision-layers 1
     """
     if like is None:
         if layers is not None or vision_layers is not None:
-            raise ConfigError("--layers and --vision-layers cut a published shape: give --like qwen2.5-vl-3b|7b too")
+            raise ConfigError("--layers and --vision-layers cut a published shape: give --like NAME too")
         from spatialladder.testing.tiny_qwen import build_tiny
 
         typer.echo(str(build_tiny(out_dir, family, seed=seed)))
         return
-    from spatialladder.testing.real_shape import build_qwen2_5_vl_like
+    from spatialladder.testing.real_shape import build_like
 
-    typer.echo(str(build_qwen2_5_vl_like(out_dir, like, layers=layers, vision_layers=vision_layers, seed=seed)))
+    typer.echo(str(build_like(out_dir, like, layers=layers, vision_layers=vision_layers, seed=seed)))
 
 
 @app.command("eval")

@@ -1,4 +1,5 @@
-"""The published Qwen2.5-VL-3B/7B-Instruct settings, written down so real-shaped models need no download.
+"""The published Qwen2.5-VL-3B/7B-Instruct settings, written down so real-shaped models need no download, and the one
+list of ``--like`` names (Qwen3-VL and Qwen3.5 shapes: ``qwen3_published``).
 
 Each table is the Hub file's content, value for value, in the Hub's own key spelling (transformers reads the same
 keys from these dicts as from the downloaded files). Where the values were read:
@@ -25,6 +26,7 @@ import copy
 from typing import Any
 
 from spatialladder.errors import ConfigError
+from spatialladder.testing.qwen3_published import QWEN3_LIKES, shaped_qwen3_config
 
 QWEN2_5_VL_3B_CONFIG: dict[str, Any] = {
     "architectures": ["Qwen2_5_VLForConditionalGeneration"],
@@ -89,8 +91,16 @@ QWEN2_5_VL_7B_CONFIG["vision_config"]["out_hidden_size"] = 3584
 PUBLISHED_CONFIGS: dict[str, dict[str, Any]] = {
     "qwen2.5-vl-3b": QWEN2_5_VL_3B_CONFIG,
     "qwen2.5-vl-7b": QWEN2_5_VL_7B_CONFIG,
+    **{like: p.config for like, p in QWEN3_LIKES.items()},
 }
-"""``--like`` name → the Hub ``config.json`` of the Instruct checkpoint."""
+"""``--like`` name → the Hub ``config.json`` of the checkpoint (Instruct for Qwen2.5-VL and Qwen3-VL)."""
+
+
+def like_family(like: str) -> str:
+    """The model family (``models/families`` name) of a ``--like`` shape."""
+    published_config(like)  # a one-line error for an unknown name
+    return QWEN3_LIKES[like].family if like in QWEN3_LIKES else "qwen2.5-vl"
+
 
 ADDED_TOKENS: tuple[tuple[int, str, bool], ...] = (
     (151643, "<|endoftext|>", True),
@@ -177,18 +187,23 @@ def scaled_fullatt_blocks(depth: int) -> list[int]:
 
 
 def published_config(like: str) -> dict[str, Any]:
-    """A deep copy of the Hub ``config.json`` for ``like`` (``qwen2.5-vl-3b`` or ``qwen2.5-vl-7b``)."""
+    """A deep copy of the Hub ``config.json`` for ``like`` (one of ``PUBLISHED_CONFIGS``)."""
     if like not in PUBLISHED_CONFIGS:
         raise ConfigError(f"--like {like}: expected one of {', '.join(PUBLISHED_CONFIGS)}")
     return copy.deepcopy(PUBLISHED_CONFIGS[like])
 
 
 def shaped_config(like: str, layers: int | None = None, vision_layers: int | None = None) -> dict[str, Any]:
-    """The published config with only the two depths changed (and the full-attention blocks scaled to the depth)."""
+    """The published config with only the two depths changed and what follows from them: Qwen2.5-VL's full-attention
+    blocks, Qwen3-VL's DeepStack taps and Qwen3.5's layer types, each scaled to the kept depth."""
     cfg = published_config(like)
+    if layers is not None and layers < 1:
+        raise ConfigError(f"--layers {layers}: expected at least 1")
+    if vision_layers is not None and vision_layers < 1:
+        raise ConfigError(f"--vision-layers {vision_layers}: expected at least 1 block")
+    if like in QWEN3_LIKES:
+        return shaped_qwen3_config(cfg, layers, vision_layers)
     if layers is not None:
-        if layers < 1:
-            raise ConfigError(f"--layers {layers}: expected at least 1")
         cfg["num_hidden_layers"] = layers
     if vision_layers is not None:
         cfg["vision_config"]["depth"] = vision_layers
