@@ -358,7 +358,7 @@ def check_training_memory(
     shape = shape or model_shape(name)
     if shape is None:
         logger.info(
-            "memory check skipped: no config.json of a dense Qwen-family VLM for %s here (a local folder or the Hub cache)",
+            "memory check skipped: no dense Qwen-family config.json for %s here (a local folder or the Hub cache)",
             name,
         )
         return None
