@@ -17,6 +17,10 @@ Sources (see ``docs/fidelity.md``, section "Prompts"):
 ``fixed`` means: the training texts equal the evaluation texts of the same style, so a model is evaluated on
 exactly the prompt it was trained on. Stage 2 ``fixed`` = eval ``direct`` (non-VSI wording); stage 3 / cold start
 ``fixed`` = eval ``thinking``.
+
+The texts are the same for every model family. Qwen3.5's own ``<think>`` block is a matter of rendering, not of
+text: its prompts end with the template's empty think block (``ModelFamily.chat_template_kwargs``), and the
+``<think> </think>`` / ``<answer> </answer>`` asked for below follow it (docs/fidelity.md, "Qwen3.5").
 """
 
 from __future__ import annotations

@@ -124,7 +124,9 @@ RATIONALES: dict[str, Callable[[QAItem], str]] = {
 
 
 def solution(item: QAItem) -> str:
-    """``<think>rationale</think>\\n<answer>ground truth</answer>`` (the stage-3 format reward's shape)."""
+    """``<think>rationale</think>\\n<answer>ground truth</answer>`` (the stage-3 format reward's shape), for every
+    model family: for Qwen3.5 it is the assistant content after the template's empty think block, not that block
+    (``train/sft_rows.py`` renders it with ``reasoning_content: ""``; docs/fidelity.md, "Qwen3.5")."""
     return f"<think>\n{RATIONALES[item.question_type](item)}\n</think>\n<answer>{item.answer}</answer>"
 
 

@@ -1,4 +1,11 @@
-"""The official stage-3 format reward (``official-spatialladder.md`` §5.4)."""
+"""The official stage-3 format reward (``official-spatialladder.md`` §5.4), the same for every model family.
+
+Qwen3.5's chat template has its own ``<think>`` block; every stage renders its prompts with ``enable_thinking=False``
+(``ModelFamily.chat_template_kwargs``), so that block is the empty ``<think>\\n\\n</think>\\n\\n`` at the end of the
+prompt and a completion is ours alone: ``<think>…</think><answer>…</answer>``, as for Qwen2.5-VL (docs/fidelity.md,
+"Qwen3.5"). A completion of the template's thinking mode (``…</think>\\n\\n<answer>…``, its ``<think>`` in the
+prompt) scores 0.
+"""
 
 from __future__ import annotations
 

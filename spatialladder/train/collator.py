@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spatialladder.errors import ModelLoadError
 from spatialladder.media import video_metadata
 
 
@@ -83,10 +84,39 @@ class VisionSFTCollator:
         return labels
 
 
-def training_chat_template(processor: Any) -> str | None:
-    """The chat template with ``{% generation %}`` markers that assistant-only masking needs (trl's copy)."""
+THINK_BLOCK_SUPERVISED = (
+    "{%- generation %}\n        {{- '<think>\\n' + reasoning_content + '\\n</think>\\n\\n' + content }}"
+)
+"""The line of trl's Qwen3.5 training templates (``qwen3_5_nothink_training.jinja`` / ``qwen3_5_think_training.jinja``
+lines 108-109, the same in ``qwen3_6`` / ``qwen3_8``) that opens the generation block *before* the think block, so
+the empty ``<think>\\n\\n</think>\\n\\n`` would be supervised although the no-think generation prompt supplies it."""
+THINK_BLOCK_AS_PROMPT = (
+    "{{- '<think>\\n' if reasoning_content else '<think>\\n\\n</think>\\n\\n' }}\n"
+    "        {%- generation %}\n"
+    "        {{- (reasoning_content + '\\n</think>\\n\\n' if reasoning_content else '') + content }}"
+)
+"""The same text, with the generation block opened where the template's generation prompt ends: after
+``<think>\\n\\n</think>\\n\\n`` for a turn without reasoning (``enable_thinking`` false), after ``<think>\\n`` for a
+turn with reasoning (``enable_thinking`` true). The rendered text is unchanged; only the mask moves."""
+
+
+def training_chat_template(processor: Any, family: Any = None) -> str | None:
+    """The chat template with ``{% generation %}`` markers that assistant-only masking needs (trl's copy).
+
+    For a family whose template renders a think block on the assistant turn (``family.thinks``: Qwen3.5), the
+    markers open after that block, so the supervised tokens are exactly what the model generates after the
+    generation prompt the same template renders at rollout and eval time (:data:`THINK_BLOCK_AS_PROMPT`)."""
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
     if has_generation_markers(processor.chat_template):
         return None
-    return get_training_chat_template(processor)
+    template = get_training_chat_template(processor)
+    if family is None or not family.thinks:
+        return template
+    if template is None or template.count(THINK_BLOCK_SUPERVISED) != 1:
+        raise ModelLoadError(
+            f"{family.name}: trl's training chat template for this checkpoint does not open its generation block at "
+            "the think block as trl 1.16's qwen3_5 templates do, so the supervised tokens cannot be placed after it; "
+            "use the released Qwen3.5 chat template (tokenizer_config.json / chat_template.jinja)"
+        )
+    return template.replace(THINK_BLOCK_SUPERVISED, THINK_BLOCK_AS_PROMPT)

@@ -67,6 +67,7 @@ def build_trainer(
     reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
 ) -> Any:
     """The trainer for ``cfg``; ``reward_funcs`` replaces the configured rewards one for one (weights stay)."""
+    from spatialladder.train.trl_args import set_family_chat_template_kwargs
     from spatialladder.train.video_grpo import VideoGRPOTrainer
 
     if reward_funcs is not None and len(reward_funcs) != len(cfg.rewards):
@@ -79,6 +80,7 @@ def build_trainer(
     # right, shifts ``mm_token_type_ids`` off the left-padded ids whenever prompts differ in length, and the rope
     # index of the log-prob pass fails. Left padding keeps both aligned (and is what generation needs anyway).
     loaded.processor.tokenizer.padding_side = "left"
+    set_family_chat_template_kwargs(args, loaded.family)  # Qwen3.5: the no-think prompt tail, as SFT and eval
     return VideoGRPOTrainer(
         model=loaded.model,
         reward_funcs=list(reward_funcs) if reward_funcs is not None else reward_functions(cfg),

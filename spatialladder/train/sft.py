@@ -37,7 +37,12 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     ``source`` (the config file) names the file in error messages.
     """
     from spatialladder.train.sft_rows import load_samples
-    from spatialladder.train.trl_args import check_one_gpu_per_process, check_report_to_installed, to_sft_args
+    from spatialladder.train.trl_args import (
+        check_one_gpu_per_process,
+        check_padding_free_runtime,
+        check_report_to_installed,
+        to_sft_args,
+    )
 
     args = to_sft_args(cfg, source)
     check_report_to_installed(args, source)
@@ -46,9 +51,11 @@ def run_sft(cfg: Any, resume: bool | None = None, source: str = "<config>") -> S
     checkpoint = resume_checkpoint(cfg, resume)
     samples, skipped = load_samples(cfg)
     loaded = load_for_training(cfg.model, checkpoint)
+    if cfg.padding_free:  # the family is certain only now (an earlier rung's output may not exist at validate time)
+        check_padding_free_runtime(source, loaded.family)
     processor = loaded.processor
     rows = sft_rows(cfg, samples, processor, loaded.family)
-    collator = sft_collator(cfg, processor, args.max_length, loaded.model.config)
+    collator = sft_collator(cfg, processor, args.max_length, loaded.model.config, loaded.family)
     trainer = build_sft_trainer(cfg, args, loaded.model, processor, rows, collator, loaded.peft_config)
     master_weights(trainer, cfg.model, checkpoint)
     if trainer.is_world_process_zero():
@@ -101,7 +108,8 @@ def build_sft_trainer(
 
 def sft_rows(cfg: Any, samples: list[Any], processor: Any, family: Any = None) -> Any:
     """The stage's ``SFTRows`` (trl VLM rows built on access), as ``run_sft`` trains on them; ``family`` (the loaded
-    model's, ``LoadedModel.family``) sets the stage-1 box coordinates (``SFTRows``' default when None)."""
+    model's, ``LoadedModel.family``) sets the stage-1 box coordinates and shapes the assistant turn where the template
+    thinks (Qwen3.5); ``SFTRows``' default (Qwen2.5-VL) when None."""
     from spatialladder import prompts
     from spatialladder.train.sft_rows import SFTRows
 
@@ -115,15 +123,16 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any, family: Any = None) -
     )
 
 
-def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config: Any = None) -> Any:
+def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config: Any = None, family: Any = None) -> Any:
     """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``, rows packed when
-    ``padding_free``, which needs the model's config for its mRoPE positions), as ``run_sft`` uses it."""
+    ``padding_free``, which needs the model's config for its mRoPE positions), as ``run_sft`` uses it; ``family``
+    places the supervised tokens after a think block the generation prompt supplies (Qwen3.5)."""
     from spatialladder.train.collator import VisionSFTCollator, training_chat_template
 
     return VisionSFTCollator(
         processor,
         loss_on=cfg.loss_on,
-        chat_template=training_chat_template(processor) if cfg.loss_on == "assistant" else None,
+        chat_template=training_chat_template(processor, family) if cfg.loss_on == "assistant" else None,
         video_fps=cfg.data.video_fps,
         max_length=max_length,
         padding_free=cfg.padding_free,

@@ -11,6 +11,7 @@ Row format (trl's own VLM format, so a plain ``trl.SFTTrainer`` can train on the
                   {"role": "assistant", "content": [{"type": "text", "text": TARGET}]}],
      "images": [PIL.Image, ...]}                                   # one per {"type": "image"} placeholder
     # video records: one {"type": "video", "video": [PIL frame, ...]} item instead, and "images": []
+    # Qwen3.5 (a template that thinks): the assistant turn also carries "reasoning_content": ""
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class SFTRows:
     bbox_target: str = "rescaled"
     image_resize: str = "once"
     family: ModelFamily = field(default=qwen2_5_vl.FAMILY)
+    """The model's family: the box convention of stage-1 targets; a family whose template thinks gets assistant
+    turns with ``reasoning_content: ""`` (:meth:`messages`)."""
 
     def __post_init__(self) -> None:
         patch = getattr(getattr(self.processor, "image_processor", None), "patch_size", None)
@@ -152,6 +155,12 @@ class SFTRows:
         messages = [] if self.system_text is None else [_text_message("system", self.system_text)]
         messages.append({"role": "user", "content": [*vision, {"type": "text", "text": s.user_text}]})
         messages.append(_text_message("assistant", target))
+        if self.family is not None and self.family.thinks:
+            # Qwen3.5's template would move a ``<think>…</think>`` found in the content (the cold-start CoT) into
+            # its own think block (``qwen3_5_nothink.jinja`` lines 90-101); an explicit empty reasoning renders the
+            # empty block the no-think generation prompt ends with and the target verbatim after it, as rollouts
+            # and eval generate it (docs/fidelity.md, "Qwen3.5").
+            messages[-1]["reasoning_content"] = ""
         return messages
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

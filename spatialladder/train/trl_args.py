@@ -99,8 +99,25 @@ def check_one_gpu_per_process(
         )
 
 
-def check_padding_free_runtime(source: str = "<config>") -> None:
-    """``padding_free: true`` needs CUDA and the flash-attn package on this machine; a one-line error otherwise."""
+def check_padding_free_runtime(source: str = "<config>", family: Any = None) -> None:
+    """``padding_free: true`` needs CUDA and the flash-attn package on this machine, and a family without linear
+    attention; a one-line error otherwise.
+
+    ``family`` (the model's ``ModelFamily``; None when not known yet) with Gated DeltaNet layers (Qwen3.5) is
+    refused outright: packed rows (``train/packing.py``: text positions restarting per row, no mask) reach those
+    layers as one sequence, so each row's recurrent and convolution state runs on into the next. transformers 5.24
+    gives the layers row boundaries only through ``cu_seq_lens_q`` (``modeling_qwen3_5.py`` lines 628, 641), raises
+    for them without flash-linear-attention (``integrations/hub_kernels.py`` lines 1033-1040: "can't keep packed
+    sequences apart"), and calls the causal conv1d with no ``seq_idx`` (lines 587-593; ``hub_kernels.py`` line 1050
+    keeps only the kernel's own parameters), so not even flash-linear-attention + causal-conv1d keep rows apart.
+    """
+    if family is not None and family.linear_attention:
+        raise ConfigError(
+            f"{source}: padding_free: true would let packed rows leak into each other in {family.name}'s Gated "
+            "DeltaNet (linear-attention) layers: transformers passes them no row boundaries from packed positions "
+            "(explicit ones raise without flash-linear-attention, and its causal conv1d never gets any); set "
+            "padding_free: false (pip install 'spatialladder[qwen3.5]' on a CUDA node for those layers' kernels)"
+        )
     import importlib.util
 
     import torch
@@ -121,6 +138,19 @@ def check_padding_free_runtime(source: str = "<config>") -> None:
         )
 
 
+def readable_family(name_or_path: str) -> Any:
+    """The ``ModelFamily`` of a model's ``config.json`` when it can be read now, else None: a ladder rung's model is
+    often an earlier rung's output, which does not exist yet when the configs are validated (the stage checks again
+    once the model is loaded)."""
+    from spatialladder.errors import ModelLoadError
+    from spatialladder.models.load import check_model_type, resolve_source
+
+    try:
+        return check_model_type(resolve_source(name_or_path))
+    except ModelLoadError:
+        return None
+
+
 def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.SFTConfig`` from an SFT stage config."""
     from trl import SFTConfig
@@ -138,7 +168,7 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
             "paper's batches do not; use group_by_length (same batch size, rows of similar length) or random"
         )
     if cfg.padding_free:
-        check_padding_free_runtime(source)
+        check_padding_free_runtime(source, readable_family(cfg.model.name_or_path))
     return args
 
 
@@ -221,6 +251,27 @@ def to_grpo_args(cfg: Any, source: str = "<config>") -> Any:
         "vllm_mode": "colocate",
     }
     return _build(GRPOConfig, source, owned, {**defaults, **trainer})
+
+
+def set_family_chat_template_kwargs(args: Any, family: Any, source: str = "<config>") -> None:
+    """Render every GRPO prompt with the family's chat-template flags (Qwen3.5: ``enable_thinking=False``).
+
+    trl reads ``GRPOConfig.chat_template_kwargs`` when the trainer is built (``grpo_trainer.py`` line 788) and
+    renders rollouts with it; our loss pass and vLLM requests use the trainer's copy (``video_grpo.py``
+    ``_encode_row``, ``_vllm_request``). A ``trainer.chat_template_kwargs`` value that contradicts the family's is
+    refused: the cold-start targets and the format reward assume the family's prompt tail (docs/fidelity.md)."""
+    if not family.chat_template_kwargs:
+        return  # args untouched (Qwen2.5-VL, Qwen3-VL: their templates take no flags)
+    given = dict(args.chat_template_kwargs or {})
+    for key, value in family.chat_template_kwargs.items():
+        if key in given and given[key] != value:
+            raise ConfigError(
+                f"{source}: trainer.chat_template_kwargs.{key}: {given[key]!r}, but {family.name} prompts are "
+                f"rendered with {key}={value!r} in every stage and at eval (the cold-start targets and the format "
+                f"reward expect that prompt tail); drop the key"
+            )
+        given[key] = value
+    args.chat_template_kwargs = given
 
 
 def _grpo_trainer_value(trainer: dict[str, Any], key: str) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from spatialladder.models import boxes
 
@@ -41,10 +41,25 @@ class ModelFamily:
     """Whether the model raises without ``mm_token_type_ids`` when vision grids are passed (Qwen3-VL, Qwen3.5);
     Qwen2.5-VL silently falls back to 1-D text positions, so every hand-built forward passes them anyway."""
     thinks: bool = False
-    """Whether the chat template renders a ``<think>…</think>`` block on the assistant turn (Qwen3.5)."""
+    """Whether the chat template renders a ``<think>…</think>`` block on the assistant turn (Qwen3.5). Our SFT rows
+    then say there is no model reasoning (``reasoning_content: ""``), so the block is the empty one the no-think
+    generation prompt ends with, and supervision starts after it (``train/sft_rows.py``, ``train/collator.py``)."""
+    enable_thinking: bool | None = None
+    """The chat template's ``enable_thinking`` flag as every ladder stage renders prompts (trl's
+    ``GRPOConfig.chat_template_kwargs`` for rollouts and the loss pass) and as the ladder's own eval prompts must;
+    None: the template has no such flag. Qwen3.5: False, whatever the checkpoint's default (the released
+    ``qwen3_5_think.jinja`` of the ≥ 4B models and ``qwen3_5_nothink.jinja`` of 0.8B/2B differ only there:
+    ``trl/chat_templates/README.md``), so every Qwen3.5 size sees the same ``<think>\n\n</think>\n\n`` prompt
+    tail (docs/fidelity.md, "Qwen3.5")."""
     linear_attention: bool = False
-    """Gated DeltaNet layers, fast only with flash-linear-attention / causal-conv1d (Qwen3.5)."""
+    """Gated DeltaNet layers, fast only with flash-linear-attention / causal-conv1d (Qwen3.5; the ``qwen3.5`` extra),
+    and unable to keep packed rows apart, so ``padding_free`` is refused (``train/trl_args.py``)."""
     hub_examples: tuple[str, ...] = field(default=())
+
+    @property
+    def chat_template_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``apply_chat_template`` wherever this family's prompts are rendered."""
+        return {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
 
     @property
     def pixel_factor(self) -> int:

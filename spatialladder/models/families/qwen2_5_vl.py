@@ -19,5 +19,6 @@ FAMILY = ModelFamily(
     video_time="mrope",
     eval_protocol="spatialladder-official",
     requires_mm_token_type_ids=False,
+    enable_thinking=None,  # the template has no thinking flag
     hub_examples=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"),
 )

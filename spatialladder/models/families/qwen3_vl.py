@@ -23,5 +23,6 @@ FAMILY = ModelFamily(
     box_convention="relative1000",
     video_time="timestamps",
     eval_protocol="lmms-eval-qwen3_vl",
+    enable_thinking=None,  # the template has no thinking flag
     hub_examples=("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct", "Qwen/Qwen3-VL-8B-Instruct"),
 )
