@@ -283,20 +283,23 @@ activation checkpointing is not counted (model FLOPs, not hardware FLOPs)."""
 
 def text_row_flops(shape: ModelShape, new: int, cached: int) -> float:
     """Forward FLOPs of ``new`` tokens after ``cached`` ones in one row: 2 per parameter per token, plus causal
-    attention, 4·d_attn per (query, key) pair per layer (QKᵀ and AV) over ``new·cached + new·(new+1)/2`` pairs."""
+    attention, 4·d_attn per (query, key) pair per softmax-attention layer (QKᵀ and AV) over ``new·cached +
+    new·(new+1)/2`` pairs. Qwen3.5's Gated DeltaNet layers (``linear_layers``) have no pairwise term: their state
+    update is linear in the tokens and left out, like the vision tower's under vLLM."""
     pairs = new * cached + new * (new + 1) / 2
-    return 2.0 * shape.n_text * new + 4.0 * shape.layers * shape.d_attn * pairs
+    return 2.0 * shape.n_text * new + 4.0 * (shape.layers - shape.linear_layers) * shape.d_attn * pairs
 
 
 def vision_item_flops(shape: ModelShape, t: int, h: int, w: int) -> float:
     """Forward FLOPs of one image or video of grid ``t×h×w`` patches: 2 per parameter per patch, plus attention
     (4·width per pair): full-attention blocks over each temporal slice's h·w patches, the others within windows of
-    at most ``window_patches``² merged units (edge windows smaller, counted exactly)."""
+    at most ``window_patches``² merged units (edge windows smaller, counted exactly). Qwen3-VL / Qwen3.5 towers have
+    no windows: every block is full attention."""
     patches = t * h * w
     side = shape.window_patches
     rows, cols = h // shape.merge, w // shape.merge
     window_pairs = 0
-    for i in range(math.ceil(rows / side)):
+    for i in range(math.ceil(rows / side) if side else 0):
         for j in range(math.ceil(cols / side)):
             size = min(side, rows - i * side) * min(side, cols - j * side) * shape.merge**2
             window_pairs += size * size

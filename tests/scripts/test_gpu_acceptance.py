@@ -740,3 +740,18 @@ def test_predict_prints_the_table_without_a_gpu(ga, capsys) -> None:
     assert ga.main(["--predict"]) == 0
     out = capsys.readouterr().out
     assert "| `grpo-vllm-video` | 75.2 | 90.9 |" in out and "| `sft-zero3` | 59.6 | 59.6 |" in out
+
+
+def test_flops_of_the_qwen3_shapes_have_no_windows_and_no_linear_attention_pairs(ga) -> None:
+    """Qwen3-VL's tower attends fully in every block; Qwen3.5's Gated DeltaNet layers add no pairwise term."""
+    from spatialladder.testing.qwen_published import shaped_config
+
+    vl = ga.ModelShape.from_config(shaped_config("qwen3-vl-2b"))
+    assert vl.window_patches == 0 and len(vl.full_blocks) == vl.v_depth
+    t, h, w = 16, 18, 26
+    expected = 2.0 * vl.n_vision_patch * t * h * w + 4.0 * vl.v_hidden * t * vl.v_depth * (h * w) ** 2
+    assert ga.vision_item_flops(vl, t, h, w) == expected
+    q35 = ga.ModelShape.from_config(shaped_config("qwen3.5-2b"))
+    full = q35.layers - q35.linear_layers
+    assert full * 4 == q35.layers  # the published 3 linear : 1 full pattern
+    assert ga.text_row_flops(q35, 10, 0) == 2.0 * q35.n_text * 10 + 4.0 * full * q35.d_attn * 55
