@@ -12,16 +12,28 @@ share), so only the question tokens are prefilled.
 
 Why the outputs equal the plain path's (``tests/eval/test_shared_prefix.py`` checks logits and predictions):
 
-- positions: Qwen2.5-VL's rope positions come from the full ids and each row's video grid (``get_rope_index``,
-  padding masked out) plus the text row, as ``Qwen2_5_VLForConditionalGeneration._prepare_position_ids_for_generation``
-  builds them for a prompt without a cache; ``generate`` then continues each row by one per new token, as it does
-  on the plain path. (Left to itself, with a cache ``generate`` would offset positions by ``rope_deltas`` of the
-  earlier call, which is not the full prompt's when a video's temporal positions outrun the text.)
+- positions: the rope positions come from the full ids, their ``mm_token_type_ids`` and each row's video grid
+  (and, for Qwen2.5-VL, its ``second_per_grid_ts``: ``ModelFamily.vision_inputs``) through the model's own
+  ``get_rope_index`` (padding masked out), plus the text row, as ``_prepare_position_ids_for_generation`` builds them
+  for a prompt without a cache (transformers 5.24: ``modeling_qwen2_5_vl.py`` 1400-1439, ``modeling_qwen3_vl.py``
+  1384-1423, alike); ``generate`` then continues each row by one per new token, as it does on the plain path. (Left
+  to itself, with a cache ``generate`` would offset positions by ``rope_deltas`` of the earlier call, which is not
+  the full prompt's when a video's temporal positions outrun the text.)
+- the video's tokens: the processor replaces the prompt's one ``<|video_pad|>`` by the video's placeholder ids —
+  Qwen2.5-VL one pad per video token; Qwen3-VL a ``<t seconds><|vision_start|>`` pads ``<|vision_end|>`` group per
+  temporal patch (``Qwen3VLProcessor.replace_video_token``, ``processing_qwen3_vl.py`` 75-103). Those ids are
+  taken from the processor's own ids for the video's first question and spliced into the others' (special tokens
+  split the text, so the result is the processor's; checked per video), and a cached prefix reaches past the
+  ``<|vision_end|>`` that closes the whole video.
 - padding is masked: before a shorter cached prefix (zero keys/values) and between the prefix and each question,
   filled with ``<|vision_end|>``, a token every prompt already holds, so the repetition penalty, which looks at the
   prompt ids ``generate`` is given, sees each prompt's own tokens, as at batch size 1. (The plain batched path
   left-pads with the pad token, which the penalty then also sees in padded rows, depending on which questions share
   the batch.)
+
+Families: Qwen2.5-VL and Qwen3-VL share prefixes. Qwen3.5 does not (``ModelFamily.linear_attention``): its Gated
+DeltaNet layers cache a recurrent state of the whole prefix, not a key/value per token, so it cannot be cut to
+the shorter prefix a batch's rows share, nor skip the masked filler between prefix and question.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from spatialladder.eval.generation import Generation
+from spatialladder.models.families import family_for
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +76,14 @@ def layout(
     return ids, mask
 
 
-def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, grids: Any, second_per_grid_ts: Any) -> Any:
-    """``(4, batch, length)`` position ids of one-video prompts (``grids``, ``second_per_grid_ts``: each row's), as
-    Qwen2.5-VL's ``generate`` builds them without a cache: the text position (unmasked tokens before), then
-    ``get_rope_index``'s temporal/height/width rows."""
+def rope_positions(model: Any, ids: Any, mask: Any, mm_types: Any, grids: Any, second_per_grid_ts: Any = None) -> Any:
+    """``(4, batch, length)`` position ids of one-video prompts (``grids``, ``second_per_grid_ts``: each row's; the
+    latter only for a family whose video time is in the rope), as ``generate`` builds them without a cache: the text
+    position (unmasked tokens before), then the model's own ``get_rope_index``'s temporal/height/width rows."""
     import torch
 
-    vision, _ = model.model.get_rope_index(
-        ids, mm_types, video_grid_thw=grids, second_per_grid_ts=second_per_grid_ts, attention_mask=mask
-    )
+    times = {} if second_per_grid_ts is None else {"second_per_grid_ts": second_per_grid_ts}
+    vision, _ = model.model.get_rope_index(ids, mm_types, video_grid_thw=grids, attention_mask=mask, **times)
     text = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
     return torch.cat([text[None], vision], dim=0)
 
@@ -81,11 +93,11 @@ class _Video:
     """What one video's questions share: processor tensors, placeholder count, grids, the prefix cache."""
 
     tensors: dict[str, Any]
-    tokens: int
-    """How many ``<|video_pad|>`` tokens stand for the video in the prompt."""
+    expansion: list[int]
+    """The ids the processor puts where the prompt's one ``<|video_pad|>`` stands."""
     grids: dict[str, list[list[int]]]
     vision_end: int
-    """Index of ``<|vision_end|>`` in the prompt: a shared prefix must reach past it."""
+    """Index of the ``<|vision_end|>`` closing the video in the prompt: a shared prefix must reach past it."""
     ids: list[int] = field(default_factory=list)
     """The prefix whose keys/values ``cache`` holds (batch 1)."""
     cache: Any = None
@@ -102,6 +114,7 @@ class SharedVideoPrefix:
         self.generator = generator
         self.model = generator.model
         self.processor = generator.processor
+        self.family = family_for(self.model.config)
         self.vision_end_token = self.model.config.vision_end_token_id
         self.video_token = self.model.config.video_token_id
         self.enabled = True
@@ -110,9 +123,11 @@ class SharedVideoPrefix:
 
     @staticmethod
     def supported(model: Any) -> str | None:
-        """Why ``model`` cannot share a prefix (None if it can): Qwen2.5-VL with full-attention layers only."""
-        if model.config.model_type != "qwen2_5_vl":
-            return f"model type {model.config.model_type!r} is not qwen2_5_vl"
+        """Why ``model`` cannot share a prefix (None if it can): a family without linear-attention layers (see the
+        module docstring), and full-attention layers only."""
+        family = family_for(model.config)
+        if family.linear_attention:
+            return f"{family.name}'s linear-attention layers keep a recurrent state that cannot be cut to a prefix"
         layer_types = getattr(model.config.get_text_config(), "layer_types", None) or []
         if any(kind != "full_attention" for kind in layer_types):
             return "the language model has sliding-window layers"
@@ -145,7 +160,9 @@ class SharedVideoPrefix:
         mask_t = torch.tensor(mask, device=device)
         types = torch.tensor(self.processor.create_mm_token_type_ids(ids), device=device)
         grids = torch.cat([videos[key].tensors["video_grid_thw"] for key in keys])
-        seconds = torch.cat([videos[key].tensors["second_per_grid_ts"] for key in keys])
+        seconds = None
+        if "second_per_grid_ts" in self.family.vision_inputs:
+            seconds = torch.cat([videos[key].tensors["second_per_grid_ts"] for key in keys])
         positions = rope_positions(self.model, ids_t, mask_t, types, grids, seconds)
         cache = self._batch_cache([videos[key] for key in keys], prefixes)
         with torch.inference_mode():
@@ -181,31 +198,41 @@ class SharedVideoPrefix:
         return length
 
     def _video_for(self, key: Hashable, first: tuple[list, list, list], text: str) -> _Video | None:
-        """The video ``key`` names, encoded by the processor once (with its first question's prompt, whose ids
-        check that tokenising an expanded prompt gives the processor's own ids)."""
+        """The video ``key`` names, encoded by the processor once (with its first question's prompt, whose ids give
+        the video's placeholder ids and check that the tokenised prompt around them is the processor's own)."""
         if key in self._videos:
             return self._videos[key]
         inputs = self.generator.encode([first])
-        tensors = {k: inputs[k] for k in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")}
+        keys = [k for k in self.family.vision_inputs if k not in ("pixel_values", "image_grid_thw")]
+        tensors = {k: inputs[k] for k in keys}
         theirs = inputs["input_ids"][0].tolist()
         grid = [[int(v) for v in row] for row in tensors["video_grid_thw"].tolist()]
         grids = {"image_grid_thw": [], "video_grid_thw": grid}
-        video = _Video(tensors, theirs.count(self.video_token), grids, vision_end=-1)
-        ours = self._expand(self.processor.tokenizer([text])["input_ids"][0], video)
-        if ours != theirs or self.vision_end_token not in ours:
+        ids = self.processor.tokenizer([text])["input_ids"][0]
+        at = ids.index(self.video_token)
+        expansion = theirs[at : len(theirs) - (len(ids) - at - 1)]
+        tokens = sum(t * h * w for t, h, w in grid) // self.processor.video_processor.merge_size**2
+        end = at + len(expansion)
+        video = _Video(tensors, expansion, grids, vision_end=end)
+        ours = self._expand(ids, video)
+        if (
+            ours != theirs
+            or expansion.count(self.video_token) != tokens
+            or ours[end : end + 1] != [self.vision_end_token]
+        ):
             logger.warning("prompt ids differ from the processor's; questions are predicted one by one from now on")
             self.enabled = False
             return None
-        video.vision_end = ours.index(self.vision_end_token)
         self.stats["videos"] += 1
         self._videos[key] = video
         return video
 
     def _expand(self, ids: list[int], video: _Video) -> list[int]:
-        """A prompt's ids with its one ``<|video_pad|>`` repeated once per video token, as the processor expands
-        the text before tokenising (special tokens split the text, so the result is the same; checked per video)."""
+        """A prompt's ids with its one ``<|video_pad|>`` replaced by the video's placeholder ids, as the processor
+        expands the text before tokenising (special tokens split the text, so the result is the same; checked per
+        video)."""
         at = ids.index(self.video_token)
-        return [*ids[:at], *[self.video_token] * video.tokens, *ids[at + 1 :]]
+        return [*ids[:at], *video.expansion, *ids[at + 1 :]]
 
     def _prefill(self, video: _Video, prefix: list[int]) -> None:
         """Run the vision tower and the language model over ``prefix`` once; keep its key/value cache."""
@@ -217,7 +244,7 @@ class SharedVideoPrefix:
         types = torch.tensor(self.processor.create_mm_token_type_ids([prefix]), device=ids.device)
         tensors = video.tensors
         positions = rope_positions(
-            self.model, ids, mask, types, tensors["video_grid_thw"], tensors["second_per_grid_ts"]
+            self.model, ids, mask, types, tensors["video_grid_thw"], tensors.get("second_per_grid_ts")
         )
         with torch.inference_mode():
             out = self.model(

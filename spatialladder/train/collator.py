@@ -20,7 +20,7 @@ class VisionSFTCollator:
     ``<|video_pad|>`` and the prompt.
 
     ``padding_free``: the padded batch is then packed into one sequence for flash-attention varlen
-    (``train/packing.py``); ``model_config`` (the model's ``Qwen2_5_VLConfig``) gives the mRoPE positions.
+    (``train/packing.py``); ``model_config`` (the model's config) gives its family's mRoPE positions.
     """
 
     processor: Any

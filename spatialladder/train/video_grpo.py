@@ -18,9 +18,12 @@ untouched):
    from (which also fail on a batch mixing rows with and without images). Reward functions then see the images
    inside ``prompts`` rather than as an ``images`` column.
 2. ``_get_per_token_logps_and_entropies``: while such a batch is being scored, every log-prob forward (policy,
-   old policy, reference) receives ``pixel_values``/``image_grid_thw``/``pixel_values_videos``/``video_grid_thw``/
-   ``second_per_grid_ts`` of exactly its rows, plus ``mm_token_type_ids`` rebuilt from the token ids (trl's copy
-   is built from text without the expanded video tokens and would not line up).
+   old policy, reference) receives ``pixel_values``/``image_grid_thw``/``pixel_values_videos``/``video_grid_thw``
+   (and, where the family's video time is in the rope, Qwen2.5-VL's ``second_per_grid_ts``: ``ModelFamily.
+   vision_inputs``) of exactly its rows, plus ``mm_token_type_ids`` rebuilt from the token ids (trl's copy is built
+   from text without the expanded video tokens and would not line up), from which the model computes its own rope
+   positions (``get_rope_index``; Qwen3-VL and Qwen3.5 raise without the types, Qwen2.5-VL would silently take 1-D
+   text positions).
 3. ``_compute_loss``: makes the batch's ``row_vision`` visible to (2) for the loss forward.
 
 trl calls the tokeniser and the log-prob function from inside its own long methods with image-only arguments, so
@@ -76,6 +79,7 @@ from trl.data_utils import prepare_multimodal_messages
 
 from spatialladder.errors import ConfigError
 from spatialladder.media import video_metadata, vllm_video
+from spatialladder.models.families import family_for
 from spatialladder.train.grpo_groups import (
     DROPPED_KEY,
     HIT_CAP_KEY,
@@ -91,6 +95,7 @@ VIDEO_COLUMN = "video"
 ROW_VISION_KEY = "row_vision"
 PROMPT_IDS_KEY = "prompt_ids"
 VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+"""Every vision tensor a processor may return for a row; a log-prob forward gets its family's (``vision_inputs``)."""
 IMAGE_KEYS = ("pixel_values", "image_grid_thw")
 """What the official ``Qwen2VLModule.get_custom_multimodal_keywords()`` hands the log-prob forwards (§5.5)."""
 
@@ -253,6 +258,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._tally = GroupTally()
         self._last_zero: list[bool] = []
         config = self.model.config
+        self.family = family_for(config)
         self._image_token_id = getattr(config, "image_token_id", None)
         self._video_token_id = getattr(config, "video_token_id", None)
         if not self.use_vllm and self._video_token_id is not None:
@@ -564,7 +570,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         """Model kwargs for a run of consecutive rows: their vision tensors concatenated, token types rebuilt.
         Without ``video_in_loss``: image tensors only, video pads typed as text (the official forward)."""
         out: dict[str, Any] = {}
-        for key in VISION_KEYS if self.video_in_loss else IMAGE_KEYS:
+        for key in self.family.vision_inputs if self.video_in_loss else IMAGE_KEYS:
             parts = [row[key] for row in rows if key in row]
             if parts:
                 out[key] = torch.cat(parts).to(input_ids.device)
@@ -577,7 +583,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         return out
 
     def _token_types(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Qwen2.5-VL's ``mm_token_type_ids``: 1 on image pads, 2 on video pads, 0 elsewhere."""
+        """``mm_token_type_ids`` as every family's processor builds them (``ProcessorMixin.create_mm_token_type_ids``,
+        transformers 5.24 ``processing_utils.py`` 996-1024): 1 on image pads, 2 on video pads, 0 elsewhere — also on
+        Qwen3-VL's timestamp text and the ``<|vision_start|>``/``<|vision_end|>`` around each frame group."""
         token_types = torch.zeros_like(input_ids)
         if self._image_token_id is not None:
             token_types[input_ids == self._image_token_id] = 1

@@ -55,8 +55,10 @@ def records(out: Path) -> dict[str, dict]:
     return {r["id"]: r for r in map(json.loads, (out / PREDICTIONS).read_text().splitlines())}
 
 
-def config(model_dir: Path, data: Path, out: Path, max_pixels: int = 28 * 28 * 4, **kw) -> EvalConfig:
-    model = ModelSettings(name_or_path=str(model_dir), dtype="float32", min_pixels=28 * 28, max_pixels=max_pixels)
+def config(
+    model_dir: Path, data: Path, out: Path, max_pixels: int = 28 * 28 * 4, min_pixels: int = 28 * 28, **kw
+) -> EvalConfig:
+    model = ModelSettings(name_or_path=str(model_dir), dtype="float32", min_pixels=min_pixels, max_pixels=max_pixels)
     return make_cfg(model_dir, data, out, model=model, **{"generation": {"max_new_tokens": 8}, **kw})
 
 
@@ -107,17 +109,32 @@ def test_plan_batches_groups_by_video_in_first_appearance_order():
     ]
 
 
-def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_video_dir: Path, tmp_path: Path):
+SHARING_FAMILIES = {
+    "qwen2.5-vl": {"max_pixels": 28 * 28 * 16},
+    "qwen3-vl": {"min_pixels": 32 * 32, "max_pixels": 32 * 32 * 16 * 16},  # a budget over all 32 frames
+}
+"""The families that share a video's prefix (Qwen3.5 is refused: ``tests/train/test_positions.py``), each with a
+pixel budget giving several tokens per frame."""
+
+
+@pytest.mark.parametrize("family", SHARING_FAMILIES)
+def test_positions_and_logits_equal_the_full_prompt(
+    tiny_family_dirs: dict[str, Path], long_video_dir: Path, tmp_path: Path, family: str
+):
     """The shared path's positions are the model's own for each whole prompt, and continuing a padded batch (three
     questions on one video, one on another, with cached prefixes of different lengths) from the prefilled prefixes
-    gives the logits of each prompt run alone, on videos whose temporal positions outrun the text (0.5 fps: 4 s per
-    grid step), where a prefix's rope offset is not its prompt's."""
+    gives the logits of each prompt run alone. Qwen2.5-VL: on videos whose temporal positions outrun the text
+    (0.5 fps: 4 s per grid step), where a prefix's rope offset is not its prompt's. Qwen3-VL: each of the 16
+    temporal patches is its own ``<t seconds><|vision_start|>…<|vision_end|>`` group inside the prompt's outer pair,
+    all of it in the cached prefix, and DeepStack adds vision features in the prefill only."""
     import torch
 
     from spatialladder.eval.generation import HFGenerator
     from spatialladder.eval.shared_prefix import rope_positions
+    from spatialladder.models.families import family_named
 
-    cfg = config(tiny_model_dir, long_video_dir, tmp_path, frames=32, video_fps=0.5, max_pixels=28 * 28 * 16)
+    model_dir = tiny_family_dirs[family]
+    cfg = config(model_dir, long_video_dir, tmp_path, frames=32, video_fps=0.5, **SHARING_FAMILIES[family])
     spec = get_benchmark("vsibench")
     samples = spec.load(long_video_dir)
     chosen = [s for s in samples if s.video.stem == "scene0000_00"][:3] + [samples[1]]  # samples[1]: video 1
@@ -126,7 +143,13 @@ def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_v
     generator = HFGenerator(cfg)
     model, shared = generator.model, generator.shared
     singles = [generator.encode([triple]) for triple in batch]
-    assert [s["video_grid_thw"].tolist() for s in singles] == [[[16, 8, 8]]] * 4
+    shapes = [s["video_grid_thw"].tolist() for s in singles]
+    if family == "qwen2.5-vl":
+        assert shapes == [[[16, 8, 8]]] * 4
+    else:  # 16 groups of several tokens, each stamped, inside one outer vision_start/vision_end pair
+        assert all(g == shapes[0] and g[0][0] == 16 and g[0][1] * g[0][2] >= 16 for g in shapes)
+        text = generator.processor.tokenizer.decode(singles[0]["input_ids"][0])
+        assert text.count("<|vision_start|>") == text.count("<|vision_end|>") == 17 and text.count(" seconds>") == 16
 
     template = generator.processor.apply_chat_template
     texts = [template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
@@ -140,17 +163,22 @@ def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_v
     assert mask[:3, : head - prefixes[0]].sum() == 0  # the shorter cached prefixes are left-padded
     types = torch.tensor(generator.processor.create_mm_token_type_ids(ids.tolist()))
     grids = torch.cat([videos[k].tensors["video_grid_thw"] for k in keys])
-    seconds = torch.cat([videos[k].tensors["second_per_grid_ts"] for k in keys])
+    seconds = None
+    if family_named(family).video_time == "mrope":
+        seconds = torch.cat([videos[k].tensors["second_per_grid_ts"] for k in keys])
+    else:
+        assert "second_per_grid_ts" not in videos["v0"].tensors
     positions = rope_positions(model, ids, mask, types, grids, seconds)
     for row, single in enumerate(singles):
         own = model._prepare_position_ids_for_generation(single["input_ids"], dict(single))  # the plain path's
         assert torch.equal(positions[:, row, mask[row].bool()], own[:, 0])
-    # the case that needs full-prompt positions: the video's last temporal position lies beyond the text's
-    rope_index = model.model.get_rope_index
-    video = videos["v0"].tensors
-    prefix_delta = rope_index(ids[:1, head - prefixes[0] : head], types[:1, head - prefixes[0] : head], **video)[1]
-    full_delta = rope_index(singles[0]["input_ids"], singles[0]["mm_token_type_ids"], **video)[1]
-    assert prefix_delta.item() != full_delta.item()
+    if family == "qwen2.5-vl":  # the case that needs full-prompt positions: the video's last temporal position
+        rope_index = model.model.get_rope_index  # lies beyond the text's
+        video = videos["v0"].tensors
+        prefix = slice(head - prefixes[0], head)
+        prefix_delta = rope_index(ids[:1, prefix], types[:1, prefix], **video)[1]
+        full_delta = rope_index(singles[0]["input_ids"], singles[0]["mm_token_type_ids"], **video)[1]
+        assert prefix_delta.item() != full_delta.item()
 
     cache = shared._batch_cache([videos[k] for k in keys], prefixes)
     with torch.inference_mode():
@@ -163,6 +191,7 @@ def test_positions_and_logits_equal_the_full_prompt(tiny_model_dir: Path, long_v
             use_cache=True,
         ).logits[:, -1]
         alone = torch.cat([model(**single).logits[:, -1] for single in singles])
+    assert (alone[0] - alone[3]).abs().max() > 1e-3  # the rows' logits differ: the comparison is not trivial
     torch.testing.assert_close(ours, alone, rtol=0, atol=1e-5)
     assert [videos[k].cache.get_seq_length() for k in ("v0", "v1")] == [prefixes[0], prefixes[3]]  # not written to
 
@@ -211,6 +240,46 @@ def test_predictions_equal_the_plain_path(
         assert encodes == [1, 1, 1]  # the processor saw each video once
         assert generator.shared.stats["videos"] == 3 and generator.shared.stats["prefills"] == 3
         assert "12 questions on 3 videos encoded once each (3 prefills)" in caplog.text
+
+
+def test_qwen3_vl_decodes_every_step_as_the_plain_path(
+    tiny_family_dirs: dict[str, Path], long_video_dir: Path, tmp_path: Path, monkeypatch
+):
+    """Qwen3-VL through the whole shared path (encode once, prefill, batched ``generate`` from the cache): the scores
+    of all 8 greedy steps of each question equal those of the question generated alone. The tiny random Qwen3-VL
+    writes the same text for every question, so its predictions alone would not show a difference; its scores do.
+    (Qwen2.5-VL: the prediction tests above.)"""
+    import torch
+
+    from spatialladder.eval.generation import HFGenerator
+
+    cfg = config(
+        tiny_family_dirs["qwen3-vl"], long_video_dir, tmp_path, frames=32, video_fps=0.5, **SHARING_FAMILIES["qwen3-vl"]
+    )
+    spec = get_benchmark("vsibench")
+    samples = spec.load(long_video_dir)
+    chosen = [s for s in samples if s.video.stem == "scene0000_00"][:3] + [samples[1]]
+    batch = [build_message(s, spec, "direct", 32, None, vision_inputs(cfg)) for s in chosen]
+    generator = HFGenerator(cfg)
+    generator.kwargs.update(output_scores=True, return_dict_in_generate=True)
+    scores: list = []
+    generate = generator.model.generate
+
+    def scored(*args, **kwargs):
+        out = generate(*args, **kwargs)
+        scores.append(torch.stack(out.scores, dim=1))
+        return out.sequences
+
+    monkeypatch.setattr(generator.model, "generate", scored)
+    generator.shared(batch, ["v0", "v0", "v0", "v1"])
+    assert generator.shared.stats["prefills"] == 2
+    shared = scores.pop()
+    for triple in batch:  # the plain path, one question at a time
+        generator([triple])
+    alone = torch.cat(scores)
+    assert shared.shape == alone.shape == (4, 8, shared.shape[-1])
+    torch.testing.assert_close(shared, alone, rtol=0, atol=1e-5)
+    assert (alone[0] - alone[3]).abs().max() > 1e-3
 
 
 def test_long_video_predictions_equal_the_plain_path(tiny_model_dir: Path, long_video_dir: Path, tmp_path: Path):

@@ -121,10 +121,12 @@ def test_without_video_in_loss_the_forward_reads_video_pads_as_text(tiny_model_d
     (cumsum(mask) - 1, 1 on padding) when no image grid is left."""
     import torch
 
+    from spatialladder.models.families import family_named
     from spatialladder.train.video_grpo import VideoGRPOTrainer
 
     trainer = VideoGRPOTrainer.__new__(VideoGRPOTrainer)
     trainer._image_token_id, trainer._video_token_id, trainer.video_in_loss = 7, 9, False
+    trainer.family = family_named("qwen2.5-vl")  # set by __init__ from the model config
     row = {"pixel_values_videos": torch.ones(4, 3), "video_grid_thw": torch.tensor([[1, 2, 2]])}
     ids = torch.tensor([[0, 5, 9, 9, 9, 9, 6, 1], [5, 9, 9, 9, 9, 6, 1, 2]])
     mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0]])

@@ -1,6 +1,7 @@
 """Padding-free SFT batches, on CPU up to the flash-attention call: the packed batch is the padded batch without its
 padding (same tokens, labels, mRoPE positions and vision tensors), gives the padded batch's loss through sdpa's
-block-diagonal mask, and the switch is refused where it cannot run (no flash-attention, no CUDA).
+block-diagonal mask, and the switch is refused where it cannot run (no flash-attention, no CUDA). Qwen2.5-VL and
+Qwen3-VL; every family's packed positions against its ``get_rope_index``: ``tests/train/test_positions.py``.
 
 Not run here (no GPU): the flash-attention varlen kernel itself; ``tests/gpu/test_sft_padding_free.py`` covers it."""
 
@@ -132,3 +133,38 @@ def test_config_validate_refuses_padding_free_without_cuda(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "padding_free: true needs CUDA and flash-attention's varlen kernels" in lines[0]
     assert str(path) in lines[0] and "CUDA" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def loaded_qwen3_vl(tiny_family_dirs):
+    from spatialladder.config.base import ModelSettings
+    from spatialladder.models.load import load_model_and_processor
+
+    path = str(tiny_family_dirs["qwen3-vl"])
+    settings = ModelSettings(name_or_path=path, dtype="float32", max_pixels=32 * 32 * 16, min_pixels=32 * 32)
+    return load_model_and_processor(settings)
+
+
+@pytest.mark.parametrize("loss_on", ["assistant", "all"])
+def test_qwen3_vl_packed_batch_gives_the_padded_loss(loaded_qwen3_vl, tiny_family_dirs, tiny_records, loss_on) -> None:
+    """Qwen3-VL packs as Qwen2.5-VL does: the collator's packed positions are ``Qwen3VLModel.get_rope_index``'s on
+    the padded batch (no ``second_per_grid_ts``: its frame times are text stamps), its text model takes the same
+    ``(4, 1, T)`` positions (``modeling_qwen3_vl.py`` 795-797), DeepStack adds the vision features at the packed
+    vision tokens, and the loss is the padded batch's."""
+    padded, packed = padded_and_packed(loaded_qwen3_vl, tiny_family_dirs["qwen3-vl"], tiny_records, loss_on)
+    model = loaded_qwen3_vl.model.eval()
+    mask = padded["attention_mask"].bool()
+    assert "second_per_grid_ts" not in padded and "pixel_values_videos" in padded
+    mrope, _ = model.model.get_rope_index(
+        padded["input_ids"],
+        padded["mm_token_type_ids"],
+        image_grid_thw=padded["image_grid_thw"],
+        video_grid_thw=padded["video_grid_thw"],
+        attention_mask=padded["attention_mask"],
+    )
+    assert torch.equal(packed["position_ids"][1:, 0], mrope[:, mask])
+    with torch.no_grad():
+        a = model(**padded, use_cache=False)
+        b = model(**packed, use_cache=False)
+    assert float(b.loss) == pytest.approx(float(a.loss), rel=1e-6)
+    assert torch.allclose(b.logits[0], a.logits[mask], atol=1e-5)

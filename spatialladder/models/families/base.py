@@ -62,6 +62,17 @@ class ModelFamily:
         return {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
 
     @property
+    def vision_inputs(self) -> tuple[str, ...]:
+        """The processor outputs a hand-built forward hands the model beside ``input_ids``, ``attention_mask`` and
+        ``mm_token_type_ids``: pixels and grids of images and videos, and ``second_per_grid_ts`` only where video
+        time enters the rope. transformers 5.24: ``Qwen2_5_VLModel.get_rope_index(input_ids, mm_token_type_ids,
+        image_grid_thw, video_grid_thw, second_per_grid_ts, attention_mask)`` (``modeling_qwen2_5_vl.py`` 934-941);
+        ``Qwen3VLModel.get_rope_index`` and ``Qwen3_5Model.get_rope_index`` take no ``second_per_grid_ts``
+        (``modeling_qwen3_vl.py`` 919-926, ``modeling_qwen3_5.py`` 1361-1368), nor do their forwards."""
+        keys = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+        return (*keys, "second_per_grid_ts") if self.video_time == "mrope" else keys
+
+    @property
     def pixel_factor(self) -> int:
         """Side of the pixels one merged vision token covers: 28 (14 × 2) or 32 (16 × 2); images are resized to
         multiples of it and pixel budgets count in its square."""
