@@ -46,8 +46,8 @@ def padded_and_packed(loaded, tiny_model_dir, tiny_records, loss_on: str):
     from spatialladder.train.sft_rows import load_samples
 
     cfg = config(tiny_model_dir, tiny_records, loss_on)
-    rows = sft_rows(cfg, load_samples(cfg)[0], loaded.processor)
-    template = training_chat_template(loaded.processor) if loss_on == "assistant" else None
+    rows = sft_rows(cfg, load_samples(cfg)[0], loaded.processor, loaded.family)
+    template = training_chat_template(loaded.processor, loaded.family) if loss_on == "assistant" else None
     kw = {"loss_on": loss_on, "chat_template": template, "video_fps": 2.0}
     examples = [rows.row(i) for i in (0, 2, 1, 3)]
     padded = VisionSFTCollator(loaded.processor, **kw)(examples)
