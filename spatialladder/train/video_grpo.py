@@ -511,9 +511,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         tensors that require grad only until the outermost autocast region exits (``aten/src/ATen/autocast_mode.cpp``
         ``cached_cast``; ``torch/amp/autocast_mode.py`` ``__exit__`` clears the cache at nesting 0). So every decode
         step of trl's ``unwrapped_model.generate`` (``GRPOTrainer._generate_single_turn``) re-cast every weight: per
-        parameter per token, 4 B read + 2 B written + 2 B read instead of 2 B read (docs/benchmarks.md, "HF rollouts
-        with fp32 master weights"). Inside this region the per-forward ones nest, and the casts, the same bf16 values,
-        live until ``generate`` returns: +2 B per trainable parameter (7.5 GB for the 3B) for the length of the call.
+        parameter per token, 4 B read + 2 B written + 2 B read instead of 2 B read (docs/benchmarks.md, "GRPO HF
+        rollouts with fp32 master weights"). Inside this region the per-forward ones nest, and the casts, the same
+        bf16 values, live until ``generate`` returns: +2 B per trainable parameter (7.5 GB for the 3B) for the call.
         trl generates at the start of an accumulation cycle, after the previous optimizer step's ``model.zero_grad()``
         (transformers ``Trainer``) freed the fp32 gradients (4 B per trainable parameter), so this sits in their place.
 
