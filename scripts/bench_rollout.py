@@ -111,20 +111,12 @@ def casts_per_call(trainer: Any, generate: Any, ids: list[int], batch: int, toke
     return sum(counter.casts.values())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=None, help="a Qwen2.5-VL folder (default: the tiny model)")
-    parser.add_argument("--tokens", type=int, default=32, help="new tokens per rollout")
-    parser.add_argument("--batch", type=int, default=4, help="completions per rollout")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+def bench(args: argparse.Namespace, workdir: Path) -> None:
     import torch
     from trl import GRPOTrainer
 
     from spatialladder.train.video_grpo import VideoGRPOTrainer
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench_rollout_"))
     model_dir = args.model
     if model_dir is None:
         from spatialladder.testing.tiny_qwen import build_tiny_qwen2_5_vl
@@ -167,6 +159,20 @@ def main() -> None:
     for name in variants:
         print(f"| {name} | {median[name]:.1f} | {casts[name]:,} | yes |")
     print(json.dumps({"speedup": median["per-forward"] / median["outer"], "ms_per_token": median}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="a Qwen2.5-VL folder (default: the tiny model)")
+    parser.add_argument("--tokens", type=int, default=32, help="new tokens per rollout (at least 2)")
+    parser.add_argument("--batch", type=int, default=4, help="completions per rollout")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.tokens < 2 or args.batch < 1 or args.repeats < 1:
+        parser.error(f"--tokens {args.tokens} --batch {args.batch} --repeats {args.repeats}: expected ≥ 2, ≥ 1, ≥ 1")
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="bench_rollout_") as workdir:  # tiny records (and model), the output dir
+        bench(args, Path(workdir))
 
 
 if __name__ == "__main__":
