@@ -13,10 +13,10 @@ dtype, activation checkpointing and batch shapes as shipped, only steps and logg
 its own time budget, so one failure does not stop the rest: SFT with sdpa, flash-attention-2 and padding-free;
 ZeRO-2 and ZeRO-3 under ``accelerate launch`` on every visible GPU; GRPO with ``rollout: hf`` on a video row, with
 dynamic sampling, with ``rollout: vllm`` on image rows and on a video row; VSI-Bench eval with ``backend: hf``
-(``share_video_prefix`` on and off, whose predictions must be identical) and ``backend: vllm``, in one process and,
-with two GPUs or more, under ``accelerate launch`` on two (an engine per rank, each on its own GPU). A path whose
-package (flash-attn, deepspeed, vllm) is missing, or that needs more GPUs than are visible, is reported as skipped
-with the reason.
+(``share_video_prefix`` on and off, whose greedy steps must agree up to bf16's precision: ``predictions_check``)
+and ``backend: vllm``, in one process and, with two GPUs or more, under ``accelerate launch`` on two (an engine per
+rank, each on its own GPU). A path whose package (flash-attn, deepspeed, vllm) is missing, or that needs more GPUs
+than are visible, is reported as skipped with the reason.
 
 For each path: pass/fail (a failure's last log lines), tokens/s, model FLOPs utilisation against the GPU's bf16
 dense peak, and peak GPU memory against the estimate of ``docs/benchmarks.md`` (computed here by the same
@@ -238,7 +238,7 @@ PATHS: tuple[PathSpec, ...] = (
         VSIBENCH,
         (*EVAL_COMMON, "backend=hf", "share_video_prefix=false"),
         30,
-        "the same, every question encoding its video (predictions must equal eval-hf-shared's)",
+        "the same, every question encoding its video (greedy steps compared with eval-hf-shared's)",
         issue="14",
     ),
     PathSpec(
@@ -800,16 +800,165 @@ def read_predictions(run_dir: Path) -> dict[str, str]:
     return {i: r["prediction"] for i, r in sharding.read_predictions(run_dir / sharding.PREDICTIONS).items()}
 
 
-def predictions_check(shared: dict[str, str], unshared: dict[str, str]) -> dict[str, Any]:
-    """``share_video_prefix`` must not change a greedy prediction (README, tests/eval/test_shared_prefix.py)."""
-    name = "eval-hf: share_video_prefix on and off give identical predictions"
+def read_generation(run_dir: Path) -> dict[str, Any] | None:
+    """The generation steps an HF eval run's child recorded (``generation``: dtype, top_k, per question its steps),
+    merged over ranks; None when no rank recorded any."""
+    merged: dict[str, Any] | None = None
+    for rank in read_ranks(run_dir):
+        recorded = rank.get("generation")
+        if not recorded:
+            continue
+        if merged is None:
+            merged = {k: recorded.get(k) for k in ("dtype", "layers", "top_k")} | {"questions": {}}
+        merged["questions"].update(recorded.get("questions") or {})
+    return merged
+
+
+SIGNIFICANT_BITS = {"bfloat16": 8, "float16": 11, "float32": 24}
+"""Significand bits (the stored mantissa and the implicit leading one) of the dtypes an eval model computes in."""
+FINEST_ROUNDOFF = 2.0**-16
+"""The finest unit roundoff a comparison asks for. In fp32 the rounding of each op's output no longer dominates:
+dot products of thousands of terms summed in other orders differ by many fp32 roundings (the tiny model's two
+layers, fp32 on CPU: 4.7·2^-24·m between the paths), so equality is asked to 16 bits, 256 times finer than bf16."""
+
+
+def score_tolerance(dtype: str, magnitude: float, layers: int) -> float:
+    """How far apart two correct computations of one greedy step's scores may lie: ``2·u·(1 + √L)·m``, with u =
+    2^-p the unit roundoff of the model's p-bit significand (bf16: p = 8, u = 2^-8 ≈ 0.0039), L the text layers and m
+    the step's largest score magnitude. For the 3B (L = 36) in bf16: 14·u·m ≈ 0.055·m, 0.22 at m = 4.
+
+    Why: every op of a bf16 model rounds its output to 8 significant bits, relative error up to u. The two eval paths
+    compute the same function in other orders (a prefix prefilled alone and continued from its cache, or the whole
+    prompt in a padded batch: other kernels, shapes and reduction orders), so each layer's output differs between
+    them by roundings of relative size ~u, which add up along the residual stream like a random walk: ~u·√L relative
+    in the final hidden state, carried into the scores at their scale m; on top, each path rounds the logit itself
+    (half a spacing, ≤ u·m). The 2 counts both paths. Measured on CPU (bf16, the 3B's widths, random weights, six
+    VSI-Bench-like questions × 16 steps): at most 1.9·u·m apart with 1 layer (formula: 4·u·m) and 6.0·u·m with 36
+    (formula: 14·u·m), while another question's or video's first-step scores differ by ≈ 20·u·m or more; the random 3B's
+    leading scores are ≈ 4 (0.02-std weights on a normalised 2,048-wide state: logits ≈ N(0, 0.9²)) and its top-2
+    gaps ≈ 0.1 typically, so ties within the tolerance are common. u is at least :data:`FINEST_ROUNDOFF`.
+
+    With every score within ``tol``, two paths can choose different tokens only at a step where one of their top-2
+    gaps is at most ``tol``: if path A prefers x to y by g_A and path B y to x by g_B, then g_A + g_B ≤ 2·tol, and
+    each path's top-2 gap is at most its own g."""
+    u = max(2.0 ** -SIGNIFICANT_BITS.get(dtype, SIGNIFICANT_BITS["bfloat16"]), FINEST_ROUNDOFF)
+    return 2.0 * u * (1.0 + math.sqrt(layers)) * magnitude
+
+
+def score_difference(top_a: list[list[float]], top_b: list[list[float]]) -> tuple[float, float]:
+    """(largest |Δ| of one step's scores, largest score magnitude) over what the two top-k lists ``[[index, score],
+    ...]`` let compare: an index both hold by its difference; an index one holds by at least how far it stands above
+    the other's k-th score (the other's score there is at most that)."""
+    a = {int(i): v for i, v in top_a}
+    b = {int(i): v for i, v in top_b}
+    worst = 0.0
+    for index in a.keys() | b.keys():
+        if index in a and index in b:
+            worst = max(worst, abs(a[index] - b[index]))
+        elif index in a:
+            worst = max(worst, a[index] - min(b.values()))
+        else:
+            worst = max(worst, b[index] - min(a.values()))
+    return worst, max(abs(v) for v in (*a.values(), *b.values()))
+
+
+def top2_gap(top: list[list[float]]) -> float:
+    scores = sorted((v for _, v in top), reverse=True)
+    return scores[0] - scores[1] if len(scores) > 1 else math.inf
+
+
+def compare_generation(a: list[list[Any]], b: list[list[Any]], dtype: str, layers: int) -> dict[str, Any]:
+    """One question's greedy steps on two paths (``[token, top-k]`` each): the first step's score difference
+    against :func:`score_tolerance`, then the tokens step by step while they agree. Where they first differ, either
+    path's top-2 gap must be within the tolerance (a near tie, which may flip; the continuations after it may
+    differ), else it is a flip at a clear gap. ``near_ties`` counts the compared steps that were near ties."""
+    out: dict[str, Any] = {"first_diff": None, "first_tol": None, "diverged_at": None, "tie": False, "near_ties": 0}
+    if a and b:
+        diff, magnitude = score_difference(a[0][1], b[0][1])
+        out["first_diff"], out["first_tol"] = diff, score_tolerance(dtype, magnitude, layers)
+    for step in range(max(len(a), len(b))):
+        if step >= len(a) or step >= len(b):  # one path ended (its end token) where the other went on: no tie
+            out["diverged_at"] = step
+            return out
+        (token_a, top_a), (token_b, top_b) = a[step], b[step]
+        _, magnitude = score_difference(top_a, top_b)
+        near = min(top2_gap(top_a), top2_gap(top_b)) <= score_tolerance(dtype, magnitude, layers)
+        out["near_ties"] += near
+        if token_a != token_b:
+            out["diverged_at"], out["tie"] = step, near
+            return out
+    return out
+
+
+def coarser_dtype(*dtypes: str) -> str:
+    return min(dtypes, key=lambda d: SIGNIFICANT_BITS.get(d, SIGNIFICANT_BITS["bfloat16"]))
+
+
+def predictions_check(
+    shared: dict[str, str],
+    unshared: dict[str, str],
+    shared_steps: dict[str, Any] | None = None,
+    unshared_steps: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``share_video_prefix`` must not change a greedy prediction beyond what the model's precision allows (README,
+    tests/eval/test_shared_prefix.py): equal where equality holds, else compared step by step
+    (:func:`compare_generation`, from each path's recorded ``generation``): the first step's scores within
+    :func:`score_tolerance` and the same tokens up to a near tie. Without recorded steps, predictions must be equal."""
+    name = "eval-hf: share_video_prefix on and off give the same greedy predictions (up to near ties)"
     if not shared or not unshared:
         return {"name": name, "passed": None, "detail": "not compared: a side has no predictions"}
     ids = sorted(set(shared) | set(unshared))
     differ = [i for i in ids if shared.get(i) != unshared.get(i)]
-    if differ:
-        return {"name": name, "passed": False, "detail": f"{len(differ)} of {len(ids)} differ (ids {differ[:10]})"}
-    return {"name": name, "passed": True, "detail": f"{len(ids)} of {len(ids)} identical"}
+    steps_a = (shared_steps or {}).get("questions") or {}
+    steps_b = (unshared_steps or {}).get("questions") or {}
+    if not steps_a and not steps_b:
+        if differ:
+            return {"name": name, "passed": False, "detail": f"{len(differ)} of {len(ids)} differ (ids {differ[:10]})"}
+        return {"name": name, "passed": True, "detail": f"{len(ids)} of {len(ids)} identical"}
+    recorded = [r for r in (shared_steps, unshared_steps) if r]
+    dtype = coarser_dtype(*(r["dtype"] for r in recorded))
+    layers = max(int(r.get("layers") or 1) for r in recorded)
+    compared = {
+        i: compare_generation(steps_a[i], steps_b[i], dtype, layers) for i in ids if i in steps_a and i in steps_b
+    }
+    unjudged = [i for i in differ if i not in compared]
+    clear = [i for i, c in compared.items() if c["diverged_at"] is not None and not c["tie"]]
+    tie_flips = [i for i, c in compared.items() if c["tie"]]
+    inconsistent = [i for i in differ if i in compared and compared[i]["diverged_at"] is None]
+    firsts = [(c["first_diff"], c["first_tol"], i) for i, c in compared.items() if c["first_diff"] is not None]
+    beyond = [i for d, t, i in firsts if d > t]
+    worst = max(firsts, key=lambda f: f[0] / f[1] if f[1] else (math.inf if f[0] else 0.0), default=None)
+    parts = [f"{len(ids) - len(differ)} of {len(ids)} identical"]
+    if tie_flips:
+        parts.append(f"{len(tie_flips)} diverge at a near tie (ids {tie_flips[:10]})")
+    parts.append(f"{sum(c['near_ties'] for c in compared.values())} near-tie steps in {len(compared)} questions")
+    if worst is not None:
+        parts.append(f"first-step scores: worst |Δ| {worst[0]:.3g}, tolerance {worst[1]:.3g} ({dtype}, L = {layers})")
+    failures = []
+    if clear:
+        steps = [compared[i]["diverged_at"] for i in clear]
+        failures.append(f"{len(clear)} diverge at a clear gap (ids {clear[:10]}, steps {steps[:10]})")
+    if beyond:
+        failures.append(f"first-step scores beyond tolerance in {len(beyond)} (ids {beyond[:10]})")
+    if unjudged:
+        failures.append(f"{len(unjudged)} differ with no recorded steps to judge them (ids {unjudged[:10]})")
+    if inconsistent:
+        failures.append(f"{len(inconsistent)} differ although their tokens agree (ids {inconsistent[:10]})")
+    detail = "; ".join(parts + [f"FAIL: {f}" for f in failures])
+    return {
+        "name": name,
+        "passed": not failures,
+        "detail": detail,
+        "dtype": dtype,
+        "layers": layers,
+        "questions": len(ids),
+        "identical": len(ids) - len(differ),
+        "tie_flips": tie_flips,
+        "near_tie_steps": sum(c["near_ties"] for c in compared.values()),
+        "clear_flips": clear,
+        "first_step_beyond_tolerance": beyond,
+        "first_step_worst": None if worst is None else {"id": worst[2], "diff": worst[0], "tolerance": worst[1]},
+    }
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -1031,7 +1180,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
     if not setup_ok:
         results = [PathResult(s.name, s.issue, s.what, "skipped", s.budget_s, "skipped: setup failed") for s in PATHS]
-    checks = [predictions_check(*(read_predictions(out / "runs" / name) for name in SHARED_PAIR))]
+    pair = [out / "runs" / name for name in SHARED_PAIR]
+    checks = [predictions_check(*(read_predictions(d) for d in pair), *(read_generation(d) for d in pair))]
     report = build_report(env, peak, model, setup, results, checks, started, time.perf_counter() - t0)
     print(write_report(out, report, results))
     logger.info("wrote %s and %s", out / "report.json", out / "report.md")

@@ -28,11 +28,19 @@ fails or is stopped (SIGTERM) part-way:
   used memory sampled every 0.1 s, which also sees vLLM's engine process) with ``device_total``;
 - ``facts``: ``global_step``, ``log_history`` and ``params`` (bytes, trainable bytes and count per dtype of the
   parameters when training starts: after any fp32 master-weight upcast) for training, ``rows`` (GRPO), ``results``
-  (eval, rank 0).
+  (eval, rank 0);
+- ``generation`` (eval with ``backend: hf``, else null): ``dtype`` (the model's), ``layers`` (its text layers),
+  ``top_k`` and ``questions``: per question id, per generation step ``[token, [[index, score], ...]]``: the token
+  greedy decoding took (argmax of the scores after ``generate``'s logits processors, e.g. the repetition penalty)
+  and the ``top_k`` highest of those scores, up to and including the question's first end-of-sequence token; what
+  the parent compares between the shared-prefix and the unshared eval paths.
 
 The forwards are recorded by wrapping the two classes' ``forward`` (not a global hook on every module: decoding
 would pay for a Python call per submodule), so the KL reference model and the rollout count as well; vLLM's own
-model classes are not these, so its work is counted once, from ``LLM.generate``'s outputs.
+model classes are not these, so its work is counted once, from ``LLM.generate``'s outputs. The generation steps are
+recorded by wrapping ``LogitsProcessorList.__call__`` (called once per step by ``generate``; its top-k stays on the
+device until the call returns), ``HFGenerator.__call__`` (rows to outputs) and ``predict.prediction_record``
+(outputs to question ids).
 """
 
 from __future__ import annotations
@@ -73,6 +81,8 @@ VSI_QUESTIONS = (
 """Three questions on each VSI-Bench video: a count, a multiple choice and a size."""
 VSI_VIDEOS = 2
 VSI_VIDEO_FRAMES = 64
+TOP_K = 5
+"""Scores kept per generation step: enough to compare two paths' leading scores and see their top-2 gap."""
 
 
 class Terminated(BaseException):
@@ -94,6 +104,9 @@ class Recorder:
         self.log_history: list[dict[str, Any]] | None = None
         self.placeholder_ids: set[int] = set()
         self.params: dict[str, Any] | None = None
+        self.generation: dict[str, Any] | None = None
+        self.steps: list[tuple[Any, Any, Any]] | None = None  # (argmax, top-k values, indices) of the call running
+        self.pending: dict[int, list[list[Any]]] = {}  # id(Generation) -> its steps, until its record is written
 
     def now(self) -> float:
         """Seconds since start, after the GPU has finished what was queued (so spans measure GPU work too)."""
@@ -216,6 +229,78 @@ def _wrap_vllm_generate() -> None:
     vllm.LLM.generate = generate
 
 
+def row_steps(
+    tokens: list[list[int]], values: list[list[list[float]]], indices: list[list[list[int]]], eos: set[int]
+) -> list[list[list[Any]]]:
+    """Per row of one ``generate`` call (``tokens[row][step]``, ``values``/``indices[row][step][k]``): its steps as
+    ``[token, [[index, score], ...]]``, up to and including its first end-of-sequence token (later steps only pad a
+    finished row)."""
+    out = []
+    for row_tokens, row_values, row_indices in zip(tokens, values, indices, strict=True):
+        steps = []
+        for token, vals, idx in zip(row_tokens, row_values, row_indices, strict=True):
+            steps.append([int(token), [[int(i), float(v)] for i, v in zip(idx, vals, strict=True)]])
+            if token in eos:
+                break
+        out.append(steps)
+    return out
+
+
+def _install_generation_probe() -> None:
+    """Record every greedy step of the HF eval backend per question (``generation`` in the record)."""
+    import torch
+    from transformers.generation.logits_process import LogitsProcessorList
+
+    from spatialladder.eval import predict
+    from spatialladder.eval.generation import HFGenerator
+
+    process = LogitsProcessorList.__call__
+
+    @functools.wraps(process)
+    def processed(self: Any, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        out = process(self, input_ids, scores, **kwargs)
+        if REC.steps is not None:
+            top = out.float().topk(TOP_K, dim=-1)
+            REC.steps.append((out.argmax(-1), top.values, top.indices))
+        return out
+
+    generate = HFGenerator.__call__
+
+    @functools.wraps(generate)
+    def generator_call(self: Any, batch: Any, video_keys: Any = None) -> Any:
+        REC.steps = []
+        try:
+            outputs = generate(self, batch, video_keys)
+        finally:
+            steps, REC.steps = REC.steps, None
+        eos = self.kwargs["eos_token_id"]
+        eos = {int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])}
+        if steps:
+            tokens = torch.stack([s[0] for s in steps], 1).tolist()
+            values = torch.stack([s[1] for s in steps], 1).tolist()
+            indices = torch.stack([s[2] for s in steps], 1).tolist()
+            for out, row in zip(outputs, row_steps(tokens, values, indices, eos), strict=True):
+                REC.pending[id(out)] = row
+        if REC.generation is None:
+            dtype = str(self.model.dtype).removeprefix("torch.")
+            layers = int(self.model.config.get_text_config().num_hidden_layers)
+            REC.generation = {"dtype": dtype, "layers": layers, "top_k": TOP_K}
+        return outputs
+
+    record = predict.prediction_record
+
+    @functools.wraps(record)
+    def prediction_record(sample: Any, out: Any, key: str) -> dict[str, Any]:
+        steps = REC.pending.pop(id(out), None)
+        if steps is not None and REC.generation is not None:
+            REC.generation.setdefault("questions", {})[str(sample.id)] = steps
+        return record(sample, out, key)
+
+    LogitsProcessorList.__call__ = processed
+    HFGenerator.__call__ = generator_call
+    predict.prediction_record = prediction_record
+
+
 def param_summary(model: Any) -> dict[str, Any]:
     """The parameters as training starts: bytes, trainable bytes, count per dtype (DeepSpeed ZeRO-3's partitioned
     parameters by their full size, ``ds_numel``)."""
@@ -275,12 +360,15 @@ REC = Recorder(cuda=False)
 
 
 def install(cfg: Any) -> None:
-    """Wrap the Qwen2.5-VL forwards, ``vllm.LLM.generate`` (when the config uses vLLM) and add the step timer."""
+    """Wrap the Qwen2.5-VL forwards, ``vllm.LLM.generate`` (when the config uses vLLM), the HF eval's generation
+    steps (eval with ``backend: hf``) and add the step timer."""
     from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qwen
 
     _wrap_forward(qwen.Qwen2_5_VLTextModel, _record_lm)
     _wrap_forward(qwen.Qwen2_5_VisionTransformerPretrainedModel, _record_vision)
     _install_step_timer()
+    if getattr(cfg, "kind", None) == "eval" and getattr(cfg, "backend", None) == "hf":
+        _install_generation_probe()
     if getattr(cfg, "rollout", None) == "vllm" or getattr(cfg, "backend", None) == "vllm":
         config = json.loads((Path(cfg.model.name_or_path) / "config.json").read_text(encoding="utf-8"))
         REC.placeholder_ids = {int(config["image_token_id"]), int(config["video_token_id"])}
@@ -347,6 +435,7 @@ def run(kind: str, config: str, out_prefix: str, overrides: list[str]) -> int:
         step_ends=REC.step_ends,
         work_window=REC.window,
         facts={**facts, "log_history": REC.log_history, "params": REC.params},
+        generation=REC.generation,
     )
     target = Path(f"{out_prefix}.rank{out['rank']}.json")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,10 @@ Beyond the video tensors:
    expands again, so the prompt reaching the model holds the image twice over) and no pixel budget (vLLM would
    resize with the model folder's default, not ``model.max_pixels``). Text-only batches and every batch under
    ``rollout: hf`` without a video go through trl unchanged.
+7. **HF rollouts with fp32 master weights.** Under ``rollout: hf`` in a mixed-precision launch whose trainable
+   weights are fp32 (``train/sharding.py`` ``fp32_master_weights``), ``_generate_single_turn`` runs trl's
+   ``generate`` inside one autocast region, so each weight is cast to bf16 once per call rather than once per
+   generated token (:meth:`VideoGRPOTrainer._rollout_autocast`).
 
 This module imports trl at import time (it subclasses a trl class); import it only where training happens.
 """
@@ -68,7 +72,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -481,11 +485,14 @@ class VideoGRPOTrainer(GRPOTrainer):
         num_generations: int,
         has_tool_images: bool = False,
     ) -> tuple:
-        """Under vLLM, a batch this class encoded goes to the engine as its own requests (see :class:`OwnRequests`)."""
+        """Under vLLM, a batch this class encoded goes to the engine as its own requests (see :class:`OwnRequests`);
+        with ``generate``, the call runs in one autocast region where that saves weight casts
+        (:meth:`_rollout_autocast`)."""
         if not self.use_vllm:
-            return super()._generate_single_turn(
-                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
-            )
+            with self._rollout_autocast():
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+                )
         self._suppress_pads_in_vllm()
         if self._active_requests is None:
             return super()._generate_single_turn(
@@ -499,6 +506,39 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         finally:
             self.vllm_generation.llm = engine
+
+    def _rollout_autocast(self) -> AbstractContextManager:
+        """One autocast region (the launch's own: ``Accelerator.autocast``, cast cache on) around an HF rollout whose
+        trainable weights are fp32 in a mixed-precision launch (fp32 master weights, ``train/sharding.py``), so each
+        weight is cast to bf16 once per ``generate`` call instead of once per generated token; else nothing.
+
+        accelerate wraps the prepared model's ``forward`` in ``torch.autocast``, entered and left at every call
+        (``accelerate/accelerator.py`` ``prepare_model``, ``native_amp``), and torch keeps its casts of fp32 leaf
+        tensors that require grad only until the outermost autocast region exits (``aten/src/ATen/autocast_mode.cpp``
+        ``cached_cast``; ``torch/amp/autocast_mode.py`` ``__exit__`` clears the cache at nesting 0). So every decode
+        step of trl's ``unwrapped_model.generate`` (``GRPOTrainer._generate_single_turn``) re-cast every weight: per
+        parameter per token, 4 B read + 2 B written + 2 B read instead of 2 B read (docs/benchmarks.md, "GRPO HF
+        rollouts with fp32 master weights"). Inside this region the per-forward ones nest, and the casts, the same
+        bf16 values, live until ``generate`` returns: +2 B per trainable parameter (7.5 GB for the 3B) for the call.
+        trl generates at the start of an accumulation cycle, after the previous optimizer step's ``model.zero_grad()``
+        (transformers ``Trainer``) freed the fp32 gradients (4 B per trainable parameter), so this sits in their place.
+
+        The region also covers the vision encoding, which transformers 5's ``generate`` runs before the prefill and
+        outside the wrapped forward (``GenerationMixin._prepare_multimodal_encoder_kwargs_for_generation`` calls
+        ``get_image_features``/``get_video_features``): with fp32 master weights it ran in fp32; now in bf16, as in the
+        loss pass. DeepSpeed (no native autocast) and FSDP2 (its ``MixedPrecisionPolicy`` hands the forward bf16
+        unsharded parameters) never cast fp32 weights here: nothing changes there."""
+        from accelerate.utils import AutocastKwargs, DistributedType
+
+        accelerator = self.accelerator
+        if not accelerator.native_amp or accelerator.distributed_type in (
+            DistributedType.DEEPSPEED,
+            DistributedType.FSDP,
+        ):
+            return nullcontext()
+        if not any(p.requires_grad and p.dtype == torch.float32 for p in self.model.parameters()):
+            return nullcontext()
+        return accelerator.autocast(AutocastKwargs(cache_enabled=True))
 
     def _suppress_pads_in_vllm(self) -> None:
         """The vLLM counterpart of the HF path's ``suppress_tokens``: vision pads get the lowest logit bias."""

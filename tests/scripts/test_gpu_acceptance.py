@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -384,6 +385,15 @@ def test_vllm_requests_count_cached_prompt_and_placeholders(child) -> None:
     assert child.vllm_requests([out], {7}) == [{"prompt": 7, "cached": 3, "vision_tokens": 2, "completions": [2, 1]}]
 
 
+def test_row_steps_keep_each_row_up_to_its_end_token(child) -> None:
+    tokens = [[5, 9, 2, 0], [7, 7, 7, 7]]  # row 0 ends with token 2 at step 2, then pads; row 1 runs to the limit
+    values = [[[4.0, 3.5]] * 4, [[3.0, 2.0]] * 4]
+    indices = [[[5, 1]] * 4, [[7, 8]] * 4]
+    rows = child.row_steps(tokens, values, indices, eos={2})
+    assert rows[0] == [[5, [[5, 4.0], [1, 3.5]]], [9, [[5, 4.0], [1, 3.5]]], [2, [[5, 4.0], [1, 3.5]]]]
+    assert len(rows[1]) == 4 and rows[1][3] == [7, [[7, 3.0], [8, 2.0]]]
+
+
 def run_child_cpu(args: list[str], log: Path) -> None:
     done = subprocess.run(
         [sys.executable, "scripts/gpu_acceptance_child.py", *args],
@@ -480,6 +490,36 @@ def test_child_eval_on_the_tiny_model_records_the_shared_prefix(
     assert result.timed_s == pytest.approx(end - start) and result.questions_per_s == pytest.approx(4 / (end - start))
     assert result.tokens == sum(new for r in main["lm"] for new, _ in r["rows"])
     assert result.mfu is None and result.flops > 0  # no peak for an unknown device
+
+    # every greedy step of every question, under its id: the tokens decode to the question's prediction
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    unshared = tmp_path / "unshared"
+    run_child_cpu(
+        ["run", "eval", "configs/debug/eval_vsibench.yaml", str(unshared / "probe"), *overrides[:2]]
+        + [f"output_dir={unshared}", "share_video_prefix=false"],
+        tmp_path / "log-unshared",
+    )
+    for folder in (run_dir, unshared):
+        generation = ga.read_generation(folder)
+        predictions = ga.read_predictions(folder)
+        assert (generation["dtype"], generation["layers"], generation["top_k"]) == ("float32", 2, child.TOP_K)
+        assert sorted(generation["questions"]) == sorted(predictions)
+        for question, steps in generation["questions"].items():
+            assert 0 < len(steps) <= 6 and all(len(top) == child.TOP_K for _, top in steps)
+            assert all(token == top[0][0] for token, top in steps)  # greedy took the highest score
+            decoded = tokenizer.decode([token for token, _ in steps], skip_special_tokens=True)
+            assert decoded == predictions[question]
+    check = ga.predictions_check(
+        ga.read_predictions(run_dir),
+        ga.read_predictions(unshared),
+        ga.read_generation(run_dir),
+        ga.read_generation(unshared),
+    )
+    assert check["passed"] and check["detail"].startswith("4 of 4 identical;")
+    assert check["first_step_worst"]["diff"] <= check["first_step_worst"]["tolerance"]
+    assert (check["dtype"], check["layers"]) == ("float32", 2)
 
 
 def test_info_on_a_machine_without_cuda(child, monkeypatch) -> None:
@@ -649,6 +689,93 @@ def test_predictions_check(ga, tmp_path: Path) -> None:
     assert ga.predictions_check({}, ga.read_predictions(tmp_path / "a"))["passed"] is None
 
 
+def generation(dtype: str, **questions: list[list[Any]]) -> dict[str, Any]:
+    """A child's ``generation`` record of a one-layer model (bf16 tolerance 2·2^-8·(1 + 1)·m = 2^-6·m)."""
+    return {"dtype": dtype, "layers": 1, "top_k": 3, "questions": questions}
+
+
+SAME_START = [[5, [[5, 4.0], [8, 3.5], [2, 3.4]]]]
+"""A first step both paths agree on: token 5 at score 4.0 (tolerance 0.0625 at one layer)."""
+
+
+def test_score_tolerance(ga) -> None:
+    """2·u·(1 + √L)·m: at one layer at least two bf16 spacings of m (each path's rounding of the logit and as much
+    again from its hidden state); the 3B's 36 layers 14·u·m; fp32 asked to 16 bits, not 24."""
+    assert ga.score_tolerance("bfloat16", 4.0, 1) == 0.0625
+    assert ga.score_tolerance("bfloat16", 4.0, 36) == 14 * 2**-8 * 4.0 == 0.21875
+    assert ga.score_tolerance("float32", 4.0, 1) == 4 * 2**-16 * 4.0
+    for magnitude in (0.3, 1.0, 1.99, 3.9, 4.0, 7.9, 17.0):
+        spacing = 2.0 ** (math.floor(math.log2(magnitude)) - 7)  # bf16: 8 significant bits
+        assert 2 * spacing <= ga.score_tolerance("bfloat16", magnitude, 1) < 4 * spacing + 1e-12
+
+
+def test_a_flip_at_a_near_tie_passes_and_is_counted(ga) -> None:
+    """Step 1: path A prefers token 7 to 9 by 0.016, path B 9 to 7 by 0.016 (within 0.0625): a near tie, which may
+    flip; the continuations after it differ and are not compared. The first step's scores differ by 0.0156."""
+    shared = generation(
+        "bfloat16",
+        **{
+            "0": [*SAME_START, [7, [[7, 4.0], [9, 3.984], [3, 3.5]]], [6, [[6, 4.5], [1, 3.0], [2, 2.0]]]],
+            "1": SAME_START,
+        },
+    )
+    start_b = [[5, [[5, 3.9844], [8, 3.5], [2, 3.4]]]]
+    unshared = generation(
+        "bfloat16",
+        **{
+            "0": [*start_b, [9, [[9, 4.0], [7, 3.984], [3, 3.5]]], [1, [[1, 4.4], [6, 3.0], [2, 2.0]]]],
+            "1": SAME_START,
+        },
+    )
+    check = ga.predictions_check({"0": "7 6", "1": "5"}, {"0": "9 1", "1": "5"}, shared, unshared)
+    assert check["passed"] is True and check["tie_flips"] == ["0"] and check["clear_flips"] == []
+    assert check["identical"] == 1 and check["near_tie_steps"] == 1
+    assert check["first_step_worst"] == {"id": "0", "diff": pytest.approx(0.0156), "tolerance": 0.0625}
+    assert check["detail"].startswith("1 of 2 identical; 1 diverge at a near tie (ids ['0']); 1 near-tie steps in 2")
+    # in fp32 the same records are a failure: there a gap of 0.016 is no tie (exact equality where it holds)
+    fp32 = ga.predictions_check(
+        {"0": "7 6"}, {"0": "9 1"}, {**shared, "dtype": "float32"}, {**unshared, "dtype": "float32"}
+    )
+    assert fp32["passed"] is False and fp32["clear_flips"] == ["0"] and fp32["first_step_beyond_tolerance"] == ["0"]
+
+
+def test_a_flip_at_a_clear_gap_fails(ga) -> None:
+    """Step 1: each path prefers its token by 0.3, far beyond the tolerance: no rounding explains it."""
+    shared = generation("bfloat16", **{"0": [*SAME_START, [7, [[7, 4.3], [9, 4.0], [3, 3.5]]]]})
+    unshared = generation("bfloat16", **{"0": [*SAME_START, [9, [[9, 4.3], [7, 4.0], [3, 3.5]]]]})
+    check = ga.predictions_check({"0": "7"}, {"0": "9"}, shared, unshared)
+    assert check["passed"] is False and check["clear_flips"] == ["0"] and check["tie_flips"] == []
+    assert "FAIL: 1 diverge at a clear gap (ids ['0'], steps [1])" in check["detail"]
+    # one path stopping (its end token) where the other goes on is no tie either
+    ended = generation("bfloat16", **{"0": SAME_START})
+    assert ga.predictions_check({"0": "7"}, {"0": ""}, shared, ended)["clear_flips"] == ["0"]
+
+
+def test_first_step_scores_beyond_the_tolerance_fail(ga) -> None:
+    """Same tokens throughout, but the first step's scores 0.2 apart (a position or mask error would do that); and
+    a score path A ranks 2nd (3.5) that is not in path B's top 3, so there it is at most B's 3rd (3.4): 0.1 apart."""
+    shifted = generation("bfloat16", **{"0": [[5, [[5, 4.2], [8, 3.5], [2, 3.4]]]]})
+    check = ga.predictions_check({"0": "5"}, {"0": "5"}, generation("bfloat16", **{"0": SAME_START}), shifted)
+    assert check["passed"] is False and check["first_step_beyond_tolerance"] == ["0"] and check["identical"] == 1
+    assert check["first_step_worst"]["diff"] == pytest.approx(0.2)
+    assert "FAIL: first-step scores beyond tolerance in 1 (ids ['0'])" in check["detail"]
+    deep = ga.predictions_check(  # 36 layers: 14·2^-8·4.2 = 0.23 allowed, as the 3B's paths need
+        {"0": "5"}, {"0": "5"}, {**generation("bfloat16", **{"0": SAME_START}), "layers": 36}, {**shifted, "layers": 36}
+    )
+    assert deep["passed"] is True and deep["first_step_worst"]["tolerance"] == pytest.approx(14 * 2**-8 * 4.2)
+    other = generation("bfloat16", **{"0": [[5, [[5, 4.0], [3, 3.45], [4, 3.4]]]]})
+    missing = ga.predictions_check({"0": "5"}, {"0": "5"}, generation("bfloat16", **{"0": SAME_START}), other)
+    assert missing["passed"] is False and missing["first_step_worst"]["diff"] == pytest.approx(0.1)
+    # a prediction that differs with no steps recorded for it cannot be excused
+    bare = ga.predictions_check(
+        {"0": "5", "1": "a"},
+        {"0": "5", "1": "b"},
+        generation("bfloat16", **{"0": SAME_START}),
+        generation("bfloat16", **{"0": SAME_START}),
+    )
+    assert bare["passed"] is False and "no recorded steps" in bare["detail"]
+
+
 def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
     env = fake_env(ga, count=2, installed=("deepspeed",))
     planned = planned_for(ga, "sft-zero3", tmp_path)
@@ -702,8 +829,9 @@ def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, t
     assert all(r.tokens and r.flops and r.timed_s for r in ran.values())
     assert ran["grpo-hf-video"].facts["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
     shared, unshared = (ga.read_predictions(out / "runs" / name) for name in ga.SHARED_PAIR)
-    check = ga.predictions_check(shared, unshared)
-    assert check["passed"] and check["detail"] == "6 of 6 identical"
+    pair = [out / "runs" / name for name in ga.SHARED_PAIR]
+    check = ga.predictions_check(shared, unshared, *(ga.read_generation(d) for d in pair))
+    assert check["passed"] and check["detail"].startswith("6 of 6 identical;") and check["clear_flips"] == []
     # one encoding per video: 2 vision forwards shared, 6 (one per question) unshared, all 32 frames at 401,408 px
     for name, calls in (("eval-hf-shared", 2), ("eval-hf-unshared", 6)):
         grids = [g for r in ga.read_ranks(out / "runs" / name)[0]["vision"] for g in r["grids"]]
