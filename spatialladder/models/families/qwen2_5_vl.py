@@ -17,7 +17,7 @@ FAMILY = ModelFamily(
     patch_size=14,
     box_convention="absolute",
     video_time="mrope",
-    eval_protocol="spatialladder-official",
+    eval_protocol="official",
     requires_mm_token_type_ids=False,
     hub_examples=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"),
 )
