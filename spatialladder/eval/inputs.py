@@ -23,7 +23,7 @@ wrapper's keys (``_build_video_kwargs``, 213-230), so qwen-vl-utils picks the fr
 ``torch.linspace(0, total - 1, n).round()``: :class:`QwenVLUtilsFrames`) and sizes them in the family's factor 32
 (``fetch_video`` 448-475: :func:`qwen_vl_utils_resize`), with no pre-resize; images are ``fetch_image`` elements with
 the wrapper's bounds (321-329); ``process_vision_info(image_patch_size=16)`` (363-368); the processor runs with
-``do_resize=False``, ``do_sample_frames=False`` and the file's ``video_metadata`` (386-394); system prompt
+``do_resize=False``, ``do_sample_frames=False`` and the file's ``video_metadata`` (373-394); system prompt
 "You are a helpful assistant." (90, 304); greedy. Frames are decoded with PyAV (lmms-eval: torchcodec or decord).
 Qwen3.5 (``qwen3_5.py``) changes the bounds (24-26), takes the video's frames at qwen-vl-utils' 2 fps (up to 768),
 thinks (``enable_thinking=True``, 29) and cuts the think block from the answer (``_strip_thinking``, 267-272).
