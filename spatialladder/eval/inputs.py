@@ -19,9 +19,10 @@ default the model family's ``eval_protocol``), recorded in ``results.json``.
 ``lmms-eval-qwen3_vl`` / ``lmms-eval-qwen3_5`` (Qwen3-VL's / Qwen3.5's) feed the model as lmms-eval's ``qwen3_vl`` /
 ``qwen3_5`` wrappers do (EvolvingLMMs-Lab/lmms-eval a878850, ``lmms_eval/models/simple/qwen3_vl.py``; lines below
 are that file's unless named): the benchmark's own video file is a qwen-vl-utils ``video`` element with the
-wrapper's keys (``_build_video_kwargs``, 213-230), so qwen-vl-utils picks the frames (``smart_nframes``, then
-``torch.linspace(0, total - 1, n).round()``: :class:`QwenVLUtilsFrames`) and sizes them in the family's factor 32
-(``fetch_video`` 448-475: :func:`qwen_vl_utils_resize`), with no pre-resize; images are ``fetch_image`` elements with
+wrapper's keys (``_build_video_kwargs``, 213-230), so qwen-vl-utils 0.0.14 picks the frames (``vision_process.py``
+``smart_nframes``, then ``torch.linspace(0, total - 1, n).round()``: :class:`QwenVLUtilsFrames`) and sizes them in
+the family's factor 32 (``fetch_video`` 448-475: :func:`qwen_vl_utils_resize`), with no pre-resize; images are
+``fetch_image`` elements with
 the wrapper's bounds (321-329); ``process_vision_info(image_patch_size=16)`` (363-368); the processor runs with
 ``do_resize=False``, ``do_sample_frames=False`` and the file's ``video_metadata`` (373-394); system prompt
 "You are a helpful assistant." (90, 304); greedy. Frames are decoded with PyAV (lmms-eval: torchcodec or decord).

@@ -1,7 +1,9 @@
-"""Prompting: one benchmark question → the chat message, images and video frames the model is given."""
+"""Prompting: one benchmark question → the chat message, images and video frames the model is given, by the run's
+input protocol (``resolve_protocol``: the model family's unless the config names one)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from spatialladder.config.eval import EvalConfig
@@ -60,10 +62,16 @@ def checkpoint_repetition_penalty(name_or_path: str) -> float:
 
     from spatialladder.models.load import base_source, resolve_source
 
-    try:
-        config = GenerationConfig.from_pretrained(base_source(resolve_source(name_or_path)))
-    except OSError:  # no generation_config.json
+    source = base_source(resolve_source(name_or_path))
+    if Path(source).is_dir() and not (Path(source) / "generation_config.json").is_file():
         return 1.0
+    try:
+        config = GenerationConfig.from_pretrained(source)
+    except OSError as exc:
+        raise ConfigError(
+            f"model {source}: cannot read its generation_config.json for the repetition penalty ({exc}); set "
+            "generation.repetition_penalty"
+        ) from None
     return float(config.repetition_penalty or 1.0)
 
 

@@ -297,8 +297,12 @@ def test_640x480_video_reaches_qwen3_vl_as_grid_16_30_40(tiny_family_dirs, scann
     generator = HFGenerator(qwen3_cfg(model_dir, scannet_video_dir, tmp_path, input_protocol="direct"))
     (sample,) = get_benchmark("vsibench").load(scannet_video_dir)
     direct = VisionInputs("direct", patch_size=16, timestamps=True)
-    encoded = generator.encode([build_message(sample, get_benchmark("vsibench"), "direct", 32, None, direct)])
-    assert encoded["video_grid_thw"].tolist() == [[16, 2, 2]]
+    message = build_message(sample, get_benchmark("vsibench"), "direct", 32, None, direct)
+    # every protocol tells a timestamp family the file's times: 32 of 32 frames written at 24 fps
+    meta = {"fps": 24.0, "frames_indices": list(range(32)), "total_num_frames": 32}
+    (turn,) = message[0]  # no system turn: direct adds none
+    assert turn["content"][0] == {"type": "video", "video_metadata": meta}
+    assert generator.encode([message])["video_grid_thw"].tolist() == [[16, 2, 2]]
     assert predicted_grid(480, 640, 32, **TINY_BUDGET, patch_size=16) == [16, 2, 2]  # the vLLM backend's record
     assert predicted_grid(480, 640, 32, **TINY_BUDGET, patch_size=16, resize=False) == [16, 30, 40]
 
