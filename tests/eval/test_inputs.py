@@ -411,17 +411,53 @@ def test_qwen2_5_vl_run_key_is_unchanged():
 
 
 @pytest.mark.parametrize(("patch", "size"), [(14, (476, 840)), (16, (480, 832))])
-def test_frame_list_sizes_are_the_fixed_rule(patch: int, size: tuple[int, int]):
+def test_frame_list_sizes_are_the_fixed_rule(patch: int, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch):
     """A 16:9 frame pre-resized to 401,408 px is 844×475 (int(√(401408·16/9)) = 844, int(√(401408·9/16)) = 475).
     Fixed: ``fetch_image`` per frame in factor 2·patch — 28: round(475/28) = 17 → 476, round(844/28) = 30 → 840;
     32: round(475/32) = 15 → 480, round(844/32) = 26 → 832 —, then the video-level resize keeps it (≥ 128 and
     ≤ 768 tokens). The published 0.0.14 rounds the frames in factor 56 / 64: round(475/56) = 8 → 448 and
     round(475/64) = 7 → 448 rows, so [448, 840] / [448, 832] would fail here."""
+    import torch
     from PIL import Image
+    from qwen_vl_utils import vision_process as vp
 
     frame = Image.fromarray(textured(475, 844, 1))
     video = fetch_frame_list([frame, frame, frame], patch)
     assert tuple(video.shape) == (4, 3, *size)  # padded to an even count with the last frame
+    # the installed fetch_video with its per-frame call made as upstream fixed it (patch size, whatever it passes)
+    original = vp.fetch_image
+    monkeypatch.setattr(vp, "fetch_image", lambda element, _size: original(element, patch))
+    assert torch.equal(video, vp.fetch_video({"video": [frame, frame, frame]}, image_patch_size=patch))
     assert official_target_size(1920, 1080, 401_408) == (844, 475)
     prepared = VisionInputs("official", 401_408, patch_size=patch).prepare_video(np.stack([textured(180, 320, 2)] * 2))
     assert prepared.shape == (2, *size, 3)
+
+
+@pytest.mark.parametrize("protocol", ["lmms-eval-qwen3_vl", "lmms-eval-qwen3_5"])
+def test_lmms_frames_equal_qwen_vl_utils_own_fetch_video(clip_dir: Path, monkeypatch, protocol: str):
+    """qwen-vl-utils' own ``fetch_video`` on the file, given the element lmms-eval builds and a reader that decodes
+    with PyAV the indices it asks for (its decord reader, ``vision_process.py`` 306-329, with PyAV in place of
+    decord: none of its readers is installed here), returns the very tensor and metadata we hand the processor."""
+    import torch
+    from qwen_vl_utils import vision_process as vp
+
+    from spatialladder.eval.video import _count_packets, _decode_at
+
+    def pyav_reader(ele: dict):
+        total, fps = _count_packets(Path(ele["video"]))
+        n = vp.smart_nframes(ele, total_frames=total, video_fps=fps)
+        idx = torch.linspace(0, total - 1, n).round().long().tolist()
+        picked, _ = _decode_at(Path(ele["video"]), idx)
+        video = torch.from_numpy(np.stack([picked[i] for i in idx])).permute(0, 3, 1, 2)
+        return video, {"fps": fps, "frames_indices": idx, "total_num_frames": total}, n / total * fps
+
+    monkeypatch.setattr(vp, "get_video_reader_backend", lambda: "pyav")
+    monkeypatch.setitem(vp.VIDEO_READER_BACKENDS, "pyav", pyav_reader)
+    inputs = VisionInputs(protocol, patch_size=16, timestamps=True)
+    spec = get_benchmark("vsibench")
+    for sample in spec.load(clip_dir):
+        element = {"type": "video", "video": str(sample.video), **inputs.lmms.video_element(8)}
+        theirs, meta = vp.fetch_video(element, image_patch_size=16, return_video_metadata=True)
+        message, _, (ours,) = build_message(sample, spec, "lmms", 8, None, inputs)
+        assert torch.equal(ours, theirs) and ours.dtype == torch.float32
+        assert message[-1]["content"][0]["video_metadata"] == meta
