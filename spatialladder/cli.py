@@ -134,7 +134,9 @@ def eval_command(
     data: str = typer.Option(None, "--data", help="Benchmark folder in the Hub layout."),
     config: Path = typer.Option(None, "--config", "-c", help="YAML eval config (flags override it)."),
     prompt: str = typer.Option(None, "--prompt", help="lmms | direct | thinking."),
-    frames: int = typer.Option(None, "--frames", help="Video frames (default 32)."),
+    frames: int = typer.Option(
+        None, "--frames", help="Video frames (default: the model family's protocol's, 32; Qwen3.5 ≤ 768 at 2 fps)."
+    ),
     batch_size: int = typer.Option(None, "--batch-size"),
     limit: int = typer.Option(None, "--limit", help="Seeded random subset size (default: full set)."),
     seed: int = typer.Option(None, "--seed"),

@@ -274,5 +274,9 @@ DistanceMethod = Literal["vsi_grid", "exact"]
 closest distance."""
 DISTANCE_METHODS: tuple[DistanceMethod, ...] = get_args(DistanceMethod)
 
-InputProtocol = Literal["official", "direct"]
-"""How frames and images reach the processor at evaluation (``spatialladder.eval.inputs``)."""
+InputProtocol = Literal["official", "direct", "lmms-eval-qwen3_vl", "lmms-eval-qwen3_5"]
+"""How a benchmark's frames and images reach the model at evaluation (``spatialladder.eval.inputs``): ``official``
+the SpatialLadder harness (Qwen2.5-VL's protocol), ``direct`` straight to the processor, ``lmms-eval-qwen3_vl`` /
+``lmms-eval-qwen3_5`` as lmms-eval's Qwen3-VL / Qwen3.5 wrappers feed those families. Each model family names its
+own (``ModelFamily.eval_protocol``), the default of an eval config that sets none."""
+INPUT_PROTOCOLS: tuple[InputProtocol, ...] = get_args(InputProtocol)

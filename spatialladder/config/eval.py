@@ -27,19 +27,22 @@ def resolve_scoring(prompt: str, scoring: str | None) -> str:
 
 
 class GenerationSettings(Strict):
-    """Decoding settings; ``None`` max_new_tokens = the protocol's own (lmms 16, direct 128, thinking 1024).
+    """Decoding settings; ``None`` max_new_tokens = the prompt's own (lmms 16, direct 128, thinking 1024), or the
+    input protocol's where it thinks first (``lmms-eval-qwen3_5``: 1024).
 
     Greedy by default: the official eval passes ``temperature=0.01`` to a sampling generation config, which is
-    greedy in effect; we use ``do_sample=False`` and record it. ``repetition_penalty`` 1.05 is what the official
-    eval inherits from the Qwen2.5-VL-3B-Instruct and SpatialLadder-3B ``generation_config.json``; we pass it
-    explicitly so the number does not depend on the checkpoint.
+    greedy in effect; we use ``do_sample=False`` and record it. ``repetition_penalty`` None = the input protocol's:
+    1.05 for ``official`` / ``direct``, what the official eval inherits from the Qwen2.5-VL-3B-Instruct and
+    SpatialLadder-3B ``generation_config.json``; for the lmms-eval protocols the checkpoint's own
+    ``generation_config.json`` value (lmms-eval passes none, so ``generate`` takes the checkpoint's). Either way the
+    number is resolved before the run, passed explicitly and recorded.
     """
 
     max_new_tokens: int | None = Field(None, ge=1)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.05, gt=0.0)
+    repetition_penalty: float | None = Field(None, gt=0.0)
 
 
 class EvalConfig(Strict):
@@ -62,18 +65,26 @@ class EvalConfig(Strict):
     direction_merge: DirectionMerge = "present"
     official_quirks: bool = False
     """Score with a benchmark's official function bug for bug where we fix a quirk (SPAR-Bench; docs/fidelity.md)."""
-    frames: int = Field(32, ge=1)
-    """Video frames sampled at ``np.linspace(0, total - 1, frames)``."""
-    input_protocol: InputProtocol = "official"
-    """``official``: frames and images reach the processor as in the SpatialLadder eval harness (video frames
-    LANCZOS-resized to about ``model.max_pixels`` area, then qwen-vl-utils, then the processor; images through
-    qwen-vl-utils ``fetch_image`` first), so a 640×480 video is seen at 532×700. ``direct``: decoded frames and
-    images go straight to the processor (476×644 for the same video). See docs/fidelity.md and
-    ``spatialladder/eval/inputs.py``."""
+    frames: int | None = Field(None, ge=1)
+    """Video frames per question; None = the input protocol's (32; ``lmms-eval-qwen3_5``: up to 768). ``official`` /
+    ``direct`` sample ``np.linspace(0, total - 1, frames, dtype=int)``; the lmms-eval protocols pass it to
+    qwen-vl-utils as lmms-eval's ``max_num_frames`` (Qwen3-VL: exactly that many, ``round(linspace)``; Qwen3.5: the
+    video's frames at 2 fps, at most that many)."""
+    input_protocol: InputProtocol | None = None
+    """None = the model family's (``models/families``: Qwen2.5-VL ``official``, Qwen3-VL ``lmms-eval-qwen3_vl``,
+    Qwen3.5 ``lmms-eval-qwen3_5``), read from the checkpoint's ``config.json`` when the run starts. ``official``:
+    frames and images reach the processor as in the SpatialLadder eval harness (video frames LANCZOS-resized to about
+    ``model.max_pixels`` area, then qwen-vl-utils, then the processor; images through qwen-vl-utils ``fetch_image``
+    first), so a 640×480 video is seen by Qwen2.5-VL at 532×700. ``direct``: decoded frames and images go straight to
+    the processor (476×644 for the same video). ``lmms-eval-qwen3_vl`` / ``lmms-eval-qwen3_5``: as lmms-eval's
+    Qwen3-VL / Qwen3.5 wrappers (their own pixel bounds, frames, system prompt, thinking setting; ``model.min_pixels``
+    / ``max_pixels`` are not used). See docs/fidelity.md and ``spatialladder/eval/inputs.py``."""
     video_fps: float = Field(2.0, gt=0.0)
-    """Frame rate the model is told the sampled frames have (``second_per_grid_ts`` = 2 / fps). The official eval
-    ran transformers 4.49 with the processor default 2.0 (→ 1.0 s per temporal grid step); transformers 5 would
-    otherwise assume 24 fps for a frame list and squeeze the temporal positions 12× (docs/fidelity.md)."""
+    """Qwen2.5-VL: frame rate the model is told the sampled frames have (``second_per_grid_ts`` = 2 / fps). The
+    official eval ran transformers 4.49 with the processor default 2.0 (→ 1.0 s per temporal grid step);
+    transformers 5 would otherwise assume 24 fps for a frame list and squeeze the temporal positions 12×
+    (docs/fidelity.md). Unused by the families that stamp times as text (Qwen3-VL, Qwen3.5): their stamps come from
+    the video file's own frame rate and the indices sampled."""
     batch_size: int = Field(8, ge=1)
     share_video_prefix: bool = True
     """Questions on the same video are predicted together and share its encoding: ``hf`` runs the processor and the
@@ -121,6 +132,32 @@ class EvalConfig(Strict):
         if self.generation.max_new_tokens is not None:
             return self.generation.max_new_tokens
         return {"lmms": 16, "direct": 128, "thinking": 1024}[self.prompt]
+
+    def with_protocol(
+        self, protocol: str, *, frames: int, repetition_penalty: float, max_new_tokens: int | None = None
+    ) -> EvalConfig:
+        """This config with ``input_protocol`` set and the protocol's defaults where the config leaves them open
+        (None: ``frames``, ``generation.repetition_penalty``, and ``generation.max_new_tokens`` when the protocol has
+        its own), validated again; what the user set is kept. ``eval.messages.resolve_protocol`` calls it."""
+        data = self.model_dump()
+        data["input_protocol"] = protocol
+        if data["frames"] is None:
+            data["frames"] = frames
+        generation = data["generation"]
+        if generation["repetition_penalty"] is None:
+            generation["repetition_penalty"] = repetition_penalty
+        if generation["max_new_tokens"] is None and max_new_tokens is not None:
+            generation["max_new_tokens"] = max_new_tokens
+        return EvalConfig.model_validate(data)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the protocol and its defaults are filled in (:meth:`with_protocol`)."""
+        return (
+            self.input_protocol is not None
+            and self.frames is not None
+            and self.generation.repetition_penalty is not None
+        )
 
 
 def build_eval_config(

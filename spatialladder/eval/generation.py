@@ -1,4 +1,4 @@
-"""Generation with transformers: batched greedy ``generate`` on the loaded Qwen2.5-VL (``backend: hf``).
+"""Generation with transformers: batched greedy ``generate`` on the loaded model (``backend: hf``).
 
 The vLLM backend (``backend: vllm``) lives in ``eval/vllm_backend.py``; both are called with a batch of
 ``(messages, images, videos)`` triples from ``eval/messages.py`` and return one :class:`Generation` per triple.
@@ -16,6 +16,7 @@ from typing import Any
 from spatialladder.config.eval import EvalConfig
 from spatialladder.distributed import local_rank
 from spatialladder.eval.inputs import grids_of
+from spatialladder.eval.messages import resolve_protocol, video_metadata_of, vision_inputs
 from spatialladder.media import video_metadata
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Generation:
 
 
 class HFGenerator:
-    """Batched greedy ``generate`` with left padding on the loaded Qwen2.5-VL."""
+    """Batched greedy ``generate`` with left padding on the loaded model, fed by the run's input protocol."""
 
     def __init__(self, cfg: EvalConfig):
         import torch
@@ -38,6 +39,8 @@ class HFGenerator:
         from spatialladder.models.load import load_model_and_processor
 
         loaded = load_model_and_processor(cfg.model)
+        cfg = resolve_protocol(cfg, loaded.family)
+        self.inputs = vision_inputs(cfg, loaded.family)
         self.device = torch.device(f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu")
         self.model = loaded.model.to(self.device).eval()
         self.processor = loaded.processor
@@ -55,14 +58,22 @@ class HFGenerator:
                 logger.warning("share_video_prefix is on but %s: every question is encoded on its own", reason)
 
     def encode(self, batch: Sequence[tuple[list, list, list]]) -> Any:
-        """Processor inputs for a batch of (messages, images, videos), left-padded."""
-        texts = [self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in batch]
+        """Processor inputs for a batch of (messages, images, videos), left-padded. Videos are told their times:
+        the file's (``video_metadata`` their message items carry: Qwen3-VL, Qwen3.5), else ``video_fps``
+        (Qwen2.5-VL's ``second_per_grid_ts``); frames are already sampled, so none is resampled."""
+        template = self.inputs.template_kwargs
+        texts = [
+            self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True, **template)
+            for m, _, _ in batch
+        ]
         images = [img for _, imgs, _ in batch for img in imgs]
         videos = [vid for _, _, vids in batch for vid in vids]
-        extra: dict[str, Any] = {}
-        if videos:  # frames are already sampled; cap pixels per frame as qwen-vl-utils does
-            meta = video_metadata([len(v) for v in videos], self.video_fps)
-            extra.update(do_sample_frames=False, cap_pixels_per_frame=True, video_metadata=meta)
+        meta = None
+        if videos:
+            meta = [item for m, _, _ in batch for item in video_metadata_of(m)]
+            if not meta:
+                meta = video_metadata([len(v) for v in videos], self.video_fps)
+        extra = self.inputs.processor_kwargs(meta)
         return self.processor(
             text=texts,
             images=images or None,
@@ -90,7 +101,7 @@ class HFGenerator:
             out = self.model.generate(**inputs, **self.kwargs)
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return [Generation(text, g) for text, g in zip(texts, grids, strict=True)]
+        return [Generation(self.inputs.answer(text), g) for text, g in zip(texts, grids, strict=True)]
 
 
 def generate_kwargs(cfg: EvalConfig, tokenizer: Any, eos_token_id: Any) -> dict[str, Any]:

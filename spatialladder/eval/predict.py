@@ -18,7 +18,7 @@ from typing import Any
 from spatialladder.config.eval import EvalConfig
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
 from spatialladder.eval.inputs import VisionInputs
-from spatialladder.eval.messages import build_message, vision_inputs
+from spatialladder.eval.messages import build_message, resolve_protocol, vision_inputs
 from spatialladder.eval.sharding import collect_predictions, repair_tail, shard, shard_path
 from spatialladder.eval.video import FrameCache
 
@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def prediction_settings(cfg: EvalConfig) -> dict[str, Any]:
-    """Every setting that changes a prediction (model, prompt, inputs, backend, decoding), as JSON values."""
+    """Every setting that changes a prediction (model, prompt, inputs, backend, decoding), as JSON values, with the
+    input protocol's defaults filled in (``resolve_protocol``): a config that leaves them open and one that spells
+    out the same values predict alike."""
+    cfg = resolve_protocol(cfg)
     return {
         "model": cfg.model.model_dump(mode="json"),
         "prompt": cfg.prompt,
@@ -103,6 +106,7 @@ def predict_shard(
     ``generate`` (a loaded generator) is built from ``cfg`` when None and only if there is work.
     Returns ``(n_generated, n_reused)`` for this shard.
     """
+    cfg = resolve_protocol(cfg)
     out_dir = Path(cfg.output_dir)
     key = run_key(cfg)
     mine = shard(samples, rank, world_size, key=video_key)

@@ -24,7 +24,7 @@ from spatialladder.distributed import barrier
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
-from spatialladder.eval.messages import vision_inputs
+from spatialladder.eval.messages import resolve_protocol, vision_inputs
 from spatialladder.eval.predict import predict_shard, prediction_settings, run_key
 from spatialladder.eval.report import file_hashes, write_reports
 from spatialladder.eval.scoring import score_predictions
@@ -55,6 +55,7 @@ def select_subset(samples: Sequence[EvalSample], limit: int | None, seed: int) -
 def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict[str, Any]:
     """``results.json``'s ``settings``: what changes a prediction (hashed into ``run_key``), the input protocol in
     full, how the run was split and which benchmark files it scored."""
+    cfg = resolve_protocol(cfg)
     return {
         **prediction_settings(cfg),
         "input_protocol": vision_inputs(cfg).record(
@@ -62,6 +63,7 @@ def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict
             min_pixels=cfg.model.min_pixels,
             max_pixels=cfg.model.max_pixels,
             video_fps=cfg.video_fps,
+            max_new_tokens=cfg.resolved_max_new_tokens(),
         ),
         "batch_size": cfg.batch_size,
         "share_video_prefix": cfg.share_video_prefix,
@@ -75,11 +77,15 @@ def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict
 def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None = None) -> EvalResult:
     """Evaluate ``cfg.model`` on ``cfg.bench``; rerunning the same command resumes where it stopped.
 
+    Settings the config leaves open (``input_protocol``, ``frames``, ``generation.repetition_penalty``) take the
+    model family's protocol and its values first (``eval.messages.resolve_protocol``).
+
     Under ``accelerate launch`` / ``torchrun`` each process predicts its shard; the main process merges and
     scores. ``rank``/``world_size`` default to the launcher's environment (0 and 1 when run alone).
     """
     if rank is None or world_size is None:
         rank, world_size = dist_env()
+    cfg = resolve_protocol(cfg)  # the model family's protocol and its defaults, saved in config.resolved.yaml
     spec = get_benchmark(cfg.bench)
     out_dir = Path(cfg.output_dir)
     samples = select_subset(spec.load(Path(cfg.data_dir)), cfg.limit, cfg.seed)

@@ -5,10 +5,16 @@ model's own chat template with ``multi_modal_data`` (PIL images, and videos as `
 frames we already sampled). Greedy is ``SamplingParams(temperature=0)``. Same messages, frames and pixel budget as
 the ``hf`` backend, so only kernel numerics differ; predictions are not expected to be bit-identical across backends.
 It needs the ``vllm`` package and a CUDA GPU; without either it stops with a ConfigError saying so.
-vLLM does not return the vision grids it used; the grids recorded per prediction are the Qwen2.5-VL processor's
-``smart_resize`` of each input at the configured pixel bounds (``inputs.predicted_grid``), and under the official
-input protocol the frames qwen-vl-utils returns are uint8 (rounded once per video where its resize left fractions),
+vLLM does not return the vision grids it used; the grids recorded per prediction are the processor's resize rule
+for the family at the configured pixel bounds (``inputs.predicted_grid``), and under the official and lmms-eval
+input protocols the frames qwen-vl-utils returns are uint8 (rounded once per video where its resize left fractions),
 the only video form vLLM takes.
+
+Video time per family, as on the ``hf`` backend: Qwen2.5-VL's frames are declared at ``video_fps`` (its
+``second_per_grid_ts``); Qwen3-VL's and Qwen3.5's carry the file's own metadata (its fps, the indices sampled, its
+frame count), from which vLLM's processor writes the ``<t seconds>`` stamps; never resampled. The lmms-eval
+protocols add the chat-template arguments (Qwen3.5's ``enable_thinking``), ``do_resize=False`` to the engine's
+processor arguments instead of pixel bounds, and cut the think block from the answer (not run here: no vLLM).
 
 One encoding per video (``share_video_prefix``, on by default): the engine is built with
 ``enable_prefix_caching=True`` and ``predict_shard`` hands over a video's questions one batch after another. Every
@@ -32,6 +38,7 @@ from spatialladder.config.eval import EvalConfig
 from spatialladder.errors import ConfigError
 from spatialladder.eval.generation import Generation
 from spatialladder.eval.inputs import as_uint8_frames, predicted_grid
+from spatialladder.eval.messages import resolve_protocol, video_metadata_of, vision_inputs
 from spatialladder.media import vllm_video
 
 
@@ -82,13 +89,19 @@ class VLLMGenerator:
 
     def __init__(self, cfg: EvalConfig, *, max_images: int, video: bool):
         vllm = require_vllm()
-        from spatialladder.models.load import load_processor, resolve_source
+        from spatialladder.models.load import load_processor, model_family, resolve_source
 
         source = resolve_source(cfg.model.name_or_path)
-        self.processor = load_processor(source, cfg.model)
+        family = model_family(source)
+        cfg = resolve_protocol(cfg, family)
+        self.inputs = vision_inputs(cfg, family)
+        self.processor = load_processor(source, cfg.model, family)
         pixels = {k: v for k, v in (("min_pixels", cfg.model.min_pixels), ("max_pixels", cfg.model.max_pixels)) if v}
+        if self.inputs.lmms is not None:  # frames and images come sized by qwen-vl-utils (inputs.py)
+            pixels = {"do_resize": False}
         size = self.processor.image_processor.size
         self.bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
+        self.grid_rule = {"patch_size": family.patch_size, "resize": self.inputs.lmms is None}
         engine: dict[str, Any] = {"enable_prefix_caching": True} if cfg.share_video_prefix else {}
         placement, launcher_env = engine_placement()
         os.environ.update(launcher_env)  # read by vLLM's external launcher (trl sets the same three)
@@ -115,20 +128,36 @@ class VLLMGenerator:
         """One generation per triple; ``video_keys`` (each question's video) need nothing more here: the engine's
         prefix cache finds the shared blocks by hashing the prompt and the video."""
         requests, grids = [], []
+        template = self.inputs.template_kwargs
         for messages, images, videos in batch:
-            prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            prompt = self.processor.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, **template
+            )
             data: dict[str, Any] = {}
             if images:
                 data["image"] = images if len(images) > 1 else images[0]
             frames = [as_uint8_frames(v) for v in videos]  # build_message gives (T, H, W, 3) uint8 already
-            if frames:  # with the metadata vLLM 0.31's Qwen2.5-VL requires: the frames' fps, no resampling
-                data["video"] = vllm_video(frames[0], self.video_fps)
+            if frames:
+                data["video"] = self.video(frames[0], video_metadata_of(messages))
             requests.append({"prompt": prompt, "multi_modal_data": data} if data else {"prompt": prompt})
             grids.append(
                 {
-                    "image_grid_thw": [predicted_grid(im.height, im.width, None, **self.bounds) for im in images],
-                    "video_grid_thw": [predicted_grid(*f.shape[1:3], len(f), **self.bounds) for f in frames],
+                    "image_grid_thw": [
+                        predicted_grid(im.height, im.width, None, **self.bounds, **self.grid_rule) for im in images
+                    ],
+                    "video_grid_thw": [
+                        predicted_grid(*f.shape[1:3], len(f), **self.bounds, **self.grid_rule) for f in frames
+                    ],
                 }
             )
         outputs = self.llm.generate(requests, self.params, use_tqdm=False)
-        return [Generation(out.outputs[0].text, g) for out, g in zip(outputs, grids, strict=True)]
+        return [Generation(self.inputs.answer(out.outputs[0].text), g) for out, g in zip(outputs, grids, strict=True)]
+
+    def video(self, frames: Any, metadata: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        """One video with the metadata vLLM's Qwen processors require (``video_needs_metadata``), never resampled:
+        the file's own (fps, indices sampled, frame count) for the timestamp families, else the frames declared at
+        ``video_fps`` (Qwen2.5-VL's ``second_per_grid_ts``)."""
+        if not metadata:
+            return vllm_video(frames, self.video_fps)
+        (meta,) = metadata
+        return frames, {**meta, "duration": meta["total_num_frames"] / meta["fps"], "do_sample_frames": False}

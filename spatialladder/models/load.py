@@ -66,6 +66,20 @@ def check_model_type(source: str) -> ModelFamily:
     return family_for(config, f"model {source}")
 
 
+def base_source(source: str) -> str:
+    """The checkpoint whose weights load: ``source`` itself, or the base model a LoRA adapter folder names."""
+    adapter_file = Path(source) / "adapter_config.json"
+    if not adapter_file.is_file():
+        return source
+    return resolve_source(json.loads(adapter_file.read_text())["base_model_name_or_path"])
+
+
+def model_family(name_or_path: str) -> ModelFamily:
+    """The family of a checkpoint (or of a LoRA adapter's base model), read from its ``config.json`` without loading
+    weights: what a stage needs to know before it loads the model (e.g. eval's default input protocol)."""
+    return check_model_type(base_source(resolve_source(name_or_path)))
+
+
 def _torch_dtype(name: str) -> Any:
     import torch
 
@@ -136,10 +150,7 @@ def load_model_and_processor(settings: ModelSettings, *, for_training: bool = Fa
     source = resolve_source(settings.name_or_path)
     _check_attention(settings.attn_implementation)
     adapter_file = Path(source) / "adapter_config.json"
-    base = source
-    if adapter_file.is_file():
-        base = json.loads(adapter_file.read_text())["base_model_name_or_path"]
-        base = resolve_source(base)
+    base = base_source(source)
     family = check_model_type(base)
     try:
         model = AutoModelForImageTextToText.from_pretrained(

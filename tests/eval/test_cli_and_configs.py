@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 from spatialladder.cli import app
 from spatialladder.config.eval import EvalConfig, build_eval_config
 from spatialladder.eval import get_benchmark
+from spatialladder.eval.messages import resolve_protocol
+from spatialladder.models.families import family_named
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs" / "eval").glob("*.yaml")) + sorted((REPO / "configs" / "debug").glob("eval_*.yaml"))
@@ -32,8 +34,13 @@ def test_flags_and_overrides_layer_over_yaml():
 
 def test_defaults_are_the_official_eval_protocol():
     """official-spatialladder.md §6.1: 32 frames, 16..512 x 28x28 px, greedy with repetition_penalty 1.05,
-    max_new_tokens 128 (default) / 1024 (thinking); lmms-eval VSI-Bench: 16 tokens."""
-    cfg = build_eval_config(None, [], bench="vsibench", data="d")
+    max_new_tokens 128 (default) / 1024 (thinking); lmms-eval VSI-Bench: 16 tokens. The protocol, its frames and its
+    repetition penalty are left open in the config and filled from the model's family when the run starts: for
+    Qwen2.5-VL they are the official eval's (the values this config held as fixed defaults before)."""
+    unresolved = build_eval_config(None, [], bench="vsibench", data="d")
+    assert (unresolved.input_protocol, unresolved.frames, unresolved.generation.repetition_penalty) == (None,) * 3
+    cfg = resolve_protocol(unresolved, family_named("qwen2.5-vl"))
+    assert cfg.input_protocol == "official"
     assert (cfg.frames, cfg.model.min_pixels, cfg.model.max_pixels) == (32, 16 * 28 * 28, 512 * 28 * 28)
     assert (cfg.generation.do_sample, cfg.generation.repetition_penalty) == (False, 1.05)
     assert (cfg.prompt, cfg.resolved_max_new_tokens(), cfg.resolved_scoring()) == ("thinking", 1024, "spatialladder")

@@ -13,7 +13,7 @@ from spatialladder.config.eval import EvalConfig
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import EvalSample
 from spatialladder.eval.inputs import VisionInputs
-from spatialladder.eval.messages import build_message, vision_inputs
+from spatialladder.eval.messages import build_message, resolve_protocol, vision_inputs
 from spatialladder.eval.predict import plan_batches, predict_shard
 from spatialladder.eval.sharding import PREDICTIONS, merge_predictions
 from spatialladder.eval.shared_prefix import common_prefix_length, layout
@@ -68,7 +68,8 @@ def predict(model_dir: Path, data: Path, out: Path, **kw) -> tuple[dict[str, dic
 
     shutil.rmtree(out, ignore_errors=True)
     cfg = config(model_dir, data, out, **kw)
-    assert cfg.generation.repetition_penalty == 1.05  # the default, which looks at the prompt ids
+    # Qwen2.5-VL's protocol default, which looks at the prompt ids
+    assert resolve_protocol(cfg).generation.repetition_penalty == 1.05
     spec = get_benchmark("vsibench")
     generator = HFGenerator(cfg)
     predict_shard(cfg, spec, spec.load(data), generate=generator)

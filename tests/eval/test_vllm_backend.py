@@ -231,3 +231,53 @@ def test_a_rank_with_nothing_left_still_starts_its_engine_while_another_rank_has
         vllm_stand_in.calls.clear()
         assert predict_shard(cfg, spec, samples, rank=rank, world_size=2)[0] == 0
         assert vllm_stand_in.calls == []
+
+
+@pytest.mark.parametrize("family", ["qwen3-vl", "qwen3.5"])
+def test_vllm_gets_the_files_video_times_per_family(
+    tiny_family_dirs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, family: str
+):
+    """Qwen3-VL / Qwen3.5 under their lmms-eval protocols: each video goes with the file's own metadata (20 fps, the
+    indices qwen-vl-utils picks, the frame count), never resampled, the system turn and chat-template arguments of
+    the protocol, and the engine resizes nothing more; Qwen2.5-VL's ``video_fps`` path is the test above."""
+    import sys
+
+    import torch
+
+    from spatialladder.config.base import ModelSettings
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_vsibench
+
+    clip = solid_frames(50, size=(48, 64), seed=1)
+    data = write_vsibench(
+        [BenchItem("object_counting", "How many?", "2", "scene0001_00", clip)], tmp_path / "v", fps=20
+    )
+    (tmp_path / "standin" / "vllm").mkdir(parents=True)
+    (tmp_path / "standin" / "vllm" / "__init__.py").write_text(VLLM_STAND_IN)
+    monkeypatch.syspath_prepend(str(tmp_path / "standin"))
+    monkeypatch.delitem(sys.modules, "vllm", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    model = ModelSettings(name_or_path=str(tiny_family_dirs[family]), min_pixels=1024, max_pixels=16_384)
+    cfg = make_cfg(tiny_family_dirs[family], data, tmp_path / "out", backend="vllm", frames=8, model=model)
+    spec = get_benchmark("vsibench")
+    try:
+        import vllm
+
+        assert predict_shard(cfg, spec, spec.load(data)) == (1, 0)
+        (_, engine), (_, (request,)) = vllm.calls
+    finally:  # the stand-in must not outlive this test (other tests check that vllm is absent)
+        sys.modules.pop("vllm", None)
+    assert engine["mm_processor_kwargs"] == {"do_resize": False}
+    clip, meta = request["multi_modal_data"]["video"]
+    indices = {"qwen3-vl": [0, 7, 14, 21, 28, 35, 42, 49], "qwen3.5": [0, 16, 33, 49]}[family]  # 8 / 2 fps of 2.5 s
+    assert meta == {
+        "fps": 20.0,
+        "frames_indices": indices,
+        "total_num_frames": 50,
+        "duration": 2.5,
+        "do_sample_frames": False,
+    }
+    assert len(clip) == len(indices)
+    assert request["prompt"].startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+    assert request["prompt"].endswith("<think>\n" if family == "qwen3.5" else "<|im_start|>assistant\n")

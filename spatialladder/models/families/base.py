@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from spatialladder.models import boxes
 
+from spatialladder.vocab import InputProtocol
+
 BoxConvention = Literal["absolute", "relative1000"]
 """``absolute``: integer pixels of the image as the processor resized it (Qwen2.5-VL). ``relative1000``: integers in
 [0, 1000] of the image's width and height, whatever the resize (Qwen3-VL). The conversions: ``models/boxes.py``."""
@@ -32,8 +34,9 @@ class ModelFamily:
     """The vision patch side in pixels (14 or 16); a merged token covers ``merge_size`` × that."""
     box_convention: BoxConvention
     video_time: VideoTime
-    eval_protocol: str
-    """The name recorded in ``results.json``: how the benchmark's inputs reach this family (``eval/inputs.py``)."""
+    eval_protocol: InputProtocol
+    """How a benchmark reaches this family at evaluation (``eval/inputs.py``), the eval config's ``input_protocol``
+    when it sets none; its name and settings are recorded in ``results.json``."""
     merge_size: int = 2
     vision_tower: str = "model.visual"
     """Attribute path of the vision tower from the loaded model (frozen by ``model.freeze_vision_tower``)."""
