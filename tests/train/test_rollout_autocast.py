@@ -57,7 +57,7 @@ def bf16_trainer(grpo_cfg: Any, tiny_model_dir: Path, tiny_records: dict[str, Pa
         "model.dtype=bfloat16",
         "trainer.bf16=true",
         "trainer.max_steps=1",
-        "trainer.per_device_train_batch_size=4",
+        "prompts_per_step=1",
     )
     rows = [r for r in load_grpo_rows([tiny_records["spatial"]], video_frames=4).rows if r["data_type"] == "video"]
     loaded = load_model_and_processor(cfg.model, for_training=True)
