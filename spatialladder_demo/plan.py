@@ -44,6 +44,14 @@ class DemoPlan:
             data["family"] = self.family
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
+    def eval_overrides(self) -> dict[str, object]:
+        """What the demo's evaluations change for the family: its pixel budgets and, for the families whose own
+        protocol is lmms-eval's (native-resolution frames, 2 fps for Qwen3.5, 1,024 thinking tokens), the ``direct``
+        input protocol, so a CPU demo stays minutes long; ``spatialladder eval`` defaults to the family's protocol."""
+        if self.family == DEFAULT_FAMILY:
+            return {}
+        return {**self.pixel_overrides(), "input_protocol": "direct"}
+
     def pixel_overrides(self) -> dict[str, int]:
         """The demo configs' budgets (1-16 merged tokens of 28² px per image and frame) in the family's factor: none
         for Qwen2.5-VL (the configs as written), 1024-16,384 px for the factor-32 families."""

@@ -98,7 +98,7 @@ def evaluate_all(plan: DemoPlan) -> None:
                 f"prompt={prompt}",
                 f"seed={plan.seed}",
                 f"generation.max_new_tokens={tokens}",
-                *(f"{key}={value}" for key, value in plan.pixel_overrides().items()),
+                *(f"{key}={value}" for key, value in plan.eval_overrides().items()),
             ],
             bench=bench,
             model=str(plan.model_dir(model)),
