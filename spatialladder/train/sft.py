@@ -114,8 +114,10 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any) -> Any:
 
 
 def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config: Any = None) -> Any:
-    """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``, rows packed when
-    ``padding_free``, which needs the model's config for its mRoPE positions), as ``run_sft`` uses it."""
+    """The stage's collator (label mask per ``loss_on``, videos timed as the model's family tells time, at
+    ``data.video_fps`` or their capture times; rows packed when ``padding_free``, which needs the model's config for
+    its mRoPE positions), as ``run_sft`` uses it. Without ``model_config``: Qwen2.5-VL's video time."""
+    from spatialladder.models.families import family_for
     from spatialladder.train.collator import VisionSFTCollator, training_chat_template
 
     return VisionSFTCollator(
@@ -123,6 +125,7 @@ def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config:
         loss_on=cfg.loss_on,
         chat_template=training_chat_template(processor) if cfg.loss_on == "assistant" else None,
         video_fps=cfg.data.video_fps,
+        video_time=family_for(model_config).video_time if model_config is not None else "mrope",
         max_length=max_length,
         padding_free=cfg.padding_free,
         model_config=model_config,
