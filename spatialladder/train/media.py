@@ -96,7 +96,7 @@ def image_file_size(path: str | Path) -> tuple[int, int]:
 
 def log_frames_kept_whole(frame_counts: Iterable[int], num_frames: int | None, what: str) -> None:
     """Say how many video ``what`` (records, rows) show more than ``num_frames`` frames: the frame-dependent ones
-    :func:`shown_video_frames` kept whole (``frame_counts``: frames shown per video)."""
+    :func:`shown_video` kept whole (``frame_counts``: frames shown per video)."""
     whole = num_frames is not None and sum(n > num_frames for n in frame_counts)
     if whole:
         logger.info("%d frame-dependent video %s keep all their frames (data.frame_dependent: keep_all)", whole, what)
@@ -138,8 +138,3 @@ def shown_video(
         kept = listed
     times = record.capture_times(kept)
     return [record.image[i] for i in kept], None if times is None else CaptureTimes(*times)
-
-
-def shown_video_frames(record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str) -> list[str]:
-    """The frames :func:`shown_video` shows, without their times."""
-    return shown_video(record, num_frames, frame_dependent, where)[0]

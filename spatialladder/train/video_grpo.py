@@ -10,10 +10,11 @@ untouched):
 
 1. ``_generate_and_score_completions``: every row's images and ``video`` frames become parts of its user turn
    (vision before the text; the video after it with ``text_before_video=True``, the official order). Each row is
-   tokenised once, its frame list declared at ``video_fps`` (transformers 5 would assume 24 fps for a frame list,
-   squeezing Qwen2.5-VL's temporal positions 12-fold); its vision tensors — images *and* video — travel with the
-   batch under ``row_vision`` (a per-completion list, so trl's shuffling and splitting keep rows and tensors
-   together). ``_tokenize_prompts`` hands trl exactly these ids and tensors for the rollout, so generation and
+   tokenised once, its frames timed as the family tells time (``spatialladder.media``: Qwen2.5-VL's declared at
+   ``video_fps``, as transformers 5 would otherwise assume 24 fps and squeeze its temporal positions 12-fold;
+   Qwen3-VL's stamped with their capture times, never resampled); its vision tensors — images *and* video — travel
+   with the batch under ``row_vision`` (a per-completion list, so trl's shuffling and splitting keep rows and
+   tensors together). ``_tokenize_prompts`` hands trl exactly these ids and tensors for the rollout, so generation and
    every log-prob pass see the same inputs, and trl gets no image list to rebuild its image-only forward kwargs
    from (which also fail on a batch mixing rows with and without images). Reward functions then see the images
    inside ``prompts`` rather than as an ``images`` column.
@@ -49,9 +50,11 @@ Beyond the video tensors:
    expanded by the processor, which vLLM (0.31: ``Qwen2_5_VLMultiModalProcessor``) expands a second time (trl#6294).
    In a batch this class encodes itself, ``_generate_single_turn`` hands vLLM, for each row, the chat text's ids with
    one placeholder per image/video, the images and the video as ``(frames (T, H, W, 3) uint8, metadata)`` with the
-   same frames and ``fps`` the loss pass uses (vLLM hands the metadata to the same transformers processor, so
-   ``second_per_grid_ts`` agrees), and the processor's pixel budget as ``mm_processor_kwargs``; the ids expanded as
-   vLLM will expand them are checked to equal the loss pass's. Under vLLM, image-only batches take the same path:
+   same frames and metadata the loss pass gives the processor (vLLM hands the metadata to the same transformers
+   processor: Qwen2.5-VL's ``second_per_grid_ts`` and Qwen3-VL's stamps agree), and the processor's pixel budget as
+   ``mm_processor_kwargs``; the ids expanded as vLLM will expand them (per family, and for a Qwen3-VL / Qwen3.5
+   video per vLLM version, vllm-project/vllm#46817) are checked to equal the loss pass's, before the request goes
+   and again against the prompt vLLM reports. Under vLLM, image-only batches take the same path:
    trl's own request would carry the expanded ids (one image's ``<|image_pad|>`` run, whose first token vLLM
    expands again, so the prompt reaching the model holds the image twice over) and no pixel budget (vLLM would
    resize with the model folder's default, not ``model.max_pixels``). Text-only batches and every batch under

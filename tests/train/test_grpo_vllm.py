@@ -439,11 +439,7 @@ def test_each_familys_rollout_prompt_is_the_loss_pass_prompt_once_vllm_expands_i
         for key in ("pixel_values_videos", "video_grid_thw"):
             assert torch.equal(vllm[key], hf[key]) and torch.equal(loss_row[key], hf[key]), key
         _, meta = request["multi_modal_data"]["video"]
-        assert (meta["fps"], meta["frames_indices"], meta["do_sample_frames"]) == (
-            told["fps"],
-            told["frames_indices"],
-            False,
-        )
+        assert meta == {**told, "duration": told["total_num_frames"] / told["fps"], "do_sample_frames": False}
         text = tokenizer.decode(request["prompt_token_ids"])
         expanded = tokenizer.decode(vllm["expanded_ids"])
         if not qwen3:
