@@ -6,11 +6,14 @@ Two modes, because two kinds of file meet here:
 - **strict** (``GroundingRecord``, ``SpatialRecord``, ``ColdStartRecord`` with :func:`read_records`): what
   build-data writes. Every field, exact types, nothing extra. Official fields come first and keep their official
   names and types, so tools that read the released files read ours; our extra fields (``scene_id``,
-  ``vsi_question_type``, ``modality``, ``frame_indices``, ``image_size``, ``generator``) follow.
+  ``vsi_question_type``, ``modality``, ``frame_indices``, ``fps``, ``image_size``, ``generator``) follow.
+  ``frame_indices`` (each listed image's index in the scene's video) and ``fps`` (that video's frame rate, the
+  scene's clock) give every frame its capture time, ``frame_indices[i] / fps``: the time a Qwen3-VL prompt stamps.
 - **lenient** (``TrainingRecord`` with :func:`read_training_records`): what the trainers accept, the released
   files as they are and ours alike. The kind is read off the keys; ``image`` may be one path or a list;
   ``data_type`` may be missing (one image: single image, more: multi-view), spelt as an alias, or given as
-  ``modality``; ``options`` may be null or ``[]``; answers are read as text; extra fields are ignored.
+  ``modality``; ``options`` may be null or ``[]``; answers are read as text; ``frame_indices`` and ``fps`` are
+  read when present (the released files have neither); other extra fields are ignored.
 
 Image paths are relative to ``<out>/images`` (the official ``--image_folders`` root). Every error is one line
 naming the file and line (``where``) and the key at fault.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -67,6 +70,7 @@ class GroundingRecord(_Record):
     vsi_question_type: Literal["localization"] = "localization"
     modality: Literal["localization"] = "localization"
     frame_indices: list[int]
+    fps: float = Field(gt=0)  # frame rate of the scene's video the indices count in
     image_size: list[int] | None = Field(None, min_length=2, max_length=2)  # [width, height] of the stored image
     generator: str
 
@@ -85,6 +89,7 @@ class SpatialRecord(_Record):
     vsi_question_type: str
     modality: Modality
     frame_indices: list[int]
+    fps: float = Field(gt=0)
     image_size: list[int] | None = Field(None, min_length=2, max_length=2)
     generator: str
 
@@ -103,6 +108,7 @@ class ColdStartRecord(_Record):
     answer: str
     modality: Modality
     frame_indices: list[int]
+    fps: float = Field(gt=0)
     image_size: list[int] | None = Field(None, min_length=2, max_length=2)
     generator: str
 
@@ -180,7 +186,9 @@ class TrainingRecord(_Record):
 
     ``boxes`` are a grounding record's answer items as stored (each has ``bbox_2d`` and ``label``; other keys are
     kept, since the official stage-1 target serialises whole items); ``answer`` is a spatial record's answer as
-    text. ``image_size`` is the (W, H) frame a grounding record's boxes are in, when it says so.
+    text. ``image_size`` is the (W, H) frame a grounding record's boxes are in, when it says so. ``frame_indices``
+    (one per listed image) and ``fps`` say when each image was captured in its source video, when the record says so
+    (:meth:`capture_times`).
     """
 
     kind: RecordKind
@@ -196,6 +204,8 @@ class TrainingRecord(_Record):
     vsi_question_type: str | None = None
     image_size: tuple[int, int] | None = None
     question_id: str = ""
+    frame_indices: tuple[int, ...] | None = None
+    fps: float | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any], where: str) -> TrainingRecord:
@@ -209,6 +219,8 @@ class TrainingRecord(_Record):
             "question_type": _text_or_none(raw.get("question_type")),
             "vsi_question_type": _text_or_none(raw.get("vsi_question_type")),
             "question_id": str(raw.get("question_id", "")),
+            "frame_indices": _frame_indices(raw, len(image), where),
+            "fps": _fps(raw, where),
         }
         if "question" in raw:
             fields["question"] = str(raw["question"])
@@ -226,6 +238,12 @@ class TrainingRecord(_Record):
     def answer_kind(self) -> VsiAnswerKind:
         """``mca`` when the record lists options, else ``na`` (the released files carry no answer-kind field)."""
         return answer_kind_of_options(self.options)
+
+    def capture_times(self, positions: Sequence[int]) -> tuple[tuple[int, ...], float] | None:
+        """(frame indices, fps) of the listed images at ``positions``, or None when the record lacks either."""
+        if self.frame_indices is None or self.fps is None:
+            return None
+        return tuple(self.frame_indices[p] for p in positions), self.fps
 
     @property
     def frame_dependent(self) -> bool:
@@ -287,6 +305,33 @@ def _options(rec: dict[str, Any], where: str) -> tuple[str, ...] | None:
     if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
         raise DataFormatError(f"{where}: options must be a list of strings or null (got {options!r:.80})")
     return tuple(options) if options else None
+
+
+def _frame_indices(rec: dict[str, Any], n_images: int, where: str) -> tuple[int, ...] | None:
+    """``frame_indices`` as a tuple, one per listed image; missing, null or ``[]`` (a record pointing at a video
+    file) is None."""
+    indices = rec.get("frame_indices") or None
+    if indices is None:
+        return None
+    if not (
+        isinstance(indices, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices)
+    ):
+        raise DataFormatError(f"{where}: frame_indices must be a list of frame numbers ≥ 0 (got {indices!r:.80})")
+    if len(indices) != n_images:
+        raise DataFormatError(
+            f"{where}: frame_indices has {len(indices)} entries for {n_images} images (one per image)"
+        )
+    return tuple(indices)
+
+
+def _fps(rec: dict[str, Any], where: str) -> float | None:
+    """``fps``, the frame rate ``frame_indices`` count in; None when absent."""
+    fps = rec.get("fps")
+    if fps is None:
+        return None
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
+        raise DataFormatError(f"{where}: fps must be a positive number of frames per second (got {fps!r})")
+    return float(fps)
 
 
 def _boxes(rec: dict[str, Any], where: str) -> tuple[dict[str, Any], ...]:

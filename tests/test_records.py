@@ -118,3 +118,31 @@ def test_strict_mode_refuses_official_lines_that_lack_our_fields(tmp_path: Path)
     assert [r.kind for _, r in read_training_records(file)] == ["spatial"]
     with pytest.raises(DataFormatError, match=r":1: not a GroundingRecord: .*scene_id: Field required"):
         read_records(write_lines(tmp_path / "g.jsonl", [OFFICIAL["grounding"]]), GroundingRecord)
+
+
+def test_capture_times_are_read_when_a_record_gives_them() -> None:
+    """Ours say when each frame was captured (index in the scene's video + its rate); the released files do not,
+    and a record pointing at a video file lists no indices."""
+    ours = TrainingRecord.parse({**OFFICIAL["spatial"], "frame_indices": [0, 24], "fps": 24}, "r")
+    assert (ours.frame_indices, ours.fps) == ((0, 24), 24.0)
+    assert ours.capture_times([1]) == ((24,), 24.0)
+    released = TrainingRecord.parse(OFFICIAL["spatial"], "r")
+    assert (released.frame_indices, released.fps, released.capture_times([0, 1])) == (None, None, None)
+    video_file = {**OFFICIAL["spatial"], "image": ["scannet/scene0000_00.mp4"], "frame_indices": [], "fps": 24.0}
+    assert TrainingRecord.parse(video_file, "r").capture_times([0]) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"frame_indices": [0]}, "r: frame_indices has 1 entries for 2 images (one per image)"),
+        ({"frame_indices": [0, -1]}, "r: frame_indices must be a list of frame numbers ≥ 0 (got [0, -1])"),
+        ({"frame_indices": "0,24"}, "r: frame_indices must be a list of frame numbers ≥ 0 (got '0,24')"),
+        ({"fps": 0}, "r: fps must be a positive number of frames per second (got 0)"),
+        ({"fps": "30"}, "r: fps must be a positive number of frames per second (got '30')"),
+    ],
+)
+def test_capture_times_that_cannot_be_true_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(DataFormatError) as err:
+        TrainingRecord.parse({**OFFICIAL["spatial"], **change}, "r")
+    assert str(err.value) == message

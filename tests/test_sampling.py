@@ -34,10 +34,11 @@ def test_every_former_sampler_picks_the_same_frames(tmp_path) -> None:
     """build-data's frame choice and video records, the trainers' data.video_frames and eval's video decoding."""
     from spatialladder.data.modalities import uniform_frames
     from spatialladder.eval.video import frame_indices
+    from spatialladder.media import CaptureTimes
     from spatialladder.records import TrainingRecord
     from spatialladder.scannet.frames import choose_frames
     from spatialladder.scannet.types import FrameInfo
-    from spatialladder.train.media import shown_video_frames
+    from spatialladder.train.media import shown_video
 
     assert (choose_frames(np.arange(100, 132), "uniform", 16) - 100).tolist() == FLOOR_16_OF_32
     frames = tuple(FrameInfo(i, i / 24, None, (64, 48)) for i in range(32))
@@ -45,6 +46,9 @@ def test_every_former_sampler_picks_the_same_frames(tmp_path) -> None:
     assert frame_indices(32, 16) == FLOOR_16_OF_32
     record = TrainingRecord.parse(
         {"question": "How many chairs?", "answer": "2", "image": [f"{i}.jpg" for i in range(32)],
-         "question_type": "object count", "data_type": "video"}, "r"
+         "question_type": "object count", "data_type": "video", "frame_indices": [10 * i for i in range(32)],
+         "fps": 24}, "r"
     )  # fmt: skip
-    assert shown_video_frames(record, 16, "error", "r") == [f"{i}.jpg" for i in FLOOR_16_OF_32]
+    shown, times = shown_video(record, 16, "error", "r")
+    assert shown == [f"{i}.jpg" for i in FLOOR_16_OF_32]
+    assert times == CaptureTimes(tuple(10 * i for i in FLOOR_16_OF_32), 24.0)  # the shown frames' own indices

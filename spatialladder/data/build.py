@@ -74,10 +74,14 @@ class BuildResult:
         return {s: o.reason for s, o in self.scenes.items() if o.status == "failed"}
 
 
+RECORD_LAYOUT = 2
+"""The records' field set, in the shard fingerprint: a shard of another layout (1: before ``fps``) is rebuilt."""
+
+
 def fingerprint(cfg: DataConfig, scene_id: str, quotas: dict[str, int]) -> str:
     """Hash of everything that shapes a scene's shard (not paths, worker count or output format)."""
     settings = cfg.model_dump(mode="json", exclude={"workers", "out_dir", "format", "scannet_root", "scenes_file"})
-    blob = json.dumps([__version__, settings, scene_id, quotas], sort_keys=True)
+    blob = json.dumps([__version__, RECORD_LAYOUT, settings, scene_id, quotas], sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

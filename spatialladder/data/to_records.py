@@ -25,7 +25,8 @@ def scale_box(box: tuple[float, float, float, float], original: tuple[int, int],
 
 
 def draft_record(scene: SceneMeta, draft: Draft, sizes: dict[int, tuple[int, int]]) -> tuple[str, dict[str, Any]]:
-    """("grounding" | "spatial", record without ``question_id``) for one draft."""
+    """("grounding" | "spatial", record without ``question_id``) for one draft. ``fps`` is the scene's clock
+    (``scannet.fps`` for a scan; a meta-info file's rate for ``--from-meta``), the rate ``frame_indices`` count in."""
     item = draft.item
     indices = [f.frame_index for f in draft.frames]
     if indices:
@@ -43,13 +44,13 @@ def draft_record(scene: SceneMeta, draft: Draft, sizes: dict[int, tuple[int, int
         return "grounding", {
             "question": item.question, "answer": answer, "image": image, "data_type": "single_image",
             "scene_id": scene.scene_id, "vsi_question_type": "localization", "modality": "localization",
-            "frame_indices": indices, "image_size": image_size, "generator": item.question_type,
+            "frame_indices": indices, "fps": scene.fps, "image_size": image_size, "generator": item.question_type,
         }  # fmt: skip
     return "spatial", {
         "question": item.question, "options": list(item.options) if item.options else None, "answer": item.answer,
         "image": image, "question_type": SPLD_QUESTION_TYPES[item.question_type], "data_type": draft.modality,
         "scene_id": scene.scene_id, "vsi_question_type": item.question_type, "modality": draft.modality,
-        "frame_indices": indices, "image_size": image_size, "generator": item.question_type,
+        "frame_indices": indices, "fps": scene.fps, "image_size": image_size, "generator": item.question_type,
     }  # fmt: skip
 
 
@@ -77,6 +78,7 @@ def coldstart_records(
                 "answer": item.answer,
                 "modality": record["modality"],
                 "frame_indices": record["frame_indices"],
+                "fps": record["fps"],
                 "image_size": record["image_size"],
                 "generator": item.question_type,
             }  # fmt: skip

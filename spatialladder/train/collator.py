@@ -6,13 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spatialladder.errors import ModelLoadError
-from spatialladder.media import video_metadata
+from spatialladder.media import video_parts, video_processor_kwargs
 
 
 @dataclass
 class VisionSFTCollator:
     """Rows → model inputs and labels, through the processor's chat template (trl's collator plus what it lacks:
-    the video frame rate, and the official ``loss_on: all`` masking).
+    the videos' times, and the official ``loss_on: all`` masking).
+
+    Videos: ``video_time`` is the family's (``ModelFamily.video_time``). ``mrope`` (Qwen2.5-VL): frames declared at
+    ``video_fps``, indices 0..n-1, as ever. ``timestamps`` (Qwen3-VL, Qwen3.5): frames stamped with the capture times
+    their video part carries, never resampled (``spatialladder.media.video_processor_kwargs``).
 
     ``assistant``: only assistant tokens (text + ``<|im_end|>``) are supervised, via the template's
     ``{% generation %}`` markers, so no vision token ever is. ``all``: everything except padding (and any
@@ -27,6 +31,7 @@ class VisionSFTCollator:
     loss_on: str = "assistant"
     chat_template: str | None = None
     video_fps: float = 2.0
+    video_time: str = "mrope"
     max_length: int | None = None
     padding_free: bool = False
     model_config: Any = None
@@ -48,10 +53,9 @@ class VisionSFTCollator:
         from trl.data_utils import prepare_multimodal_messages
 
         conversations = [prepare_multimodal_messages(ex["messages"], images=ex["images"]) for ex in examples]
-        frames = [p["video"] for conv in conversations for m in conv for p in m["content"] if p["type"] == "video"]
+        parts = [part for conv in conversations for part in video_parts(conv)]
         kwargs: dict[str, Any] = {"padding": True, "padding_side": "right", "add_special_tokens": False}
-        if frames:
-            kwargs.update(video_metadata=video_metadata([len(f) for f in frames], self.video_fps))
+        kwargs.update(video_processor_kwargs(self.video_time, parts, self.video_fps))
         if self.max_length is not None:
             kwargs.update(truncation=True, max_length=self.max_length)
         assistant_only = self.loss_on == "assistant"

@@ -215,6 +215,7 @@ def run_grpo(
         frame_dependent=cfg.data.frame_dependent,
         max_samples=cfg.data.max_samples,
         shuffle_seed=cfg.data.shuffle_seed,
+        video_fps=cfg.data.video_fps,
     )
     counts = {t: data.count(t) for t in DATA_TYPES}
     logger.info("GRPO rows: %s (skipped %s)", counts, dict(data.skipped))

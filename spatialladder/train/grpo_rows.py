@@ -7,6 +7,8 @@ A row carries:
   ``prompt_fidelity: official``, the official trainer's order);
 - ``images``: image paths for ``single_image``/``multi_view`` rows, ``[]`` otherwise (trl's native column);
 - ``video``: frame paths for ``video`` rows, ``[]`` otherwise;
+- ``frame_indices``, ``capture_fps``: when the shown frames were captured (``spatialladder.media.CaptureTimes``),
+  ``[]`` / None for images and for records that do not say (the released files);
 - ``solution``, ``answer_kind`` (what the rewards read), plus ``question_type``, ``data_type``, ``question_id``
   (every column reaches the reward functions as a keyword argument).
 
@@ -23,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.media import CaptureTimes
 from spatialladder.prompts import grpo_user_text
 from spatialladder.records import TrainingRecord, read_training_records
-from spatialladder.train.media import log_frames_kept_whole, resolve_image_root, resolve_media, shown_video_frames
+from spatialladder.train.media import (
+    log_frames_kept_whole,
+    log_missing_capture_times,
+    resolve_image_root,
+    resolve_media,
+    shown_video,
+)
 from spatialladder.vocab import OFFICIAL_SPLD_ANSWER_KINDS, PromptFidelity
 
 
@@ -72,9 +81,9 @@ def record_to_row(
         raise DataFormatError(f"{where}: stage 3 needs spatial records (question, answer, options, question_type)")
     if record.question_type is None:
         raise DataFormatError(f"{where}: missing key 'question_type'")
-    images = list(record.image)
+    images, times = list(record.image), None
     if record.data_type == "video":
-        images = shown_video_frames(record, video_frames, frame_dependent, where)
+        images, times = shown_video(record, video_frames, frame_dependent, where)
         if len(images) < 2:
             raise DataFormatError(f"{where}: a video record needs at least 2 frames (got {len(images)})")
     files = [str(p) for p in resolve_media(images, image_root, where)]
@@ -84,6 +93,8 @@ def record_to_row(
         "prompt": [{"role": "user", "content": grpo_user_text(question, record.options, kind, fidelity=fidelity)}],
         "images": [] if record.data_type == "video" else files,
         "video": files if record.data_type == "video" else [],
+        "frame_indices": list(times.frame_indices) if times is not None else [],
+        "capture_fps": times.fps if times is not None else None,
         "solution": str(record.answer),
         "answer_kind": kind,
         "question_type": record.question_type,
@@ -101,10 +112,12 @@ def load_grpo_rows(
     frame_dependent: str = "keep_all",
     max_samples: int | None = None,
     shuffle_seed: int = 42,
+    video_fps: float = 2.0,
 ) -> GRPORows:
     """Rows from spatial JSONL files; relative image paths resolve as in SFT (``image_root``, else
     ``<file folder>/images``, else the file's folder). ``max_samples`` keeps a seeded random subset, in file order.
-    ``video_frames``/``frame_dependent``: as the stage config's ``data`` fields (every listed frame by default)."""
+    ``video_frames``/``frame_dependent``: as the stage config's ``data`` fields (every listed frame by default);
+    ``video_fps`` only names the rate the log gives rows without capture times."""
     out = GRPORows(rows=[])
     for file in files:
         root = resolve_image_root(file, image_root)
@@ -115,12 +128,21 @@ def load_grpo_rows(
             out.rows.append(row)
     if not out.rows:
         raise DataFormatError(f"data.files {list(map(str, files))}: no records")
-    log_frames_kept_whole((len(r["video"]) for r in out.rows if r.get("video")), video_frames, "rows")
+    videos = [r for r in out.rows if r.get("video")]
+    log_frames_kept_whole((len(r["video"]) for r in videos), video_frames, "rows")
+    log_missing_capture_times((row_capture_times(r) for r in videos), video_fps, "rows")
     if max_samples is not None and len(out.rows) > max_samples:
         keep = sorted(random.Random(shuffle_seed).sample(range(len(out.rows)), max_samples))
         out.skipped["beyond data.max_samples"] += len(out.rows) - max_samples
         out.rows = [out.rows[i] for i in keep]
     return out
+
+
+def row_capture_times(row: dict[str, Any]) -> CaptureTimes | None:
+    """The capture times of a row's video (``frame_indices`` + ``capture_fps``), or None."""
+    if not row.get("frame_indices") or row.get("capture_fps") is None:
+        return None
+    return CaptureTimes(tuple(int(i) for i in row["frame_indices"]), float(row["capture_fps"]))
 
 
 def rows_to_dataset(rows: Sequence[dict[str, Any]]) -> Any:
@@ -132,6 +154,8 @@ def rows_to_dataset(rows: Sequence[dict[str, Any]]) -> Any:
             "prompt": [{"role": Value("string"), "content": Value("string")}],
             "images": Sequence(Image()),
             "video": Sequence(Image()),
+            "frame_indices": Sequence(Value("int64")),
+            "capture_fps": Value("float64"),
             **{k: Value("string") for k in ("solution", "answer_kind", "question_type", "data_type", "question_id")},
         }
     )

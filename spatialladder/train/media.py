@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.media import CaptureTimes
 from spatialladder.records import TrainingRecord
 from spatialladder.sampling import uniform_sample
 
@@ -95,28 +96,45 @@ def image_file_size(path: str | Path) -> tuple[int, int]:
 
 def log_frames_kept_whole(frame_counts: Iterable[int], num_frames: int | None, what: str) -> None:
     """Say how many video ``what`` (records, rows) show more than ``num_frames`` frames: the frame-dependent ones
-    :func:`shown_video_frames` kept whole (``frame_counts``: frames shown per video)."""
+    :func:`shown_video` kept whole (``frame_counts``: frames shown per video)."""
     whole = num_frames is not None and sum(n > num_frames for n in frame_counts)
     if whole:
         logger.info("%d frame-dependent video %s keep all their frames (data.frame_dependent: keep_all)", whole, what)
 
 
-def shown_video_frames(record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str) -> list[str]:
+def log_missing_capture_times(times: Iterable[CaptureTimes | None], video_fps: float, what: str) -> None:
+    """Say how many video ``what`` (records, rows) carry no capture times (``frame_indices`` + ``fps``: the released
+    files), so Qwen3-VL / Qwen3.5 stamp their frames as qwen-vl-utils stamps a frame list (``spatialladder.media``)."""
+    missing = sum(t is None for t in times)
+    if missing:
+        logger.info(
+            "%d video %s carry no capture times (frame_indices + fps): Qwen3-VL / Qwen3.5 stamp their frames as "
+            "0..n-1 at data.video_fps %g, as qwen-vl-utils does for a frame list",
+            missing,
+            what,
+            video_fps,
+        )
+
+
+def shown_video(
+    record: TrainingRecord, num_frames: int | None, frame_dependent: str, where: str
+) -> tuple[list[str], CaptureTimes | None]:
     """The frames a trainer shows for a video record: ``num_frames`` uniform over the listed ones (None = all),
-    by the one sampler (``spatialladder.sampling``).
+    by the one sampler (``spatialladder.sampling``), and their capture times (None when the record has none).
 
     A frame-dependent record (``TrainingRecord.frame_dependent``) that this would subsample keeps every listed
     frame (``frame_dependent: keep_all``), or is refused with an error naming ``where`` (``error``), so the SFT
     target and the GRPO reward never hold an answer computed on frames the model was not shown.
     """
-    paths = list(record.image)
-    kept = uniform_sample(paths, num_frames)
-    if len(kept) == len(paths) or not record.frame_dependent:
-        return kept
-    if frame_dependent == "keep_all":
-        return paths
-    raise DataFormatError(
-        f"{where}: a {record.question_type or 'appearance order'!r} answer is computed from all {len(paths)} "
-        f"listed frames, but data.video_frames: {num_frames} would show {len(kept)}; set data.video_frames: null "
-        "(every listed frame) or data.frame_dependent: keep_all"
-    )
+    listed = list(range(len(record.image)))
+    kept = uniform_sample(listed, num_frames)
+    if len(kept) != len(listed) and record.frame_dependent:
+        if frame_dependent != "keep_all":
+            raise DataFormatError(
+                f"{where}: a {record.question_type or 'appearance order'!r} answer is computed from all "
+                f"{len(listed)} listed frames, but data.video_frames: {num_frames} would show {len(kept)}; set "
+                "data.video_frames: null (every listed frame) or data.frame_dependent: keep_all"
+            )
+        kept = listed
+    times = record.capture_times(kept)
+    return [record.image[i] for i in kept], None if times is None else CaptureTimes(*times)

@@ -124,9 +124,11 @@ def sft_rows(cfg: Any, samples: list[Any], processor: Any, family: Any = None) -
 
 
 def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config: Any = None, family: Any = None) -> Any:
-    """The stage's collator (label mask per ``loss_on``, videos at ``data.video_fps``, rows packed when
-    ``padding_free``, which needs the model's config for its mRoPE positions), as ``run_sft`` uses it; ``family``
-    places the supervised tokens after a think block the generation prompt supplies (Qwen3.5)."""
+    """The stage's collator (label mask per ``loss_on``, videos timed as the model's family tells time, at
+    ``data.video_fps`` or their capture times; rows packed when ``padding_free``, which needs the model's config for
+    its mRoPE positions), as ``run_sft`` uses it; ``family`` (else the one of ``model_config``, else Qwen2.5-VL's)
+    also places the supervised tokens after a think block the generation prompt supplies (Qwen3.5)."""
+    from spatialladder.models.families import family_for
     from spatialladder.train.collator import VisionSFTCollator, training_chat_template
 
     return VisionSFTCollator(
@@ -134,6 +136,7 @@ def sft_collator(cfg: Any, processor: Any, max_length: int | None, model_config:
         loss_on=cfg.loss_on,
         chat_template=training_chat_template(processor, family) if cfg.loss_on == "assistant" else None,
         video_fps=cfg.data.video_fps,
+        video_time=(family or family_for(model_config or {"model_type": "qwen2_5_vl"})).video_time,
         max_length=max_length,
         padding_free=cfg.padding_free,
         model_config=model_config,

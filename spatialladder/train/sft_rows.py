@@ -10,7 +10,8 @@ Row format (trl's own VLM format, so a plain ``trl.SFTTrainer`` can train on the
                   {"role": "user", "content": [{"type": "image"}, ..., {"type": "text", "text": USER}]},
                   {"role": "assistant", "content": [{"type": "text", "text": TARGET}]}],
      "images": [PIL.Image, ...]}                                   # one per {"type": "image"} placeholder
-    # video records: one {"type": "video", "video": [PIL frame, ...]} item instead, and "images": []
+    # video records: one {"type": "video", "video": [PIL frame, ...]} item instead, and "images": []; a record that
+    # says when its frames were captured (frame_indices + fps) has them on the item too (spatialladder.media)
     # Qwen3.5 (a template that thinks): the assistant turn also carries "reasoning_content": ""
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.media import CaptureTimes
 from spatialladder.models.families import ModelFamily, qwen2_5_vl
 from spatialladder.records import TrainingRecord, read_jsonl
 from spatialladder.train.boxes import OFFICIAL_SCANNET_FRAME, localization_target
@@ -30,10 +32,11 @@ from spatialladder.train.media import (
     load_image,
     load_video_frames,
     log_frames_kept_whole,
+    log_missing_capture_times,
     official_pre_resize,
     resolve_image_root,
     resolve_media,
-    shown_video_frames,
+    shown_video,
 )
 from spatialladder.vocab import RECORD_KIND_OF_STAGE
 
@@ -51,6 +54,8 @@ class SFTSample:
     target: str = ""
     boxes: tuple[dict[str, Any], ...] = ()
     box_frame: tuple[int, int] | None = None
+    times: CaptureTimes | None = None
+    """When a video's frames were captured (``train.media.shown_video``); None for images and records without."""
 
 
 def sft_sample(record: TrainingRecord, stage: str, root: Path, data: Any, fidelity: str, where: str) -> SFTSample:
@@ -60,9 +65,9 @@ def sft_sample(record: TrainingRecord, stage: str, root: Path, data: Any, fideli
     expected = RECORD_KIND_OF_STAGE[stage]
     if record.kind != expected:
         raise DataFormatError(f"{where}: a {record.kind} record in the {stage} stage's data (expected {expected})")
-    images = list(record.image)
+    images, times = list(record.image), None
     if record.data_type == "video":
-        images = shown_video_frames(record, data.video_frames, data.frame_dependent, where)
+        images, times = shown_video(record, data.video_frames, data.frame_dependent, where)
     media = resolve_media(images, root, where)
     if record.kind == "grounding":
         user = prompts.sft_user_text(1, str(record.question), fidelity=fidelity)
@@ -70,12 +75,12 @@ def sft_sample(record: TrainingRecord, stage: str, root: Path, data: Any, fideli
         return SFTSample(where, record.data_type, media[:1], user, boxes=record.boxes, box_frame=frame)
     if record.kind == "spatial":
         user = prompts.sft_user_text(2, str(record.question), record.options, record.answer_kind, fidelity=fidelity)
-        return SFTSample(where, record.data_type, media, user, target=str(record.answer))
+        return SFTSample(where, record.data_type, media, user, target=str(record.answer), times=times)
     if fidelity == "fixed" and record.question is not None:
         user = prompts.sft_user_text("cs", record.question, record.options, record.answer_kind, fidelity=fidelity)
     else:
         user = str(record.prompt)
-    return SFTSample(where, record.data_type, media, user, target=str(record.solution))
+    return SFTSample(where, record.data_type, media, user, target=str(record.solution), times=times)
 
 
 def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
@@ -96,8 +101,9 @@ def load_samples(cfg: Any) -> tuple[list[SFTSample], Counter]:
         raise DataFormatError(f"data.files {cfg.data.files}: no records")
     counts = Counter(s.data_type for s in samples)
     logger.info("%s: %d samples (%s); skipped %s", cfg.stage, len(samples), dict(counts), dict(skipped) or "none")
-    videos = (len(s.media) for s in samples if s.data_type == "video")
-    log_frames_kept_whole(videos, cfg.data.video_frames, "records")
+    videos = [s for s in samples if s.data_type == "video"]
+    log_frames_kept_whole((len(s.media) for s in videos), cfg.data.video_frames, "records")
+    log_missing_capture_times((s.times for s in videos), cfg.data.video_fps, "records")
     return samples, skipped
 
 
@@ -133,7 +139,8 @@ class SFTRows:
     def row(self, index: int) -> dict[str, Any]:
         s = self.samples[index]
         if s.data_type == "video":
-            vision = [{"type": "video", "video": load_video_frames(s.media)}]  # frames chosen by sft_sample
+            times = s.times.part_keys() if s.times is not None else {}
+            vision = [{"type": "video", "video": load_video_frames(s.media), **times}]  # frames chosen by sft_sample
             images: list[Any] = []
         else:
             images = [load_image(p) for p in s.media]

@@ -10,10 +10,11 @@ untouched):
 
 1. ``_generate_and_score_completions``: every row's images and ``video`` frames become parts of its user turn
    (vision before the text; the video after it with ``text_before_video=True``, the official order). Each row is
-   tokenised once, its frame list declared at ``video_fps`` (transformers 5 would assume 24 fps for a frame list,
-   squeezing Qwen2.5-VL's temporal positions 12-fold); its vision tensors — images *and* video — travel with the
-   batch under ``row_vision`` (a per-completion list, so trl's shuffling and splitting keep rows and tensors
-   together). ``_tokenize_prompts`` hands trl exactly these ids and tensors for the rollout, so generation and
+   tokenised once, its frames timed as the family tells time (``spatialladder.media``: Qwen2.5-VL's declared at
+   ``video_fps``, as transformers 5 would otherwise assume 24 fps and squeeze its temporal positions 12-fold;
+   Qwen3-VL's stamped with their capture times, never resampled); its vision tensors — images *and* video — travel
+   with the batch under ``row_vision`` (a per-completion list, so trl's shuffling and splitting keep rows and
+   tensors together). ``_tokenize_prompts`` hands trl exactly these ids and tensors for the rollout, so generation and
    every log-prob pass see the same inputs, and trl gets no image list to rebuild its image-only forward kwargs
    from (which also fail on a batch mixing rows with and without images). Reward functions then see the images
    inside ``prompts`` rather than as an ``images`` column.
@@ -52,9 +53,11 @@ Beyond the video tensors:
    expanded by the processor, which vLLM (0.31: ``Qwen2_5_VLMultiModalProcessor``) expands a second time (trl#6294).
    In a batch this class encodes itself, ``_generate_single_turn`` hands vLLM, for each row, the chat text's ids with
    one placeholder per image/video, the images and the video as ``(frames (T, H, W, 3) uint8, metadata)`` with the
-   same frames and ``fps`` the loss pass uses (vLLM hands the metadata to the same transformers processor, so
-   ``second_per_grid_ts`` agrees), and the processor's pixel budget as ``mm_processor_kwargs``; the ids expanded as
-   vLLM will expand them are checked to equal the loss pass's. Under vLLM, image-only batches take the same path:
+   same frames and metadata the loss pass gives the processor (vLLM hands the metadata to the same transformers
+   processor: Qwen2.5-VL's ``second_per_grid_ts`` and Qwen3-VL's stamps agree), and the processor's pixel budget as
+   ``mm_processor_kwargs``; the ids expanded as vLLM will expand them (per family, and for a Qwen3-VL / Qwen3.5
+   video per vLLM version, vllm-project/vllm#46817) are checked to equal the loss pass's, before the request goes
+   and again against the prompt vLLM reports. Under vLLM, image-only batches take the same path:
    trl's own request would carry the expanded ids (one image's ``<|image_pad|>`` run, whose first token vLLM
    expands again, so the prompt reaching the model holds the image twice over) and no pixel budget (vLLM would
    resize with the model folder's default, not ``model.max_pixels``). Text-only batches and every batch under
@@ -82,7 +85,16 @@ from trl import GRPOTrainer
 from trl.data_utils import prepare_multimodal_messages
 
 from spatialladder.errors import ConfigError
-from spatialladder.media import video_metadata, vllm_video
+from spatialladder.media import (
+    CaptureTimes,
+    expand_placeholders,
+    frame_list_metadata,
+    frame_stamps,
+    timestamped_video_ids,
+    video_parts,
+    video_processor_kwargs,
+    vllm_video,
+)
 from spatialladder.models.families import family_for
 from spatialladder.train.grpo_groups import (
     DROPPED_KEY,
@@ -93,6 +105,7 @@ from spatialladder.train.grpo_groups import (
     choose_groups,
     zero_variance_groups,
 )
+from spatialladder.train.grpo_rows import row_capture_times
 
 VIDEO_COLUMN = "video"
 """Row column holding one video as a list of frames (PIL images, or paths decoded by ``datasets.Image``)."""
@@ -111,14 +124,20 @@ def text_only_positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return positions.unsqueeze(0).expand(3, -1, -1)
 
 
-def with_video_part(prompt: Sequence[dict[str, Any]], frames: Sequence[Any], text_before_video: bool = False) -> list:
-    """The prompt with ``frames`` as a video part of its first user turn (vision first unless told otherwise)."""
+def with_video_part(
+    prompt: Sequence[dict[str, Any]],
+    frames: Sequence[Any],
+    text_before_video: bool = False,
+    times: CaptureTimes | None = None,
+) -> list:
+    """The prompt with ``frames`` as a video part of its first user turn (vision first unless told otherwise),
+    carrying their capture ``times`` when known (``spatialladder.media``)."""
     out, placed = [], False
     for message in prompt:
         if message["role"] == "user" and not placed:
             content = message["content"]
             parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-            video = {"type": "video", "video": list(frames)}
+            video = {"type": "video", "video": list(frames), **(times.part_keys() if times is not None else {})}
             message = {**message, "content": parts + [video] if text_before_video else [video, *parts]}
             placed = True
         out.append(message)
@@ -131,30 +150,45 @@ VLLM_PAD_BIAS = -100.0
 """vLLM's strongest logit bias (it clamps to ±100): keeps vision pad tokens out of sampled completions."""
 
 
-def expand_vision_pads(ids: Sequence[int], pads: dict[int, Sequence[int]], merge_size: int) -> list[int]:
-    """``ids`` with the i-th occurrence of each pad token in ``pads`` (token id → its items' grids ``(t, h, w)``)
-    repeated ``t·h·w / merge_size²`` times: vLLM's Qwen2.5-VL prompt update (``get_replacement_qwen2vl``)."""
-    seen = dict.fromkeys(pads, 0)
-    out: list[int] = []
-    for token in ids:
-        if token not in pads:
-            out.append(token)
-            continue
-        grids = pads[token]
-        if seen[token] >= len(grids):
-            raise RuntimeError(f"more placeholder tokens {token} in the prompt than the {len(grids)} items")
-        t, h, w = (int(x) for x in grids[seen[token]])
-        out.extend([token] * (t * h * w // merge_size**2))
-        seen[token] += 1
-    items = {token: len(grids) for token, grids in pads.items()}
-    if seen != items:
-        raise RuntimeError(f"placeholders {seen} do not match the items {items}")
-    return out
+def pad_updates(pads: dict[int, Sequence[Any]], merge_size: int) -> list[tuple[list[int], list[list[int]]]]:
+    """vLLM's prompt update for images (every family) and Qwen2.5-VL videos, as :func:`expand_placeholders` takes
+    it: the i-th occurrence of each pad token (token id → its items' grids ``(t, h, w)``) becomes ``t·h·w /
+    merge_size²`` pads (``get_replacement_qwen2vl``, the bare pad as target: vLLM 0.31 ``qwen2_5_vl.py``
+    L1280-1284; ``qwen3_vl.py`` L1611-1615 for images)."""
+    return [
+        ([token], [[token] * (int(t) * int(h) * int(w) // merge_size**2) for t, h, w in grids])
+        for token, grids in pads.items()
+    ]
+
+
+def expand_vision_pads(ids: Sequence[int], pads: dict[int, Sequence[Any]], merge_size: int) -> list[int]:
+    """``ids`` with every pad expanded as vLLM expands it (:func:`pad_updates`)."""
+    return expand_placeholders(ids, pad_updates(pads, merge_size))
+
+
+def vllm_video_target(processor: Any) -> str:
+    """What the installed vLLM replaces with a timestamped (Qwen3-VL, Qwen3.5) video's groups.
+
+    ``wrapped``: the chat text's whole ``<|vision_start|><|video_pad|><|vision_end|>``, so the outer pair that HF's
+    processor keeps is dropped (vllm-project/vllm#46817): vLLM 0.22-0.25 (``qwen3_vl.py`` ``_get_prompt_updates``,
+    0.22.0 L1428-1432). ``pad``: the bare ``<|video_pad|>``, keeping the pair as HF does: vLLM ≥ 0.26 when the
+    processor class overrides ``replace_video_token`` (transformers ≥ 5.10; ``_expands_only_video_token``, 0.26.0
+    L1231-1237, 0.31.0 L1320-1326 and L1599-1608). Asked of vLLM's own test, so the answer follows the installed
+    version; :class:`OwnRequests` checks the prompt vLLM reports either way.
+    """
+    from vllm.model_executor.models.qwen3_vl import Qwen3VLMultiModalProcessor
+
+    probe = getattr(Qwen3VLMultiModalProcessor, "_expands_only_video_token", None)
+    return "pad" if probe is not None and probe(processor) else "wrapped"
 
 
 class OwnRequests:
     """Stands in for the vLLM engine during one rollout call: trl's requests (pre-expanded ids, images only) are
-    swapped for this batch's own, after checking they are the same rows in the same order."""
+    swapped for this batch's own, after checking they are the same rows in the same order.
+
+    vLLM reports each prompt as it expanded it (``RequestOutput.prompt_token_ids``, the processed prompt); one that
+    is neither the loss pass's ids nor the request's own (nothing expanded) means this vLLM expands placeholders
+    otherwise than the request assumed (vllm-project/vllm#46817), and the rollout is refused rather than trained on."""
 
     def __init__(self, engine: Any, requests: Sequence[dict[str, Any]], prompt_ids: Sequence[Sequence[int]]):
         self.engine, self.requests, self.prompt_ids = engine, list(requests), [list(ids) for ids in prompt_ids]
@@ -163,7 +197,17 @@ class OwnRequests:
         ids = [list(p["prompt_token_ids"]) for p in prompts]
         if ids != self.prompt_ids:
             raise RuntimeError(f"vLLM was asked for {len(ids)} prompts that are not this batch's {len(self.requests)}")
-        return self.engine.generate(self.requests, *args, **kwargs)
+        outputs = self.engine.generate(self.requests, *args, **kwargs)
+        for k, (output, request, expected) in enumerate(zip(outputs, self.requests, self.prompt_ids, strict=True)):
+            seen = list(output.prompt_token_ids)
+            if seen != expected and seen != list(request["prompt_token_ids"]):
+                at = next((i for i, (a, b) in enumerate(zip(seen, expected, strict=False)) if a != b), None)
+                raise RuntimeError(
+                    f"vLLM expanded rollout prompt {k} to {len(seen)} tokens, the loss pass has {len(expected)} "
+                    f"(first difference at token {min(len(seen), len(expected)) if at is None else at}): this vLLM "
+                    "expands vision placeholders otherwise than the request assumed (vllm-project/vllm#46817)"
+                )
+        return outputs
 
     def __getattr__(self, name: str) -> Any:  # sleep, wake_up, weight sync, prefix cache: the engine's own
         return getattr(self.engine, name)
@@ -263,8 +307,12 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._last_zero: list[bool] = []
         config = self.model.config
         self.family = family_for(config)
+        self._video_time = self.family.video_time
+        self._vllm_video_target: str | None = None
         self._image_token_id = getattr(config, "image_token_id", None)
         self._video_token_id = getattr(config, "video_token_id", None)
+        self._vision_start_id = getattr(config, "vision_start_token_id", None)
+        self._vision_end_id = getattr(config, "vision_end_token_id", None)
         if not self.use_vllm and self._video_token_id is not None:
             suppress = sorted({*(self.generation_config.suppress_tokens or []), self._video_token_id})
             self.generation_config.suppress_tokens = suppress
@@ -299,24 +347,17 @@ class VideoGRPOTrainer(GRPOTrainer):
         images = row.get("images") or ([row["image"]] if row.get("image") is not None else [])
         prompt = prepare_multimodal_messages(row["prompt"], images=list(images))
         if row.get(VIDEO_COLUMN):
-            prompt = with_video_part(prompt, row[VIDEO_COLUMN], self.text_before_video)
+            prompt = with_video_part(prompt, row[VIDEO_COLUMN], self.text_before_video, row_capture_times(row))
         return {**{k: v for k, v in row.items() if k not in ("image", "images")}, "prompt": prompt}
 
     def _encode_row(self, prompt: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """One row's prompt ids and vision tensors, tokenised as trl's rollout does, videos at ``video_fps``."""
-        frames = [
-            len(part[VIDEO_COLUMN])
-            for message in prompt
-            if isinstance(message["content"], list)
-            for part in message["content"]
-            if part.get("type") == VIDEO_COLUMN
-        ]
+        """One row's prompt ids and vision tensors, tokenised as trl's rollout does; videos timed as the family
+        tells time (``spatialladder.media.video_processor_kwargs``: at ``video_fps``, or their capture times and no
+        resampling), exactly as the SFT collator times them."""
         kwargs = dict(self.chat_template_kwargs)
-        if frames:
-            kwargs["processor_kwargs"] = {
-                **kwargs.get("processor_kwargs", {}),
-                "video_metadata": video_metadata(frames, self.video_fps),
-            }
+        video = video_processor_kwargs(self._video_time, video_parts(prompt), self.video_fps)
+        if video:
+            kwargs["processor_kwargs"] = {**kwargs.get("processor_kwargs", {}), **video}
         encoded = self.processing_class.apply_chat_template(
             conversation=[prompt],
             chat_template=self.chat_template,
@@ -548,11 +589,12 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     def _vllm_request(self, prompt: list[dict[str, Any]], row: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One row as a vLLM request: the chat text's token ids with one placeholder per image/video (vLLM expands
-        them), the images and the video (:func:`vllm_video`), and the processor's pixel budget; the ids expanded as
-        vLLM will must equal the ids of the loss pass (``row``)."""
+        them), the images and the video (:func:`vllm_video`, with the metadata the loss pass gave the processor),
+        and the processor's pixel budget; the ids expanded as vLLM will (:meth:`_vllm_expanded`) must equal the ids
+        of the loss pass (``row``)."""
         parts = [part for message in prompt if isinstance(message["content"], list) for part in message["content"]]
         images = [part["image"] for part in parts if part.get("type") == "image"]
-        videos = [part[VIDEO_COLUMN] for part in parts if part.get("type") == VIDEO_COLUMN]
+        videos = video_parts(prompt)
         text = self.processing_class.apply_chat_template(
             conversation=[prompt],
             chat_template=self.chat_template,
@@ -561,25 +603,60 @@ class VideoGRPOTrainer(GRPOTrainer):
             **{k: v for k, v in self.chat_template_kwargs.items() if k != "processor_kwargs"},
         )
         ids = self._tokenizer(text[0] if isinstance(text, list) else text, add_special_tokens=False)["input_ids"]
-        pads = {}
-        if images:
-            pads[self._image_token_id] = row["image_grid_thw"].tolist()
-        if videos:
-            pads[self._video_token_id] = row["video_grid_thw"].tolist()
-        merge = self.processing_class.image_processor.merge_size
-        if expand_vision_pads(ids, pads, merge) != row[PROMPT_IDS_KEY][0].tolist():
+        metas = [
+            frame_list_metadata(self._video_time, len(p[VIDEO_COLUMN]), self.video_fps, CaptureTimes.of_part(p))
+            for p in videos
+        ]
+        ids, expanded = self._vllm_expanded(ids, row, len(images), metas)
+        if expanded != row[PROMPT_IDS_KEY][0].tolist():
             raise RuntimeError("the vLLM prompt, expanded as vLLM expands it, differs from the loss pass's prompt")
         data: dict[str, Any] = {}
         if images:
             data["image"] = images if len(images) > 1 else images[0]
         if videos:
-            items = [vllm_video(frames, self.video_fps) for frames in videos]
+            items = [vllm_video(p[VIDEO_COLUMN], metadata=meta) for p, meta in zip(videos, metas, strict=True)]
             data["video"] = items if len(items) > 1 else items[0]
         request: dict[str, Any] = {"prompt_token_ids": ids}
         if data:
             request["multi_modal_data"] = data
             request["mm_processor_kwargs"] = self._vllm_processor_kwargs(bool(images), bool(videos))
         return request
+
+    def _vllm_expanded(
+        self, ids: list[int], row: dict[str, torch.Tensor], num_images: int, metas: list[dict[str, Any]]
+    ) -> tuple[list[int], list[int]]:
+        """(the request's ids, those ids as vLLM will expand them), from the chat text's ``ids``.
+
+        Images and ``mrope`` videos: each pad becomes its grid's tokens (:func:`expand_vision_pads`). ``timestamps``
+        videos: vLLM writes each temporal patch as stamp + ``<|vision_start|>`` + pads + ``<|vision_end|>``
+        (:func:`spatialladder.media.timestamped_video_ids`, stamps from the same metadata the loss pass used) in
+        place of its target (:func:`vllm_video_target`). Where that target is the whole wrapped placeholder, the
+        request carries one more ``<|vision_start|>``/``<|vision_end|>`` around it, so what vLLM builds keeps the
+        outer pair HF's processor keeps (vllm-project/vllm#46817)."""
+        merge = self.processing_class.image_processor.merge_size
+        pads = {self._image_token_id: row["image_grid_thw"].tolist()} if num_images else {}
+        grids = row["video_grid_thw"].tolist() if metas else []
+        if not metas or self._video_time == "mrope":
+            return ids, expand_vision_pads(ids, {**pads, **({self._video_token_id: grids} if metas else {})}, merge)
+        start, pad, end = self._vision_start_id, self._video_token_id, self._vision_end_id
+        temporal = self.processing_class.video_processor.temporal_patch_size
+        blocks = []
+        for meta, (t, h, w) in zip(metas, grids, strict=True):
+            stamps = frame_stamps(meta, temporal)
+            if len(stamps) != t:
+                raise RuntimeError(f"{len(stamps)} stamps for a video of {t} temporal patches")
+            blocks.append(timestamped_video_ids(stamps, h * w // merge**2, self._stamp_ids, start, pad, end))
+        if self._vllm_video_target is None:
+            self._vllm_video_target = vllm_video_target(self.processing_class)
+        target = [pad]
+        if self._vllm_video_target == "wrapped":
+            target = [start, pad, end]
+            ids = expand_placeholders(ids, [(target, [[start, *target, end]] * len(metas))])
+        return ids, expand_placeholders(ids, [*pad_updates(pads, merge), (target, blocks)])
+
+    def _stamp_ids(self, text: str) -> list[int]:
+        """A stamp's tokens, tokenised on its own as vLLM does (``tokenizer.encode(..., add_special_tokens=False)``)."""
+        return self._tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _vllm_processor_kwargs(self, images: bool, videos: bool) -> dict[str, Any]:
         """What vLLM passes to the same transformers processor at call time so it resizes as ours does: the pixel

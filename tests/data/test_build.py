@@ -55,6 +55,10 @@ def test_records_validate_and_obey_modalities(built):
             x1, y1, x2, y2 = box.bbox_2d
             assert 0 <= x1 < x2 <= w - 1 and 0 <= y1 < y2 <= h - 1
     assert coldstart and all(solution_answer(c.solution) == c.answer for c in coldstart)
+    # each frame's capture time is in the record: its index in the scan and the scene's clock (scannet.fps)
+    for r in [*grounding, *spatial, *coldstart]:
+        assert r.fps == 24.0 and r.image == [f"{r.scene_id}/{i}.jpg" for i in r.frame_indices]
+    assert all(r.frame_indices == sorted(set(r.frame_indices)) for r in by_modality["video"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["files"]["spatial"]["records"] == len(spatial)
     assert set(manifest["scenes"]) == set(SCENES)

@@ -1,16 +1,18 @@
 """``rollout: vllm`` with image and video rows, up to the engine: a stand-in vLLM engine checks what it receives.
 
 vLLM is not installed here (and needs CUDA), so trl's real colocated ``VLLMGeneration.generate`` and
-``sync_weights`` run against a stand-in ``LLM``. The stand-in does what vLLM 0.31 does with a Qwen2.5-VL request
-(``vllm/model_executor/models/qwen2_5_vl.py``: ``Qwen2_5_VLMultiModalProcessor._get_hf_mm_inputs`` turns each
-``(frames, metadata)`` video into ``videos`` + ``video_metadata`` for the model folder's transformers processor,
-called with the request's ``mm_processor_kwargs``; ``_get_prompt_updates`` expands each placeholder token to
-``grid.prod() // merge_size²`` tokens), so the test compares vLLM's view of a row with the loss pass's.
+``sync_weights`` run against a stand-in ``LLM``. The stand-in does what vLLM does with a request
+(``vllm/model_executor/models/qwen2_5_vl.py`` and ``qwen3_vl.py``: each ``(frames, metadata)`` video becomes
+``videos`` + ``video_metadata`` for the model folder's transformers processor, called with the request's
+``mm_processor_kwargs``) and expands the prompt as vLLM's ``_get_prompt_updates`` does (:func:`vllm_expands`, per
+family and vLLM version), so the test compares vLLM's view of a row with the loss pass's; like vLLM it reports the
+expanded prompt back (``RequestOutput.prompt_token_ids``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +24,7 @@ from PIL import Image
 
 from spatialladder.media import vllm_video
 from spatialladder.models.load import load_model_and_processor
+from spatialladder.testing.tiny_records import write_tiny_records
 from spatialladder.train.grpo import build_trainer
 from spatialladder.train.grpo_rows import load_grpo_rows, rows_to_dataset
 from spatialladder.train.trl_args import to_grpo_args
@@ -30,6 +33,8 @@ from spatialladder.train.video_grpo import ROW_VISION_KEY, VLLM_PAD_BIAS, expand
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
 
 ANSWERS = "ABCD"
+PIXELS = {"qwen2.5-vl": 28 * 28, "qwen3-vl": 32 * 32, "qwen3.5": 32 * 32}
+"""One merged token of each family: the smallest per-frame budget it accepts."""
 
 
 class StandInSamplingParams:
@@ -48,11 +53,13 @@ def answer_ids(tokenizer: Any, k: int, max_tokens: int) -> list[int]:
 class StandInLLM:
     """Records requests and weight loads; answers ``<answer>X</answer><|im_end|>`` with X cycling over the requests,
     each token at log-prob -1, as over the kept top-k tokens (``processed_logprobs``; the tiny random model's
-    full-vocabulary log-probs are about -12), in vLLM's ``RequestOutput`` shape: ``prompt_token_ids``,
-    ``outputs[0].token_ids``, ``outputs[0].logprobs`` as one {token: Logprob(logprob, rank)} per token."""
+    full-vocabulary log-probs are about -12), in vLLM's ``RequestOutput`` shape: ``prompt_token_ids`` (the prompt as
+    ``expand`` expands it, as vLLM reports the processed prompt), ``outputs[0].token_ids``, ``outputs[0].logprobs``
+    as one {token: Logprob(logprob, rank)} per token."""
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Any, expand: Any = None):
         self.tokenizer = tokenizer
+        self.expand = expand
         self.calls: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
         self.loaded: list[str] = []
         model = SimpleNamespace(load_weights=lambda weights: self.loaded.extend(name for name, _ in weights))
@@ -71,16 +78,84 @@ class StandInLLM:
             lps = [{t: SimpleNamespace(logprob=-1.0, rank=1)} for t in ids]
             outputs.append(
                 SimpleNamespace(
-                    prompt_token_ids=request["prompt_token_ids"],
+                    prompt_token_ids=self.expand(request)
+                    if self.expand and "multi_modal_data" in request
+                    else request["prompt_token_ids"],
                     outputs=[SimpleNamespace(token_ids=ids, logprobs=lps)],
                 )
             )
         return outputs
 
 
-def as_vllm_would(model_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
-    """vLLM 0.31's Qwen2.5-VL processing of one request: the folder's processor (vLLM loads it from the model path),
-    called on the request's media and ``mm_processor_kwargs``; the placeholders expanded from the grids."""
+VLLM_KEEPS_WRAPPER = {"0.22": False, "0.31": True}
+"""Whether vLLM keeps a Qwen3-VL video's outer ``<|vision_start|>``/``<|vision_end|>``: 0.22-0.25 replace the whole
+``<|vision_start|><|video_pad|><|vision_end|>`` (0.22.0 ``qwen3_vl.py`` L1428-1432, vllm-project/vllm#46817); from
+0.26 only ``<|video_pad|>`` when the processor class overrides ``replace_video_token`` (0.31.0 L1320-1326,
+L1599-1608; transformers 5.24's ``Qwen3VLProcessor`` does)."""
+
+
+def vllm_stamps(metadata: dict[str, Any], temporal_patch_size: int) -> list[float]:
+    """vLLM's ``Qwen3VLProcessingInfo._calculate_timestamps`` (0.31.0 L1046-1059) on the request's metadata, as
+    ``_get_video_second_idx`` calls it with ``do_sample_frames`` False (L1061-1109): the metadata's indices and fps."""
+    indices = list(metadata["frames_indices"])
+    if len(indices) % temporal_patch_size:
+        indices = indices + [indices[-1]] * (temporal_patch_size - len(indices) % temporal_patch_size)
+    seconds = [i / metadata["fps"] for i in indices]
+    return [
+        (seconds[i] + seconds[i + temporal_patch_size - 1]) / 2 for i in range(0, len(seconds), temporal_patch_size)
+    ]
+
+
+def vllm_expands(
+    prompt_ids: list[int], processor: Any, grids: dict[str, list], metadata: list[dict], version: str
+) -> list[int]:
+    """The prompt vLLM builds from a request's ids (``_get_prompt_updates``): each image's ``<|image_pad|>`` becomes
+    ``grid.prod() // merge²`` pads (``get_replacement_qwen2vl`` / ``get_image_replacement_qwen3vl``); a Qwen2.5-VL
+    video's ``<|video_pad|>`` likewise; a Qwen3-VL / Qwen3.5 video's target (:data:`VLLM_KEEPS_WRAPPER`) becomes,
+    per temporal patch, its stamp tokenised alone + ``<|vision_start|>`` + pads + ``<|vision_end|>``
+    (``get_video_repl``, 0.31.0 L1624-1680). Replacement in prompt order, one item per match
+    (``_replace_video_token_placeholders``, L1276-1315)."""
+    tk = processor.tokenizer
+    image, video, start, end = tk.convert_tokens_to_ids(
+        ["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"]
+    )
+    merge = processor.image_processor.merge_size
+    timestamps = type(processor).__name__ == "Qwen3VLProcessor"
+    replacements: dict[tuple[int, ...], list[list[int]]] = {
+        (image,): [[image] * (t * h * w // merge**2) for t, h, w in grids.get("image", [])]
+    }
+    videos = []
+    for meta, (t, h, w) in zip(metadata, grids.get("video", []), strict=True):
+        if not timestamps:
+            videos.append([video] * (t * h * w // merge**2))
+            continue
+        stamps = vllm_stamps(meta, processor.video_processor.temporal_patch_size)
+        assert len(stamps) == t
+        groups = []
+        for seconds in stamps:
+            groups += tk.encode(f"<{seconds:.1f} seconds>", add_special_tokens=False)
+            groups += [start, *[video] * (h * w // merge**2), end]
+        videos.append(groups)
+    wrapped = timestamps and not VLLM_KEEPS_WRAPPER[version]
+    replacements[(start, video, end) if wrapped else (video,)] = videos
+    out, used, i = [], dict.fromkeys(replacements, 0), 0
+    while i < len(prompt_ids):
+        target = next((t for t in replacements if tuple(prompt_ids[i : i + len(t)]) == t), None)
+        if target is None:
+            out.append(prompt_ids[i])
+            i += 1
+            continue
+        out += replacements[target][used[target]]
+        used[target] += 1
+        i += len(target)
+    assert all(used[t] == len(r) for t, r in replacements.items()), "placeholders and items do not match"
+    return out
+
+
+def as_vllm_would(model_dir: Path, request: dict[str, Any], version: str = "0.31") -> dict[str, Any]:
+    """vLLM's processing of one request: the folder's processor (vLLM loads it from the model path), called on the
+    request's media and ``mm_processor_kwargs`` (its own ids discarded, as vLLM 0.31 ``_call_hf_processor`` does);
+    the prompt expanded by :func:`vllm_expands`."""
     from transformers import AutoProcessor
     from transformers.video_utils import VideoMetadata
 
@@ -88,23 +163,20 @@ def as_vllm_would(model_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     data = request["multi_modal_data"]
     hf: dict[str, Any] = {}
     text = ""
+    metadata = []
     if "image" in data:
         images = data["image"] if isinstance(data["image"], list) else [data["image"]]
         hf["images"] = images
         text += "<|vision_start|><|image_pad|><|vision_end|>" * len(images)
     if "video" in data:
         frames, meta = data["video"]
+        metadata = [{k: v for k, v in meta.items() if k != "do_sample_frames"}]
         hf["videos"] = [frames]
-        hf["video_metadata"] = [VideoMetadata(**{k: v for k, v in meta.items() if k != "do_sample_frames"})]
+        hf["video_metadata"] = [VideoMetadata(**{**metadata[0], "frames_indices": list(meta["frames_indices"])})]
         text += "<|vision_start|><|video_pad|><|vision_end|>"
     out = processor(text=[text], **hf, **request["mm_processor_kwargs"], return_tensors="pt")
-    cfg = processor.tokenizer.convert_tokens_to_ids
-    pads = {}
-    if "image_grid_thw" in out:
-        pads[cfg("<|image_pad|>")] = out["image_grid_thw"].tolist()
-    if "video_grid_thw" in out:
-        pads[cfg("<|video_pad|>")] = out["video_grid_thw"].tolist()
-    out["expanded_ids"] = expand_vision_pads(request["prompt_token_ids"], pads, processor.image_processor.merge_size)
+    grids = {kind: out[f"{kind}_grid_thw"].tolist() for kind in ("image", "video") if f"{kind}_grid_thw" in out}
+    out["expanded_ids"] = vllm_expands(request["prompt_token_ids"], processor, grids, metadata, version)
     return out
 
 
@@ -122,7 +194,7 @@ def vllm_cfg(grpo_cfg: Any, model_dir: Path, records: dict[str, Path], out: Path
     )
 
 
-def vllm_trainer(cfg: Any, rows: list, reward: Any) -> tuple[Any, Any]:
+def vllm_trainer(cfg: Any, rows: list, reward: Any, version: str = "0.31") -> tuple[Any, Any]:
     """A trainer with the arguments ``rollout: vllm`` gives trl, built without vLLM (it cannot be imported here),
     then given trl's own colocated ``VLLMGeneration`` around the stand-in engine, as ``GRPOTrainer.__init__`` would
     with ``use_vllm``."""
@@ -134,7 +206,10 @@ def vllm_trainer(cfg: Any, rows: list, reward: Any) -> tuple[Any, Any]:
     assert args.use_vllm
     args.use_vllm = False  # until the stand-in engine is in place
     trainer = build_trainer(cfg, args, loaded, rows_to_dataset(rows), [reward])
-    engine = StandInLLM(loaded.processor.tokenizer)
+    model_dir = Path(cfg.model.name_or_path)
+    engine = StandInLLM(
+        loaded.processor.tokenizer, lambda request: as_vllm_would(model_dir, request, version)["expanded_ids"]
+    )
     generation = VLLMGeneration.__new__(VLLMGeneration)
     generation.__dict__.update(
         model=trainer.model,
@@ -278,6 +353,124 @@ def test_image_only_batches_reach_vllm_unexpanded_with_the_pixel_budget(
     # the folder's own budget (12,544 px) would have given vLLM a different grid than the loss pass's 6,272 px
     as_folder = as_vllm_would(tiny_model_dir, {**requests[0], "mm_processor_kwargs": {}})
     assert not torch.equal(as_folder["image_grid_thw"], batch[ROW_VISION_KEY][0]["image_grid_thw"])
+
+
+@pytest.fixture(scope="module")
+def timed_tiny_records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny records with capture times, as build-data writes them: each image named by its frame index in the
+    scan (``<scene>/<index>.jpg``), the scan at 30 fps."""
+    files = write_tiny_records(tmp_path_factory.mktemp("timed-tiny"))
+    lines = [json.loads(x) for x in files["spatial"].read_text().splitlines()]
+    timed = [{**r, "frame_indices": [int(Path(p).stem) for p in r["image"]], "fps": 30.0} for r in lines]
+    files["spatial"].write_text("".join(json.dumps(r) + "\n" for r in timed), encoding="utf-8")
+    return files
+
+
+FAMILY_RUNS = [
+    ("qwen2.5-vl", "0.31"),
+    ("qwen3-vl", "0.31"),
+    ("qwen3-vl", "0.22"),
+    ("qwen3.5", "0.31"),
+    ("qwen3.5", "0.22"),
+]
+
+
+@pytest.mark.parametrize(("family", "version"), FAMILY_RUNS)
+def test_each_familys_rollout_prompt_is_the_loss_pass_prompt_once_vllm_expands_it(
+    family, version, grpo_cfg, tiny_family_dirs, timed_tiny_records, tmp_path, monkeypatch
+) -> None:
+    """Whatever the family and whichever way the installed vLLM expands a Qwen3-VL video (keeping HF's outer
+    ``<|vision_start|>``/``<|vision_end|>`` or not, vllm-project/vllm#46817), the ids vLLM builds from our request
+    equal the HF processor's encoding of the same row, which the loss pass trains on; the video carries its capture
+    times to vLLM, which stamps it as HF does."""
+    from transformers import AutoProcessor
+
+    from spatialladder.train import video_grpo
+
+    monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
+    keeps = VLLM_KEEPS_WRAPPER[version]
+    asked: list[str] = []
+    monkeypatch.setattr(
+        video_grpo, "vllm_video_target", lambda p: asked.append(type(p).__name__) or ("pad" if keeps else "wrapped")
+    )
+    model_dir = tiny_family_dirs[family]
+    rows = load_grpo_rows([timed_tiny_records["spatial"]], video_frames=4).rows
+    video = next(r for r in rows if r["data_type"] == "video")
+    image = next(r for r in rows if r["data_type"] == "single_image")
+    assert video["frame_indices"] == [0, 20, 60, 100] and video["capture_fps"] == 30.0  # 4 of 6 frames, kept in step
+    cfg = vllm_cfg(grpo_cfg, model_dir, timed_tiny_records, tmp_path, f"model.min_pixels={PIXELS[family]}")
+    trainer, engine = vllm_trainer(cfg, [video, image], lambda completions, **_: [0.0] * 8, version)
+    batches = scored_batches(trainer)
+    trainer.train()
+
+    [(requests, _)] = engine.calls
+    [batch] = batches
+    processor = AutoProcessor.from_pretrained(model_dir)
+    tokenizer = processor.tokenizer
+    qwen3 = family != "qwen2.5-vl"
+    assert asked == (["Qwen3VLProcessor"] if qwen3 else [])  # asked once, for the first timestamped video
+    for request, loss_row in zip(requests, batch[ROW_VISION_KEY], strict=True):
+        vllm = as_vllm_would(model_dir, request, version)
+        assert vllm["expanded_ids"] == loss_row["prompt_ids"][0].tolist()
+        if "video" not in request["multi_modal_data"]:
+            assert torch.equal(vllm["image_grid_thw"], loss_row["image_grid_thw"])
+            continue
+        # the same row through the HF processor, told the capture times by hand (Qwen2.5-VL: data.video_fps 4.0)
+        frames = [Image.open(f).convert("RGB") for f in video["video"]]
+        prompt = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "video", "video": frames},
+                    {"type": "text", "text": video["prompt"][0]["content"]},
+                ],
+            }
+        ]
+        told = (
+            {"fps": 30.0, "frames_indices": [0, 20, 60, 100], "total_num_frames": 101}
+            if qwen3
+            else {"fps": 4.0, "frames_indices": [0, 1, 2, 3], "total_num_frames": 4}
+        )
+        hf = processor.apply_chat_template(
+            [prompt], add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
+            processor_kwargs={"video_metadata": [told], "do_sample_frames": False, **request["mm_processor_kwargs"]},
+        )  # fmt: skip
+        assert vllm["expanded_ids"] == hf["input_ids"][0].tolist()
+        for key in ("pixel_values_videos", "video_grid_thw"):
+            assert torch.equal(vllm[key], hf[key]) and torch.equal(loss_row[key], hf[key]), key
+        _, meta = request["multi_modal_data"]["video"]
+        assert meta == {**told, "duration": told["total_num_frames"] / told["fps"], "do_sample_frames": False}
+        text = tokenizer.decode(request["prompt_token_ids"])
+        expanded = tokenizer.decode(vllm["expanded_ids"])
+        if not qwen3:
+            assert "<|vision_start|><|video_pad|><|vision_end|>" in text and "seconds>" not in expanded
+            continue
+        # (0 + 20) / 2 / 30 and (60 + 100) / 2 / 30: the capture times, HF's outer pair kept
+        assert "<|vision_start|><0.3 seconds><|vision_start|><|video_pad|>" in expanded
+        assert "<|vision_end|><2.7 seconds><|vision_start|>" in expanded and "<|vision_end|><|vision_end|>" in expanded
+        wrapper = "<|vision_start|><|vision_start|><|video_pad|><|vision_end|><|vision_end|>"
+        assert (wrapper in text) == (not keeps)  # the request carries one more pair where vLLM drops one
+
+
+def test_a_vllm_that_expands_otherwise_than_the_request_assumed_is_refused(
+    grpo_cfg, tiny_family_dirs, timed_tiny_records, tmp_path, monkeypatch
+) -> None:
+    """The request assumes the installed vLLM keeps the outer pair, the engine (0.22) drops it: the prompt vLLM
+    reports differs from the loss pass's, and the rollout is refused rather than trained on."""
+    from spatialladder.train import video_grpo
+
+    monkeypatch.setattr("trl.generation.vllm_generation.SamplingParams", StandInSamplingParams, raising=False)
+    monkeypatch.setattr(video_grpo, "vllm_video_target", lambda processor: "pad")
+    rows = [
+        r for r in load_grpo_rows([timed_tiny_records["spatial"]], video_frames=4).rows if r["data_type"] == "video"
+    ]
+    model_dir = tiny_family_dirs["qwen3-vl"]
+    cfg = vllm_cfg(grpo_cfg, model_dir, timed_tiny_records, tmp_path, f"model.min_pixels={PIXELS['qwen3-vl']}")
+    trainer, _ = vllm_trainer(cfg, rows[:2], lambda completions, **_: [0.0] * 8, "0.22")
+    with pytest.raises(
+        RuntimeError, match=r"vLLM expanded rollout prompt 0 to \d+ tokens, the loss pass has \d+ .*#46817"
+    ):
+        trainer.train()
 
 
 def generate_as_engine(tokenizer: Any) -> Any:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spatialladder.models import boxes
-
 from spatialladder.vocab import InputProtocol
 
 BoxConvention = Literal["absolute", "relative1000"]
