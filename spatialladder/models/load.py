@@ -19,6 +19,9 @@ from spatialladder.models.families import BY_MODEL_TYPE, ModelFamily, family_for
 logger = logging.getLogger(__name__)
 
 SUPPORTED_MODEL_TYPES = tuple(BY_MODEL_TYPE)
+MAX_VIDEO_FRAMES = 2048
+"""Frames a video may have before the whole-video budget of a Qwen3-family processor, not the per-frame one, binds
+(lmms-eval's Qwen3.5 wrapper samples at most 768)."""
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
 
@@ -137,9 +140,18 @@ def load_processor(source: str, settings: ModelSettings, family: ModelFamily | N
         if settings.max_pixels is not None:
             size["longest_edge"] = settings.max_pixels
         part.size = {"shortest_edge": size["shortest_edge"], "longest_edge": size["longest_edge"]}
+    video = processor.video_processor
     # qwen-vl-utils' rule: a frame's cap is also bounded by an even share of a whole-video budget. With the paper's
     # 128·28·28 per frame and ≤ 32 frames the share is far larger, so this only matters for very long frame lists.
-    processor.video_processor.cap_pixels_per_frame = True
+    video.cap_pixels_per_frame = True
+    if family is not None and family.video_size_is_whole_video and settings.max_pixels is not None:
+        # Qwen3-VL's video processor reads longest_edge over all frames and max_video_tokens per frame: the
+        # per-frame budget (model.max_pixels) goes to max_video_tokens, and the whole-video budget is that many frames'
+        # worth; without model.max_pixels the checkpoint's own budgets stand
+        # (``Qwen3VLVideoProcessor.resize``: per frame max(min(max_video_tokens·32², longest_edge // T), 1.05·min))
+        per_frame = video.size["longest_edge"]
+        video.max_video_tokens = max(1, per_frame // family.token_pixels)
+        video.size = {"shortest_edge": video.size["shortest_edge"], "longest_edge": per_frame * MAX_VIDEO_FRAMES}
     return processor
 
 

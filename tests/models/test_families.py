@@ -96,3 +96,22 @@ def test_every_family_loads_with_its_vision_tower_and_pixel_factor(tiny_family_d
     assert grid == [1, 3 * family.merge_size, 4 * family.merge_size]
     with pytest.raises(ModelLoadError, match=rf"model.min_pixels: {factor**2 - 1} px is less than one {name} vision"):
         load_model_and_processor(settings.model_copy(update={"min_pixels": factor**2 - 1}))
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_max_pixels_is_per_frame_for_every_familys_video_processor(tiny_family_dirs: dict, name: str) -> None:
+    """``model.max_pixels`` is a per-frame budget (the paper's 128 tokens per frame) although Qwen3-VL's video
+    processor reads ``longest_edge`` over all frames: each of 32 frames of a 640×480 video gets the grid one 640×480
+    image gets (before the loader's translation, Qwen3-VL's frames got 1/32 of it: grid 1×2 instead of 6×8)."""
+    family = FAMILIES[name]
+    settings = ModelSettings(
+        name_or_path=str(tiny_family_dirs[name]), min_pixels=family.token_pixels, max_pixels=12 * family.token_pixels
+    )
+    processor = load_model_and_processor(settings).processor
+    frames = np.zeros((32, 480, 640, 3), dtype=np.uint8)
+    from PIL import Image
+
+    image = processor.image_processor(images=[Image.fromarray(frames[0])], return_tensors="pt")["image_grid_thw"]
+    video = processor.video_processor(videos=[frames], do_sample_frames=False, return_tensors="pt")["video_grid_thw"]
+    # 307,200 px over 12 tokens: scale 1/5 (Qwen3) or 1/5.71 (Qwen2.5) → 3 × 4 merged tokens = 6 × 8 patches
+    assert image.tolist() == [[1, 6, 8]] and video.tolist() == [[16, 6, 8]]

@@ -56,6 +56,12 @@ class ModelFamily:
     linear_attention: bool = False
     """Gated DeltaNet layers, fast only with flash-linear-attention / causal-conv1d (Qwen3.5; the ``qwen3.5`` extra),
     and unable to keep packed rows apart, so ``padding_free`` is refused (``train/trl_args.py``)."""
+    video_size_is_whole_video: bool = False
+    """How the video processor reads ``size["longest_edge"]``. Qwen2.5-VL's (``Qwen2VLVideoProcessor.resize``): a cap
+    per frame, ``max_video_tokens`` the whole video's budget. Qwen3-VL's (``Qwen3VLVideoProcessor.resize`` /
+    ``smart_resize(num_frames, …)``, also Qwen3.5's): a budget over all frames (T·H·W), ``max_video_tokens`` the
+    cap per frame — the reverse. ``model.max_pixels`` is per frame for every family (the paper's budget), so the
+    loader sets whichever field means that (``models/load.py`` ``load_processor``)."""
     hub_examples: tuple[str, ...] = field(default=())
 
     @property

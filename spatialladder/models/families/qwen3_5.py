@@ -27,6 +27,7 @@ FAMILY = ModelFamily(
     patch_size=16,
     box_convention="relative1000",
     video_time="timestamps",
+    video_size_is_whole_video=True,
     eval_protocol="lmms-eval-qwen3_5",
     thinks=True,
     enable_thinking=False,

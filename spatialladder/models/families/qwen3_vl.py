@@ -22,6 +22,7 @@ FAMILY = ModelFamily(
     patch_size=16,
     box_convention="relative1000",
     video_time="timestamps",
+    video_size_is_whole_video=True,
     eval_protocol="lmms-eval-qwen3_vl",
     enable_thinking=None,  # the template has no thinking flag
     hub_examples=("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct", "Qwen/Qwen3-VL-8B-Instruct"),
