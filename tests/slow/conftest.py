@@ -88,6 +88,30 @@ def real_3b(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def make_like(tmp_path_factory: pytest.TempPathFactory, like: str) -> Path:
+    """``make-tiny-model --like LIKE --layers 1 --vision-layers 1`` through the console script, measured."""
+    out = tmp_path_factory.mktemp(f"{like}-l1") / "model"
+    script = Path(sys.executable).with_name("spatialladder")
+    args = ["make-tiny-model", str(out), "--like", like, "--layers", "1", "--vision-layers", "1"]
+    measured = run_measured([str(script), *args])
+    assert measured.returncode == 0, measured.stderr[-4000:]
+    record(f"make-tiny-model --like {like} --layers 1 --vision-layers 1", measured)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_like(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A cached ``--like`` folder per published shape (the new families' 2B models)."""
+    built: dict[str, Path] = {}
+
+    def get(like: str) -> Path:
+        if like not in built:
+            built[like] = make_like(tmp_path_factory, like)
+        return built[like]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def full_size(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """1296×968 records: stage 1/2 (single image, 4 views, 8-frame video), a 4-frame video row, VSI-Bench."""

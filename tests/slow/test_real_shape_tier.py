@@ -246,3 +246,60 @@ def test_eval_batch_at_32_frames_and_401408_px(real_3b, full_size, run_probe, tm
     predictions = (out / "predictions.jsonl").read_text().splitlines()
     assert len(predictions) == 2
     assert result["peak_rss_bytes"] < 6 * GIB
+
+
+NEW_FAMILIES = [("qwen3-vl-2b", "configs/train/qwen3vl_2b"), ("qwen3.5-2b", "configs/train/qwen3.5_2b")]
+"""The shipped ladders of the new families (issue 19): Qwen3-VL-2B and Qwen3.5-2B, 1 text layer and 1 vision block
+each (Qwen3.5's one kept layer is full attention: ``qwen_published.scaled_layer_types``)."""
+
+
+@pytest.mark.parametrize(("like", "configs"), NEW_FAMILIES)
+def test_new_family_stage2_step_with_a_video_at_the_familys_budget(
+    like, configs, real_like, full_size, run_probe, tmp_path
+) -> None:
+    """Stage 2 of the family's shipped ladder: 1296×968 frames under 128·32² px per image and per frame."""
+    result = run_probe(
+        "sft",
+        f"{configs}/stage2_spatial.yaml",
+        tmp_path,
+        [
+            f"model.name_or_path={real_like(like)}",
+            f"data.files=[{full_size['spatial']}]",
+            f"data.image_root={full_size['sft_images']}",
+            f"output_dir={tmp_path / 'stage2'}",
+            "trainer.gradient_accumulation_steps=3",
+            *TRAIN_CPU,
+        ],
+        step=f"{like} stage 2 SFT step (1 image + 4 views + 8-frame video at 131,072 px, grad accumulation 3)",
+    )
+    assert result["global_step"] == 1
+    grids = sorted((c["grid_thw"] for c in result["vision_calls"]), key=lambda g: (len(g), g))
+    # 1296×968 under 131,072 px: smart_resize with factor 32 → 288×416 → 18×26 patches of 16 px, per image and per
+    # frame (models/load.py makes max_pixels per frame for the Qwen3 video processor); 8 frames → 4 temporal patches
+    assert grids == [[[1, 18, 26]], [[4, 18, 26]], [[1, 18, 26]] * 4]
+    assert all(c["grad"] for c in result["vision_calls"])
+    assert result["peak_rss_bytes"] < 16 * GIB
+
+
+@pytest.mark.parametrize(("like", "configs"), NEW_FAMILIES)
+def test_new_family_grpo_step_with_a_video_row(like, configs, real_like, full_size, run_probe, tmp_path) -> None:
+    result = run_probe(
+        "grpo",
+        f"{configs}/stage3_grpo.yaml",
+        tmp_path,
+        [
+            f"model.name_or_path={real_like(like)}",
+            f"data.files=[{full_size['grpo_video']}]",
+            f"data.image_root={full_size['grpo_images']}",
+            f"output_dir={tmp_path / 'stage3'}",
+            "sampling.max_completion_length=8",
+            *TRAIN_CPU,
+        ],
+        step=f"{like} GRPO step (1 video row of 4 frames × 4 completions of 8 tokens, β 0.01)",
+    )
+    assert result["global_step"] == 1 and result["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
+    video = [[2, 18, 26]] * 4  # 4 completions of one 4-frame video (2 temporal patches)
+    with_grad = [c for c in result["vision_calls"] if c["grad"]]
+    assert [c["grid_thw"] for c in with_grad] == [video]  # the loss pass saw the video, with autograd on
+    assert last_log(result)["completions/mean_length"] == 8
+    assert result["peak_rss_bytes"] < 18 * GIB

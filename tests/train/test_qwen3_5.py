@@ -241,6 +241,7 @@ def test_a_grpo_prompt_ends_as_the_eval_prompt_of_the_same_question(
 
         model = ModelSettings(name_or_path=str(qwen3_5_dir), dtype="float32", **PIXELS)
         settings = {"kind": "eval", "bench": "vsi", "data_dir": str(tmp_path), "output_dir": str(tmp_path / "eval")}
+        settings["input_protocol"] = "direct"  # the image as the trainer sees it (lmms-eval's pre-resizes it first)
         generator = HFGenerator(EvalConfig(**settings, model=model, share_video_prefix=False))
         assert generator.encode([(eval_messages, [row["images"][0]], [])])["input_ids"][0].tolist() == ids
 

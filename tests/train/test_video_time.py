@@ -73,9 +73,11 @@ def sft_batch(model_dir: Path, family: str, records: Path) -> tuple[Any, Any]:
         "data": {"files": [str(records)]},
     }
     cfg = validate_mapping(raw, SFTStageConfig)
-    processor = load_processor(str(model_dir), cfg.model)
+    from spatialladder.models.families import family_named
+
+    processor = load_processor(str(model_dir), cfg.model, family_named(family))
     processor.video_processor.do_sample_frames = True
-    rows = sft_rows(cfg, load_samples(cfg)[0], processor)
+    rows = sft_rows(cfg, load_samples(cfg)[0], processor, family_named(family))
     collate = sft_collator(cfg, processor, None, AutoConfig.from_pretrained(model_dir))
     return collate([rows.row(0)]), processor
 
