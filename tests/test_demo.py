@@ -67,3 +67,27 @@ def test_same_seed_same_report(smoke_run, tmp_path: Path) -> None:
     second = run_demo(other)
     strip = lambda text, root: text.replace(str(root), "<out>")  # noqa: E731
     assert strip(second.report.read_text(), other.out_dir) == strip(first.report.read_text(), plan.out_dir)
+
+
+@pytest.mark.parametrize("family", ["qwen3-vl", "qwen3.5"])
+def test_every_family_climbs_the_whole_ladder(tmp_path: Path, family: str) -> None:
+    """``demo --family``: the tiny base model of the family climbs stage 1 → 2 → cold start → 3 (video rows in
+    GRPO) and every model is evaluated; the models are of the family, its pixel budgets were used throughout, and
+    its stage-1 targets are in the family's [0, 1000] box coordinates."""
+    from spatialladder.models.families import family_named
+
+    plan = DemoPlan(tmp_path / "out", train_scenes=3, heldout_scenes=1, seed=0, smoke=True,
+                    configs_dir=REPO / "configs" / "demo", family=family)  # fmt: skip
+    result = run_demo(plan)
+    assert result.steps == {s: "ran" for s in result.steps} and len(result.steps) == 7
+    report = result.report.read_text()
+    for model in MODELS:
+        assert f"| {model} (direct) |" in report
+    model_types = family_named(family).model_types
+    factor = family_named(family).pixel_factor
+    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+        folder = plan.out_dir / "checkpoints" / stage
+        assert json.loads((folder / "config.json").read_text())["model_type"] in model_types
+        assert f"max_pixels: {16 * factor**2}" in (folder / "config.resolved.yaml").read_text(), stage
+    results = json.loads((plan.out_dir / "eval" / "stage3-direct" / "vsibench" / "results.json").read_text())
+    assert results["settings"]["input_protocol"]["name"] == "direct"
