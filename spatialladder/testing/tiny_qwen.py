@@ -107,6 +107,20 @@ def build_tokenizer(vocab_size: int = 400, family: str = "qwen2.5-vl"):
     return tk
 
 
+TINY_TEXT = dict(
+    hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192
+)
+TINY_VISION = dict(
+    depth=2, hidden_size=64, intermediate_size=128, num_heads=2, spatial_merge_size=2, temporal_patch_size=2,
+    out_hidden_size=64,
+)  # fmt: skip
+"""The widths every tiny model shares (a few hundred thousand parameters); each family adds its own fields."""
+
+
+def _token_ids(ids: dict[str, int]) -> dict[str, int]:
+    return dict(bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
+
+
 def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     """Write a tiny random Qwen2.5-VL checkpoint (model + processor) to ``out_dir`` and return the path."""
     import torch
@@ -133,29 +147,13 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0) -> Path:
     config = Qwen2_5_VLConfig(
         text_config=dict(
             vocab_size=vocab_size,
-            hidden_size=64,
-            intermediate_size=128,
             num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=8192,
             rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
+            **TINY_TEXT,
+            **_token_ids(ids),
         ),
         vision_config=dict(
-            depth=2,
-            hidden_size=64,
-            intermediate_size=128,
-            num_heads=2,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            tokens_per_second=2,
-            window_size=112,
-            out_hidden_size=64,
-            fullatt_block_indexes=[1],
+            patch_size=14, tokens_per_second=2, window_size=112, fullatt_block_indexes=[1], **TINY_VISION
         ),
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -239,35 +237,18 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
     config = Qwen3VLConfig(
         text_config=dict(
             vocab_size=((len(tk) + 63) // 64) * 64,
-            hidden_size=64,
-            intermediate_size=128,
             num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
             head_dim=16,
-            max_position_embeddings=8192,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 5e6,
                 "mrope_section": [2, 3, 3],
                 "mrope_interleaved": True,
             },
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
+            **TINY_TEXT,
+            **_token_ids(ids),
         ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=64,
-            intermediate_size=128,
-            num_heads=2,
-            patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            out_hidden_size=64,
-            num_position_embeddings=64,
-            deepstack_visual_indexes=[0],
-        ),
+        vision_config=dict(patch_size=16, num_position_embeddings=64, deepstack_visual_indexes=[0], **TINY_VISION),
         tie_word_embeddings=True,
         **_vision_ids(ids),
     )
@@ -289,18 +270,13 @@ def build_tiny_qwen3_5(out_dir: str | Path, seed: int = 0) -> Path:
     config = Qwen3_5Config(
         text_config=dict(
             vocab_size=((len(tk) + 63) // 64) * 64,
-            hidden_size=64,
-            intermediate_size=128,
             num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
             head_dim=16,
             linear_key_head_dim=8,
             linear_value_head_dim=8,
             linear_num_key_heads=2,
             linear_num_value_heads=4,
             layer_types=["linear_attention"] * 3 + ["full_attention"],
-            max_position_embeddings=8192,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 1e7,
@@ -308,21 +284,10 @@ def build_tiny_qwen3_5(out_dir: str | Path, seed: int = 0) -> Path:
                 "mrope_interleaved": True,
                 "partial_rotary_factor": 0.5,
             },
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
+            **TINY_TEXT,
+            **_token_ids(ids),
         ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=64,
-            intermediate_size=128,
-            num_heads=2,
-            patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            out_hidden_size=64,
-            num_position_embeddings=64,
-        ),
+        vision_config=dict(patch_size=16, num_position_embeddings=64, **TINY_VISION),
         tie_word_embeddings=True,
         **_vision_ids(ids),
     )
