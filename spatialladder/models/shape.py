@@ -68,13 +68,11 @@ class ModelShape:
         family = family_for(config, "config.json")  # one-line refusal listing the families
         if model_type not in DENSE_MODEL_TYPES:
             raise ModelLoadError(f"config.json: model_type {model_type!r}: parameters counted for dense models only")
-        if family.name != "qwen2.5-vl":
-            return cls._from_qwen3_config(config, family.name)
         text = {**config, **config.get("text_config", {})}
         vision = config["vision_config"]
-        return cls(
+        dtype = config.get("dtype") or config.get("torch_dtype") or text.get("dtype") or text.get("torch_dtype")
+        common = dict(
             hidden=text["hidden_size"],
-            layers=text["num_hidden_layers"],
             heads=text["num_attention_heads"],
             kv_heads=text["num_key_value_heads"],
             head_dim=text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"],
@@ -88,17 +86,23 @@ class ModelShape:
             patch=vision["patch_size"],
             temporal_patch=vision["temporal_patch_size"],
             merge=vision["spatial_merge_size"],
-            window=vision["window_size"],
-            full_blocks=tuple(vision["fullatt_block_indexes"]),
-            dtype=str(config.get("dtype") or config.get("torch_dtype") or text.get("torch_dtype") or "bfloat16"),
+            dtype=str(dtype or "bfloat16"),
         )
+        if family.name == "qwen2.5-vl":
+            return cls(
+                layers=text["num_hidden_layers"],
+                window=vision["window_size"],
+                full_blocks=tuple(vision["fullatt_block_indexes"]),
+                **common,
+            )
+        return cls._from_qwen3_config(text, vision, family.name, common)
 
     @classmethod
-    def _from_qwen3_config(cls, config: dict[str, Any], family: str) -> ModelShape:
-        """Qwen3-VL and Qwen3.5: text fields in ``text_config``; no windowed vision attention (every block full);
-        Qwen3.5's ``layer_types`` (or, without them, every ``full_attention_interval``-th layer) attend fully."""
-        text = {**config, **config.get("text_config", {})}
-        vision = config["vision_config"]
+    def _from_qwen3_config(
+        cls, text: dict[str, Any], vision: dict[str, Any], family: str, common: dict[str, Any]
+    ) -> ModelShape:
+        """Qwen3-VL and Qwen3.5: no windowed vision attention (every block full); Qwen3.5's ``layer_types`` (or,
+        without them, every ``full_attention_interval``-th layer) attend fully, the others are Gated DeltaNet."""
         layers = text["num_hidden_layers"]
         linear = 0
         if family == "qwen3.5":
@@ -107,26 +111,10 @@ class ModelShape:
                 for i in range(layers)
             ]
             linear = sum(t == "linear_attention" for t in types)
-        dtype = config.get("dtype") or config.get("torch_dtype") or text.get("dtype") or text.get("torch_dtype")
         return cls(
-            hidden=text["hidden_size"],
             layers=layers,
-            heads=text["num_attention_heads"],
-            kv_heads=text["num_key_value_heads"],
-            head_dim=text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"],
-            intermediate=text["intermediate_size"],
-            vocab=text["vocab_size"],
-            tied=bool(config.get("tie_word_embeddings", text.get("tie_word_embeddings", False))),
-            v_depth=vision["depth"],
-            v_hidden=vision["hidden_size"],
-            v_intermediate=vision["intermediate_size"],
-            v_out=vision["out_hidden_size"],
-            patch=vision["patch_size"],
-            temporal_patch=vision["temporal_patch_size"],
-            merge=vision["spatial_merge_size"],
             window=0,
             full_blocks=tuple(range(vision["depth"])),
-            dtype=str(dtype or "bfloat16"),
             family=family,
             deepstack=len(vision.get("deepstack_visual_indexes") or []) if family == "qwen3-vl" else 0,
             v_positions=vision["num_position_embeddings"],
@@ -136,6 +124,7 @@ class ModelShape:
             linear_key_dim=text.get("linear_key_head_dim", 0) if linear else 0,
             linear_value_dim=text.get("linear_value_head_dim", 0) if linear else 0,
             linear_conv=text.get("linear_conv_kernel_dim", 0) if linear else 0,
+            **common,
         )
 
     @property
