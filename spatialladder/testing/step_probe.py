@@ -19,7 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-VISION_TOWER_CLASS = "Qwen2_5_VisionTransformerPretrainedModel"
+VISION_TOWER_CLASSES = frozenset(
+    {
+        "Qwen2_5_VisionTransformerPretrainedModel",
+        "Qwen3VLVisionModel",
+        "Qwen3VLMoeVisionModel",
+        "Qwen3_5VisionModel",
+        "Qwen3_5MoeVisionModel",
+    }
+)
+"""The vision towers of every family (transformers 5.24: qwen2_5_vl, qwen3_vl(_moe), qwen3_5(_moe))."""
 
 
 def record_vision_forwards() -> list[dict[str, Any]]:
@@ -29,7 +38,7 @@ def record_vision_forwards() -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
     def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
-        if type(module).__name__ != VISION_TOWER_CLASS:
+        if type(module).__name__ not in VISION_TOWER_CLASSES:
             return
         grid = kwargs.get("grid_thw", args[1] if len(args) > 1 else None)
         calls.append(
