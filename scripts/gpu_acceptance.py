@@ -1,5 +1,4 @@
-"""GPU acceptance run: every GPU path of spatialladder on a full-size Qwen2.5-VL-3B shape (and GRPO on a Qwen3-VL-2B
-shape), in about 10 minutes.
+"""GPU acceptance run: every GPU path of spatialladder on full-size Qwen2.5-VL-3B and Qwen3-VL-2B shapes, in ~10 min.
 
 Usage (from the repository root, on a node with one or more CUDA GPUs; no downloads):
 
