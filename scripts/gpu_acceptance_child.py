@@ -96,7 +96,7 @@ RECORDED_CLASSES = (
 forward with the merged embeddings (``Qwen2_5_VLModel.forward`` / ``Qwen3VLModel.forward`` → ``language_model``),
 and its vision tower, called once per batch of images or videos with their ``grid_thw`` (``get_image_features``;
 Qwen3-VL's ``get_video_features`` calls it with the video's whole ``[t, h, w]`` grid, transformers 5.24
-``modeling_qwen3_vl.py`` 1015-1040). Wrapping a class no path loads costs nothing."""
+``modeling_qwen3_vl.py`` 1015-1043). Wrapping a class no path loads costs nothing."""
 
 
 class Terminated(BaseException):
