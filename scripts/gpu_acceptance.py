@@ -1,4 +1,4 @@
-"""GPU acceptance run: every GPU path of spatialladder on a full-size Qwen2.5-VL-3B shape, in about 10 minutes.
+"""GPU acceptance run: every GPU path of spatialladder on full-size Qwen2.5-VL-3B and Qwen3-VL-2B shapes, in ~10 min.
 
 Usage (from the repository root, on a node with one or more CUDA GPUs; no downloads):
 
@@ -6,23 +6,27 @@ Usage (from the repository root, on a node with one or more CUDA GPUs; no downlo
                                      [--budget-scale 1.0] [--peak-tflops X] [--keep-outputs]
 
 First a random Qwen2.5-VL with the published 3B shape at full depth (36 text layers, 32 vision blocks, 3.75 B
-parameters, bf16 on disk: ``make-tiny-model --like qwen2.5-vl-3b``) and full-size inputs (ScanNet's 1296×968
-frames) are written; ``--model DIR`` reuses such a folder. Then each path of ``PATHS`` runs through the shipped
-config (``configs/train/stage2_spatial.yaml``, ``stage3_grpo.yaml``, ``configs/eval/vsibench.yaml``: pixel budgets,
+parameters, bf16 on disk: ``make-tiny-model --like qwen2.5-vl-3b``), a random Qwen3-VL with the published 2B shape
+at full depth (28 text layers, 24 vision blocks, 2.13 B parameters: ``--like qwen3-vl-2b``, built also with
+``--model``) and full-size inputs (ScanNet's 1296×968 frames) are written; ``--model DIR`` reuses a 3B folder. Then
+each path of ``PATHS`` runs through the shipped config (``configs/train/stage2_spatial.yaml``, ``stage3_grpo.yaml``,
+``configs/eval/vsibench.yaml``; for the Qwen3-VL path ``configs/train/qwen3vl_2b/stage3_grpo.yaml``: pixel budgets,
 dtype, activation checkpointing and batch shapes as shipped, only steps and logging cut) in its own process, under
 its own time budget, so one failure does not stop the rest: SFT with sdpa, flash-attention-2 and padding-free;
 ZeRO-2 and ZeRO-3 under ``accelerate launch`` on every visible GPU; GRPO with ``rollout: hf`` on a video row, with
-dynamic sampling, with ``rollout: vllm`` on image rows and on a video row; VSI-Bench eval with ``backend: hf``
-(``share_video_prefix`` on and off, whose greedy steps must agree up to bf16's precision: ``predictions_check``)
-and ``backend: vllm``, in one process and, with two GPUs or more, under ``accelerate launch`` on two (an engine per
-rank, each on its own GPU). A path whose package (flash-attn, deepspeed, vllm) is missing, or that needs more GPUs
-than are visible, is reported as skipped with the reason.
+dynamic sampling, with ``rollout: vllm`` on image rows and on a video row; GRPO on the Qwen3-VL-2B with ``rollout:
+hf`` on the video row (its timestamped frame groups, its positions and DeepStack in the loss pass; issue 19);
+VSI-Bench eval with ``backend: hf`` (``share_video_prefix`` on and off, whose greedy steps must agree up to bf16's
+precision: ``predictions_check``) and ``backend: vllm``, in one process and, with two GPUs or more, under
+``accelerate launch`` on two (an engine per rank, each on its own GPU). A path whose package (flash-attn, deepspeed,
+vllm) is missing, or that needs more GPUs than are visible, is reported as skipped with the reason.
 
 For each path: pass/fail (a failure's last log lines), tokens/s, model FLOPs utilisation against the GPU's bf16
 dense peak, and peak GPU memory against the estimate of ``docs/benchmarks.md`` (computed here by the same
-arithmetic). The formulas are in ``docs/benchmarks.md`` ("GPU acceptance run"). Written to ``--out``:
-``report.json`` and ``report.md`` (the table), ``runs/<path>/child.log`` and the child records. Exit code 0 when
-every path that ran passed and every check held, 1 otherwise, 2 without CUDA (one line) or with bad arguments.
+arithmetic, on the shape of the path's own model: ``PathSpec.model``). The formulas are in ``docs/benchmarks.md``
+("GPU acceptance run"). Written to ``--out``: ``report.json`` and ``report.md`` (the table), ``runs/<path>/child.log``
+and the child records. Exit code 0 when every path that ran passed and every check held, 1 otherwise, 2 without CUDA
+(one line) or with bad arguments.
 """
 
 from __future__ import annotations
@@ -60,6 +64,12 @@ GIB = 2**30
 TOTAL_BUDGET_S = 9 * 60
 """The budgets below add up to at most this; the rest of the 10 minutes is for start-up and the report."""
 LIKE = "qwen2.5-vl-3b"
+QWEN3_VL_MODEL = "model_qwen3_vl"
+MODELS = {"model": LIKE, QWEN3_VL_MODEL: "qwen3-vl-2b"}
+"""setup.json entry → the published shape built there at full depth (``make-tiny-model --like``): the 3B that every
+path but one runs on (``--model`` replaces it), and the Qwen3-VL-2B of ``grpo-qwen3-vl-video``, built in every setup
+(2.13 B parameters: a second to initialise on the GPU, 4.3 GB to write). A path names its entry in ``PathSpec.model``;
+its FLOPs, MFU and memory estimate use that model's shape."""
 
 logger = logging.getLogger("gpu_acceptance")
 
@@ -72,6 +82,7 @@ GRPO_COMPLETION_TOKENS = 64
 EVAL_NEW_TOKENS = 32
 STAGE2 = "configs/train/stage2_spatial.yaml"
 STAGE3 = "configs/train/stage3_grpo.yaml"
+STAGE3_QWEN3_VL = "configs/train/qwen3vl_2b/stage3_grpo.yaml"
 VSIBENCH = "configs/eval/vsibench.yaml"
 
 TRAIN_COMMON = (
@@ -116,6 +127,7 @@ class PathSpec:
     launcher: str | None = None  # accelerate config: the path runs in one process per visible GPU
     gpus: int | None = None  # with a launcher: one process on each of the first ``gpus`` GPUs; skipped with fewer
     steps: int | None = None  # optimizer steps expected (training)
+    model: str = "model"  # the setup.json entry (``MODELS``) that fills ``{model}``: the 3B, or the Qwen3-VL-2B
 
 
 PATHS: tuple[PathSpec, ...] = (
@@ -159,7 +171,7 @@ PATHS: tuple[PathSpec, ...] = (
         "sft",
         STAGE2,
         SFT_COMMON,
-        45,
+        40,
         "stage-2 SFT under DeepSpeed ZeRO-2 (configs/accelerate/zero2.yaml), one process per GPU",
         needs=("deepspeed",),
         launcher="configs/accelerate/zero2.yaml",
@@ -170,7 +182,7 @@ PATHS: tuple[PathSpec, ...] = (
         "sft",
         STAGE2,
         SFT_COMMON,
-        50,
+        40,
         "stage-2 SFT under DeepSpeed ZeRO-3 with the official zero3.json, one process per GPU",
         needs=("deepspeed",),
         launcher="configs/accelerate/zero3.yaml",
@@ -184,6 +196,18 @@ PATHS: tuple[PathSpec, ...] = (
         40,
         f"GRPO, rollout hf: a 32-frame video row × 4 completions of {GRPO_COMPLETION_TOKENS} tokens, β 0.01",
         steps=GRPO_STEPS,
+    ),
+    PathSpec(
+        "grpo-qwen3-vl-video",
+        "grpo",
+        STAGE3_QWEN3_VL,
+        (*GRPO_COMMON, "data.files=[{video}]", "rollout=hf", f"trainer.max_steps={GRPO_STEPS}"),
+        35,
+        f"GRPO on the Qwen3-VL-2B, rollout hf: the 32-frame video row at 131,072 px (16 timestamped frame groups) × "
+        f"4 completions of {GRPO_COMPLETION_TOKENS} tokens, β 0.01",
+        issue="19",
+        steps=GRPO_STEPS,
+        model=QWEN3_VL_MODEL,
     ),
     PathSpec(
         "grpo-dynamic-sampling",
@@ -207,7 +231,7 @@ PATHS: tuple[PathSpec, ...] = (
         "grpo",
         STAGE3,
         (*GRPO_COMMON, "data.files=[{images_only}]", "rollout=vllm", f"trainer.max_steps={GRPO_STEPS}"),
-        45,
+        35,
         "GRPO, rollout vllm (colocated): single-image and 8-view rows",
         needs=("vllm",),
         steps=GRPO_STEPS,
@@ -217,7 +241,7 @@ PATHS: tuple[PathSpec, ...] = (
         "grpo",
         STAGE3,
         (*GRPO_COMMON, "data.files=[{video}]", "rollout=vllm", f"trainer.max_steps={GRPO_STEPS}"),
-        45,
+        40,
         "GRPO, rollout vllm: the 32-frame video row",
         issue="14",
         needs=("vllm",),
@@ -246,7 +270,7 @@ PATHS: tuple[PathSpec, ...] = (
         "eval",
         VSIBENCH,
         (*EVAL_COMMON, "backend=vllm"),
-        45,
+        35,
         "the same questions through backend vllm (prefix caching on)",
         needs=("vllm",),
     ),
@@ -255,7 +279,7 @@ PATHS: tuple[PathSpec, ...] = (
         "eval",
         VSIBENCH,
         (*EVAL_COMMON, "backend=vllm"),
-        35,  # after eval-vllm: the weights are in the page cache, rank 0's engine finds its compile cache
+        30,  # after eval-vllm: the weights are in the page cache, rank 0's engine finds its compile cache
         "the same under accelerate launch on 2 GPUs: a vLLM engine per rank on its own GPU, one video each",
         issue="18",
         needs=("vllm",),
@@ -263,8 +287,8 @@ PATHS: tuple[PathSpec, ...] = (
         gpus=2,
     ),
 )
-SETUP_BUDGET_S = 35
-"""Writing the full-size inputs and the full-depth random 3B (``--model`` skips the model)."""
+SETUP_BUDGET_S = 45
+"""Writing the full-size inputs, the full-depth random 3B (``--model`` skips it) and Qwen3-VL-2B."""
 SHARED_PAIR = ("eval-hf-shared", "eval-hf-unshared")
 OPTIONAL_PACKAGES = ("flash_attn", "deepspeed", "vllm")
 INSTALL_HINT = {
@@ -428,11 +452,24 @@ NOMINAL_ACTIVATIONS: dict[str, Activations] = {
     "sft-padding-free": Activations(3_255, 468 + 8 * 468 + 7_488),
     **dict.fromkeys(("grpo-hf-video", "grpo-vllm-video"), Activations(4 * 2_044, 4 * 7_488)),
     **dict.fromkeys(("grpo-dynamic-sampling", "grpo-vllm-images"), Activations(4 * 1_150, 4 * 3_744)),
+    "grpo-qwen3-vl-video": Activations(4 * 2_212, 4 * 7_488),
 }
 """The largest loss pass of each training path as planned (positions, vision patches): at 100,352 px a 1296×968
 frame is 18×26 patches, a 32-frame video row 16×18×26 = 7,488 patches and ≈ 1,980 positions, an 8-view row 3,744
 patches and ≈ 1,150 positions; a GRPO step passes its 4 completions (64 tokens each) together; padding-free packs
-the image, 8-view and video rows (3,255 positions). What ``--predict`` and docs/benchmarks.md's table use."""
+the image, 8-view and video rows (3,255 positions). What ``--predict`` and docs/benchmarks.md's table use.
+
+``grpo-qwen3-vl-video`` (Qwen3-VL-2B, its shape): at 131,072 px a 1296×968 frame is 288×416 px, 18×26 patches of
+16 px (9×13 = 117 merged tokens), so the 32-frame row is again 16×18×26 = 7,488 patches. Its positions, as
+``Qwen3VLProcessor.replace_video_token`` makes them (transformers 5.24 ``processing_qwen3_vl.py`` 75-103): per
+temporal patch a ``<t seconds>`` stamp, ``<|vision_start|>``, 117 ``<|video_pad|>`` and ``<|vision_end|>``, all
+inside the template's own ``<|vision_start|>…<|vision_end|>``. The row carries no capture times, so its frames are
+declared at ``data.video_fps`` 2 with indices 0..31 (``spatialladder/media.py``): patch k (frames 2k, 2k+1 at k and
+k + 0.5 s) is stamped k + 0.25 s, printed ``.1f``: ``<0.2 seconds>`` … ``<15.2 seconds>``. Qwen's pre-tokenizer
+(``PRETOKENIZE_REGEX``, ``tokenization_qwen2.py``) splits digits one by one, so a stamp is ``<``, its digits, ``.``,
+one decimal, `` seconds``, ``>``: 6 tokens for k < 10, 7 for k ≥ 10, 102 in all. The video: 2 + 16 × (117 + 2) + 102
+= 2,008 positions; the stage-3 user text and the turns (Qwen3-VL's template adds no system turn) ≈ 140 (131
+pre-tokens of the text + 8); with the 64-token completion ≈ 2,212 per completion."""
 CARDS = {"80 GB card": 79.2 * 2**30, "141 GB card": 139.8 * 2**30}
 """``torch.cuda.get_device_properties(0).total_memory`` of an H100 80GB HBM3 and an H200 (141 GB)."""
 
@@ -445,12 +482,23 @@ def resolved_config(spec: PathSpec) -> dict[str, Any]:
     return load_config(REPO / spec.config, [render(o, stand_ins) for o in spec.overrides]).model_dump()
 
 
-def predicted_peaks(shape: ModelShape, cards: dict[str, float] = CARDS, world: int = 1) -> dict[str, dict[str, float]]:
-    """Each training path's predicted peak per GPU on each card, one process (ZeRO paths: ``world`` processes)."""
+def published_shapes() -> dict[str, ModelShape]:
+    """The shape of each ``MODELS`` entry from its published ``config.json`` (no GPU, no weights)."""
+    from spatialladder.testing.qwen_published import published_config
+
+    return {key: ModelShape.from_config(published_config(like)) for key, like in MODELS.items()}
+
+
+def predicted_peaks(
+    shapes: dict[str, ModelShape], cards: dict[str, float] = CARDS, world: int = 1
+) -> dict[str, dict[str, float]]:
+    """Each training path's predicted peak per GPU on each card with its own model's shape (``shapes``: setup.json
+    entry → shape), one process (ZeRO paths: ``world`` processes)."""
     table = {}
     for spec in PATHS:
-        if spec.name not in NOMINAL_ACTIVATIONS:
+        if spec.name not in NOMINAL_ACTIVATIONS or spec.model not in shapes:
             continue
+        shape = shapes[spec.model]
         settings = TrainingSettings.from_config(resolved_config(spec), shape)
         launch = path_launch(spec, world if spec.launcher else 1)
         table[spec.name] = {
@@ -460,10 +508,10 @@ def predicted_peaks(shape: ModelShape, cards: dict[str, float] = CARDS, world: i
     return table
 
 
-def predicted_markdown(shape: ModelShape) -> str:
-    """The docs' predicted-peaks table (GiB), with the phase that peaks."""
+def predicted_markdown(shapes: dict[str, ModelShape]) -> str:
+    """The docs' predicted-peaks table (GiB)."""
     lines = ["| path | " + " | ".join(CARDS) + " |", "|---|" + "---:|" * len(CARDS)]
-    for name, peaks in predicted_peaks(shape).items():
+    for name, peaks in predicted_peaks(shapes).items():
         lines.append(f"| `{name}` | " + " | ".join(f"{peaks[c] / 2**30:.1f}" for c in CARDS) + " |")
     return "\n".join(lines)
 
@@ -507,7 +555,8 @@ def free_port() -> int:
 def plan_paths(
     env: GpuEnv, inputs: dict[str, str], out: Path, only: list[str] | None = None, budget_scale: float = 1.0
 ) -> list[Planned]:
-    """What runs, how, with which budget; a path whose package is missing or not asked for is skipped, with why.
+    """What runs, how, with which budget; a path whose package or model (``inputs[spec.model]``) is missing or that
+    is not asked for is skipped, with why. ``{model}`` in a path's overrides is its own model's folder.
 
     Single-process paths see only the first visible GPU (with more, transformers' Trainer would wrap the model in
     DataParallel, which the trainers refuse: ``trl_args.check_one_gpu_per_process``); ZeRO paths start one process
@@ -520,7 +569,7 @@ def plan_paths(
     planned = []
     for spec in PATHS:
         run_dir = out / "runs" / spec.name
-        values = {**inputs, "run_dir": str(run_dir)}
+        values = {**inputs, "model": inputs.get(spec.model, ""), "run_dir": str(run_dir)}
         overrides = [render(o, values) for o in spec.overrides]
         child = [str(CHILD), "run", spec.kind, spec.config, str(run_dir / "probe"), *overrides]
         missing = [p for p in spec.needs if not env.installed.get(p)]
@@ -537,6 +586,8 @@ def plan_paths(
             base_env["CUDA_VISIBLE_DEVICES"] = first_gpu
         if only is not None and spec.name not in only:
             run, reason = False, "skipped: not in --only"
+        elif spec.model not in inputs:
+            run, reason = False, f"skipped: no {spec.model} in setup.json"
         elif missing:
             run = False
             reason = f"skipped: {', '.join(missing)} not installed ({'; '.join(INSTALL_HINT[m] for m in missing)})"
@@ -649,7 +700,8 @@ def steady_steps(step_ends: list[list[float]]) -> tuple[set[int], float] | None:
 
 def expectations(spec: PathSpec, ranks: list[dict[str, Any]], expected_questions: int | None) -> list[str]:
     """What a pass needs beyond exit code 0, each a reason it failed: the steps ran, and the path did what it is
-    there to show (packed rows, a video with autograd in the loss pass, vLLM generating, every question answered)."""
+    there to show (packed rows, a video with autograd in the loss pass: through the vision tower and, for Qwen3-VL,
+    into the text model's vision positions; vLLM generating, every question answered)."""
     problems = []
     main = ranks[0]
     facts = main.get("facts", {})
@@ -661,6 +713,9 @@ def expectations(spec: PathSpec, ranks: list[dict[str, Any]], expected_questions
     video_rows = spec.kind == "grpo" and (facts.get("rows") or {}).get("video")
     if video_rows and not any(r["grad"] and any(g[0] > 1 for g in r["grids"]) for r in main["vision"]):
         problems.append("no vision forward with autograd on a video grid: the video missed the loss pass")
+    deepstack = any("visual" in r for r in main["lm"])  # Qwen3-VL: the text model records its vision positions
+    if video_rows and deepstack and not any(r["grad"] and r.get("visual") for r in main["lm"]):
+        problems.append("no text-model forward with autograd received vision features: the video missed the loss pass")
     uses_vllm = config.get("rollout") == "vllm" or config.get("backend") == "vllm"
     if uses_vllm and not any(call["requests"] for call in main["vllm"]):
         problems.append("vllm was configured but LLM.generate returned nothing")
@@ -977,8 +1032,11 @@ def markdown(report: dict[str, Any], results: list[PathResult]) -> str:
         f"# GPU acceptance run, {report['started']}",
         "",
         f"- GPU: {gpu['count']} × {gpu['name']} ({gpu['total_memory'] / GIB:.0f} GiB); bf16 dense peak {peak}",
-        f"- model: `{report['model']['path']}` ({report['model']['parameters']:,} parameters, random, "
-        f"{report['model']['layers']} text layers, {report['model']['vision_blocks']} vision blocks)",
+        *(
+            f"- {'model' if key == 'model' else f'model `{key}`'}: `{m['path']}` ({m.get('family', 'qwen2.5-vl')}, "
+            f"{m['parameters']:,} parameters, random, {m['layers']} text layers, {m['vision_blocks']} vision blocks)"
+            for key, m in (report.get("models") or {"model": report["model"]}).items()
+        ),
         f"- versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}",
         f"- setup: {report['setup']['status']} in {_fmt(report['setup'].get('wall_s'), '.0f')} s; whole run "
         f"{report['wall_s']:.0f} s (budgets {report['budget_s']:.0f} s)",
@@ -1015,6 +1073,17 @@ def markdown(report: dict[str, Any], results: list[PathResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_facts(path: str, shape: ModelShape) -> dict[str, Any]:
+    """What the report says of a model the run built or was given."""
+    return {
+        "path": path,
+        "family": shape.family,
+        "parameters": shape.total_params,
+        "layers": shape.layers,
+        "vision_blocks": shape.v_depth,
+    }
+
+
 def build_report(
     env: GpuEnv,
     peak: tuple[float | None, str],
@@ -1024,7 +1093,9 @@ def build_report(
     checks: list[dict[str, Any]],
     started: str,
     wall_s: float,
+    models: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """``model``: the 3B's facts; ``models``: every model's, by setup.json entry (default: the 3B's alone)."""
     return {
         "started": started,
         "wall_s": wall_s,
@@ -1038,6 +1109,7 @@ def build_report(
         },
         "versions": versions(env),
         "model": model,
+        "models": models or {"model": model},
         "setup": setup,
         "paths": [{**asdict(r), "peak_over_estimate": r.peak_over_estimate} for r in results],
         "checks": checks,
@@ -1094,7 +1166,9 @@ def free_disk(run_dir: Path) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/gpu_acceptance", help="folder for the report, logs and inputs")
-    parser.add_argument("--model", default=None, help="an existing make-tiny-model --like folder (skips building)")
+    parser.add_argument(
+        "--model", default=None, help="an existing make-tiny-model --like folder for the 3B (skips building it)"
+    )
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these paths")
     parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (slow nodes)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak, for GPUs not in the table")
@@ -1114,10 +1188,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.predict:  # no GPU needed: the arithmetic on the published 3B shape
-        from spatialladder.testing.qwen_published import published_config
-
-        print(predicted_markdown(ModelShape.from_config(published_config(LIKE))))
+    if args.predict:  # no GPU needed: the arithmetic on the published shapes
+        print(predicted_markdown(published_shapes()))
         return 0
     if args.model and not (Path(args.model) / "config.json").is_file():
         print(
@@ -1141,6 +1213,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("%d × %s, bf16 peak %s", env.count, env.name, peak)
 
     setup_cmd = [sys.executable, str(CHILD), "setup", str(out), "--like", LIKE]
+    for key, like in MODELS.items():
+        if key != "model":
+            setup_cmd += ["--extra-model", f"{key}={like}"]
     if args.model:
         setup_cmd.append("--no-model")
     setup_budget = SETUP_BUDGET_S * args.budget_scale
@@ -1155,11 +1230,13 @@ def main(argv: list[str] | None = None) -> int:
     if not setup_ok:
         setup["error"] = log_tail(out / "setup.log")
         logger.error("setup failed:\n%s", setup["error"])
-    shape = None
-    model = {"path": inputs.get("model", ""), "parameters": 0, "layers": 0, "vision_blocks": 0}
-    if setup_ok:
-        shape = ModelShape.from_config(json.loads((Path(inputs["model"]) / "config.json").read_text()))
-        model.update(parameters=shape.total_params, layers=shape.layers, vision_blocks=shape.v_depth)
+    shapes: dict[str, ModelShape] = {}  # setup.json entry -> its model's shape, for each path's arithmetic
+    models = {}
+    for key in MODELS if setup_ok else ():
+        if key in inputs:
+            shapes[key] = ModelShape.from_config(json.loads((Path(inputs[key]) / "config.json").read_text()))
+            models[key] = model_facts(inputs[key], shapes[key])
+    model = models.get("model") or {"path": inputs.get("model", ""), "parameters": 0, "layers": 0, "vision_blocks": 0}
     logger.info("setup %s in %.0f s", setup["status"], finished.wall_s)
 
     planned = plan_paths(env, inputs, out, args.only, args.budget_scale) if setup_ok else []
@@ -1175,14 +1252,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_outputs:
                 free_disk(item.run_dir)
         questions = int(inputs["vsi_questions"]) if "vsi_questions" in inputs else None
-        result = summarise(item, done, ranks, shape, peak[0], env.total_memory, questions)
+        result = summarise(item, done, ranks, shapes.get(item.spec.model), peak[0], env.total_memory, questions)
         logger.info("[%d/%d] %s: %s %s", i, len(planned), item.spec.name, result.status, result.error or "")
         results.append(result)
     if not setup_ok:
         results = [PathResult(s.name, s.issue, s.what, "skipped", s.budget_s, "skipped: setup failed") for s in PATHS]
     pair = [out / "runs" / name for name in SHARED_PAIR]
     checks = [predictions_check(*(read_predictions(d) for d in pair), *(read_generation(d) for d in pair))]
-    report = build_report(env, peak, model, setup, results, checks, started, time.perf_counter() - t0)
+    report = build_report(env, peak, model, setup, results, checks, started, time.perf_counter() - t0, models)
     print(write_report(out, report, results))
     logger.info("wrote %s and %s", out / "report.json", out / "report.md")
     ran = [r for r in results if r.status != "skipped"]

@@ -1,22 +1,26 @@
 """The child process of ``scripts/gpu_acceptance.py``: prepares the inputs, or runs one path and records its work.
 
     python scripts/gpu_acceptance_child.py info
-    python scripts/gpu_acceptance_child.py setup OUT [--like qwen2.5-vl-3b] [--no-model]
+    python scripts/gpu_acceptance_child.py setup OUT [--like qwen2.5-vl-3b] [--no-model] [--extra-model KEY=LIKE ...]
     python scripts/gpu_acceptance_child.py run sft|grpo|eval CONFIG OUT_PREFIX [dotted.key=value ...]
 
 ``info`` prints one JSON line about the visible GPUs (in its own process, so the parent never holds a CUDA context
 on the GPU the paths measure). ``setup`` writes full-size inputs under ``OUT/data`` (1296×968 frames: the stage-2
 records, a video-only and an images-only GRPO file, a VSI-Bench folder with two 64-frame videos and three questions
 each) and, unless ``--no-model``, a full-depth random real-shaped model in ``OUT/model``
-(``make-tiny-model --like``, bf16 on disk). ``run`` loads CONFIG with the overrides as the CLI does and calls the
+(``make-tiny-model --like``, bf16 on disk), and each ``--extra-model KEY=LIKE`` (also with ``--no-model``) in
+``OUT/model-LIKE``, its folder under ``KEY`` in ``OUT/setup.json`` (the parent builds Qwen3-VL-2B so).
+``run`` loads CONFIG with the overrides as the CLI does and calls the
 real ``run_sft`` / ``run_grpo`` / ``run_eval`` (under ``accelerate launch`` in every process), and writes
 ``OUT_PREFIX.rank<k>.json`` holding what the parent needs for throughput, model FLOPs and memory, also when the run
 fails or is stopped (SIGTERM) part-way:
 
 - ``ok``, ``error`` (exception type and message), ``wall_s``, ``rank``, ``world_size``, ``config`` (resolved);
-- ``lm``: one entry per forward of Qwen2.5-VL's text model: ``step``, ``grad`` (autograd on), ``shape`` ``[B, S]``
-  and ``rows``: per row ``[new real tokens, cached real tokens]`` (from the 2-D attention mask, or the packed
-  rows of a padding-free batch, else the full shape);
+- ``lm``: one entry per forward of the text model (Qwen2.5-VL's or Qwen3-VL's): ``step``, ``grad`` (autograd on),
+  ``shape`` ``[B, S]`` and ``rows``: per row ``[new real tokens, cached real tokens]`` (from the 2-D attention mask,
+  or the packed rows of a padding-free batch, else the full shape); for Qwen3-VL also ``visual``: the positions that
+  received vision features (``visual_pos_masks``, where DeepStack adds the tower's early-block features: 0 on a
+  decoding step), which shows the video's features reached the text model in that forward;
 - ``vision``: one entry per forward of the vision tower: ``step``, ``grad``, ``grids`` (``[t, h, w]`` per item);
 - ``vllm``: one entry per ``vllm.LLM.generate`` call (trl's colocated rollouts, the vLLM eval backend): ``step``,
   ``seconds`` and per request ``prompt`` tokens, ``cached`` (vLLM's prefix-cache hits), ``vision_tokens`` (image and
@@ -35,7 +39,8 @@ fails or is stopped (SIGTERM) part-way:
   and the ``top_k`` highest of those scores, up to and including the question's first end-of-sequence token; what
   the parent compares between the shared-prefix and the unshared eval paths.
 
-The forwards are recorded by wrapping the two classes' ``forward`` (not a global hook on every module: decoding
+The forwards are recorded by wrapping each family's two classes' ``forward`` (:data:`RECORDED_CLASSES`; not a
+global hook on every module: decoding
 would pay for a Python call per submodule), so the KL reference model and the rollout count as well; vLLM's own
 model classes are not these, so its work is counted once, from ``LLM.generate``'s outputs. The generation steps are
 recorded by wrapping ``LogitsProcessorList.__call__`` (called once per step by ``generate``; its top-k stays on the
@@ -83,6 +88,15 @@ VSI_VIDEOS = 2
 VSI_VIDEO_FRAMES = 64
 TOP_K = 5
 """Scores kept per generation step: enough to compare two paths' leading scores and see their top-2 gap."""
+RECORDED_CLASSES = (
+    ("qwen2_5_vl", "Qwen2_5_VLTextModel", "Qwen2_5_VisionTransformerPretrainedModel"),
+    ("qwen3_vl", "Qwen3VLTextModel", "Qwen3VLVisionModel"),
+)
+"""Per family a path runs (``transformers.models.<module>.modeling_<module>``): its text model, called once per
+forward with the merged embeddings (``Qwen2_5_VLModel.forward`` / ``Qwen3VLModel.forward`` → ``language_model``),
+and its vision tower, called once per batch of images or videos with their ``grid_thw`` (``get_image_features``;
+Qwen3-VL's ``get_video_features`` calls it with the video's whole ``[t, h, w]`` grid, transformers 5.24
+``modeling_qwen3_vl.py`` 1015-1043). Wrapping a class no path loads costs nothing."""
 
 
 class Terminated(BaseException):
@@ -179,7 +193,11 @@ def _record_lm(arguments: dict[str, Any]) -> None:
     after = int(cache.get_seq_length()) if cache is not None and hasattr(cache, "get_seq_length") else None
     batch, seq = int(x.shape[0]), int(x.shape[1])
     rows = lm_rows(batch, seq, after, arguments.get("attention_mask"), arguments.get("position_ids"))
-    REC.lm.append({"step": REC.step, "grad": torch.is_grad_enabled(), "shape": [batch, seq], "rows": rows})
+    entry = {"step": REC.step, "grad": torch.is_grad_enabled(), "shape": [batch, seq], "rows": rows}
+    if "visual_pos_masks" in arguments:  # Qwen3-VL's text model: where the vision features (and DeepStack's) go
+        mask = arguments["visual_pos_masks"]
+        entry["visual"] = int(mask.sum()) if mask is not None else 0
+    REC.lm.append(entry)
     REC.work_ends()
 
 
@@ -360,12 +378,14 @@ REC = Recorder(cuda=False)
 
 
 def install(cfg: Any) -> None:
-    """Wrap the Qwen2.5-VL forwards, ``vllm.LLM.generate`` (when the config uses vLLM), the HF eval's generation
-    steps (eval with ``backend: hf``) and add the step timer."""
-    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qwen
+    """Wrap the text and vision forwards of :data:`RECORDED_CLASSES`, ``vllm.LLM.generate`` (when the config uses
+    vLLM), the HF eval's generation steps (eval with ``backend: hf``) and add the step timer."""
+    import importlib
 
-    _wrap_forward(qwen.Qwen2_5_VLTextModel, _record_lm)
-    _wrap_forward(qwen.Qwen2_5_VisionTransformerPretrainedModel, _record_vision)
+    for module, text, vision in RECORDED_CLASSES:
+        modeling = importlib.import_module(f"transformers.models.{module}.modeling_{module}")
+        _wrap_forward(getattr(modeling, text), _record_lm)
+        _wrap_forward(getattr(modeling, vision), _record_vision)
     _install_step_timer()
     if getattr(cfg, "kind", None) == "eval" and getattr(cfg, "backend", None) == "hf":
         _install_generation_probe()
@@ -491,18 +511,24 @@ def write_inputs(out: Path) -> dict[str, str]:
     }
 
 
-def setup(out: Path, like: str, build_model: bool) -> dict[str, Any]:
+def setup(out: Path, like: str, build_model: bool, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """The inputs (:func:`write_inputs`), the ``like``-shaped model in ``out/model`` unless not ``build_model`` (the
+    parent was given ``--model``), and each ``extra`` model (setup.json key → ``--like`` name) in
+    ``out/model-<like>``; ``out/setup.json`` maps names to paths."""
     start = time.perf_counter()
     inputs = write_inputs(out / "data")
-    if build_model:
+    builds = [("model", like, out / "model")] if build_model else []
+    builds += [(key, name, out / f"model-{name}") for key, name in (extra or {}).items()]
+    if builds:
         import torch
 
-        from spatialladder.testing.real_shape import build_qwen2_5_vl_like
+        from spatialladder.testing import real_shape
 
         # Random initialisation of 3.75 B parameters takes over a minute on one CPU core (torch's CPU normal_ is
         # serial; ~2 s per 100 M measured) and a second on the GPU; the folder written is the same either way.
         with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-            inputs["model"] = str(build_qwen2_5_vl_like(out / "model", like=like))
+            for key, name, folder in builds:
+                inputs[key] = str(real_shape.build_like(folder, name))
     inputs["seconds"] = str(round(time.perf_counter() - start, 1))
     (out / "setup.json").write_text(json.dumps(inputs, indent=1), encoding="utf-8")
     return inputs
@@ -515,7 +541,14 @@ def main(argv: list[str] | None = None) -> int:
     p_setup = sub.add_parser("setup")
     p_setup.add_argument("out")
     p_setup.add_argument("--like", default="qwen2.5-vl-3b")
-    p_setup.add_argument("--no-model", action="store_true", help="inputs only (the parent was given --model)")
+    p_setup.add_argument("--no-model", action="store_true", help="no --like model (the parent was given --model)")
+    p_setup.add_argument(
+        "--extra-model",
+        action="append",
+        default=[],
+        metavar="KEY=LIKE",
+        help="also build this full-depth model (also with --no-model), its folder under KEY in setup.json",
+    )
     p_run = sub.add_parser("run")
     p_run.add_argument("kind", choices=["sft", "grpo", "eval"])
     p_run.add_argument("config")
@@ -527,7 +560,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info()))
         return 0
     if args.command == "setup":
-        print(json.dumps(setup(Path(args.out), args.like, not args.no_model)))
+        extra = dict(item.split("=", 1) for item in args.extra_model if "=" in item)
+        if len(extra) != len(args.extra_model):
+            parser.error(f"--extra-model {args.extra_model}: expected KEY=LIKE, e.g. model_qwen3_vl=qwen3-vl-2b")
+        print(json.dumps(setup(Path(args.out), args.like, not args.no_model, extra)))
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return run(args.kind, args.config, args.out_prefix, args.overrides)

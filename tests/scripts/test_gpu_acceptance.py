@@ -3,7 +3,8 @@ on real runs of the tiny model, result parsing and the report. The GPU run itsel
 
 FLOPs are checked against numbers worked out by hand below (the tiny model's widths: text 64 wide, 2 layers, 4/2
 heads of 16, MLP 128, vocabulary 448, untied; vision 2 blocks of 64, MLP 128, the second full-attention), and the
-3B figures against the published parameter counts and docs/benchmarks.md's memory table.
+3B figures against the published parameter counts and docs/benchmarks.md's memory table; the Qwen3-VL-2B path's
+(issue 19) against the 2B's widths worked out by hand.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 GIB = 2**30
 N_3B = 3_754_622_976
-INPUT_KEYS = ("model", "spatial", "video", "images_only", "images", "vsibench")
+N_2B = 2_127_532_032
+INPUT_KEYS = ("model", "model_qwen3_vl", "spatial", "video", "images_only", "images", "vsibench")
 
 
 def load_script(name: str) -> ModuleType:
@@ -50,6 +52,13 @@ def shape_3b(ga: ModuleType) -> Any:
     from spatialladder.testing.qwen_published import shaped_config
 
     return ga.ModelShape.from_config(shaped_config("qwen2.5-vl-3b"))
+
+
+@pytest.fixture(scope="module")
+def shape_2b(ga: ModuleType) -> Any:
+    from spatialladder.testing.qwen_published import shaped_config
+
+    return ga.ModelShape.from_config(shaped_config("qwen3-vl-2b"))
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +93,59 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()  # nothing written, nothing built
 
 
+def test_main_builds_the_qwen3_vl_model_also_with_model_and_measures_each_path_on_its_own(
+    ga, tiny_model_dir, tiny_family_dirs, tmp_path: Path, monkeypatch
+) -> None:
+    """The run as far as no GPU is needed (the environment and the child processes stood in for): with ``--model``
+    the setup skips the 3B but builds the Qwen3-VL-2B (``--extra-model``), and each path is measured on the shape of
+    its own model; the report names both models."""
+    calls, measured = [], {}
+    given = tiny_model_dir  # --model: the 3B the user already has
+
+    def fake_run_child(command: list[str], env: dict[str, str], log: Path, budget_s: float) -> Any:
+        calls.append(command)
+        log.parent.mkdir(parents=True, exist_ok=True)  # as the real one does
+        if command[2] == "setup":
+            out = Path(command[3])
+            inputs = {**fake_inputs(out), "model_qwen3_vl": str(tiny_family_dirs["qwen3-vl"])}
+            inputs.pop("model")  # --no-model: the child writes no 3B
+            (out / "setup.json").write_text(json.dumps(inputs))
+        return ga.Finished(0, 1.0, False)
+
+    def fake_summarise(item, finished, ranks, shape, *args: Any) -> Any:
+        measured[item.spec.name] = shape
+        return ga.PathResult(item.spec.name, item.spec.issue, item.spec.what, "pass", item.budget_s)
+
+    monkeypatch.setattr(ga, "probe_environment", lambda: fake_env(ga))
+    monkeypatch.setattr(ga, "run_child", fake_run_child)
+    monkeypatch.setattr(ga, "summarise", fake_summarise)
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--model", str(given), "--only", "grpo-hf-video", "grpo-qwen3-vl-video"]
+    assert ga.main(argv) == 0
+    setup = calls[0]
+    assert setup[2:] == [
+        "setup",
+        str(out),
+        "--like",
+        "qwen2.5-vl-3b",
+        "--extra-model",
+        "model_qwen3_vl=qwen3-vl-2b",
+    ] + ["--no-model"]
+    assert [c[c.index("run") + 2] for c in calls[1:]] == [
+        "configs/train/stage3_grpo.yaml",
+        "configs/train/qwen3vl_2b/stage3_grpo.yaml",
+    ]
+    assert f'model.name_or_path="{tiny_family_dirs["qwen3-vl"]}"' in calls[2]
+    assert f'model.name_or_path="{given.resolve()}"' in calls[1]
+    assert (measured["grpo-hf-video"].family, measured["grpo-qwen3-vl-video"].family) == ("qwen2.5-vl", "qwen3-vl")
+    report = json.loads((out / "report.json").read_text())
+    assert {k: (m["family"], m["parameters"]) for k, m in report["models"].items()} == {
+        "model": ("qwen2.5-vl", 372_544),
+        "model_qwen3_vl": ("qwen3-vl", measured["grpo-qwen3-vl-video"].total_params),
+    }
+    assert report["model"] == report["models"]["model"]
+
+
 def test_an_unknown_path_name_is_one_line_exit_2(ga: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         ga.parse_args(["--only", "sft-zero4"])
@@ -100,6 +162,7 @@ def test_budgets_fit_nine_minutes(ga: ModuleType) -> None:
     assert all(b > 0 for b in budgets)
     assert sum(budgets) <= ga.TOTAL_BUDGET_S == 9 * 60
     assert len({p.name for p in ga.PATHS}) == len(ga.PATHS)
+    assert {p.model for p in ga.PATHS} == set(ga.MODELS)  # every model the setup builds is used, none is missing
 
 
 def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
@@ -111,6 +174,7 @@ def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
         "sft-zero2",
         "sft-zero3",
         "grpo-hf-video",
+        "grpo-qwen3-vl-video",
         "grpo-dynamic-sampling",
         "grpo-vllm-images",
         "grpo-vllm-video",
@@ -129,13 +193,29 @@ def test_every_path_the_issues_ask_for_is_in_the_table(ga: ModuleType) -> None:
     two = by_name["eval-vllm-2gpu"]
     assert (two.needs, two.launcher, two.gpus) == (("vllm",), "configs/accelerate/ddp.yaml", 2)
     assert two.overrides == by_name["eval-vllm"].overrides  # the same run, under a 2-process launch
+    qwen3 = by_name["grpo-qwen3-vl-video"]  # issue 19: grpo-hf-video's run on the Qwen3-VL-2B, its own ladder rung
+    assert (qwen3.config, qwen3.model, qwen3.needs, qwen3.steps) == (
+        "configs/train/qwen3vl_2b/stage3_grpo.yaml",
+        "model_qwen3_vl",
+        (),
+        3,
+    )
+    assert qwen3.overrides == by_name["grpo-hf-video"].overrides and ga.MODELS["model_qwen3_vl"] == "qwen3-vl-2b"
+    assert all(p.model == "model" for p in ga.PATHS if p is not qwen3)
 
 
 def test_plan_with_nothing_optional_on_one_gpu(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     plan = {p.spec.name: p for p in ga.plan_paths(fake_env(ga), fake_inputs(tmp_path), tmp_path / "out")}
     runs = sorted(name for name, p in plan.items() if p.run)
-    assert runs == ["eval-hf-shared", "eval-hf-unshared", "grpo-dynamic-sampling", "grpo-hf-video", "sft-sdpa"]
+    assert runs == [
+        "eval-hf-shared",
+        "eval-hf-unshared",
+        "grpo-dynamic-sampling",
+        "grpo-hf-video",
+        "grpo-qwen3-vl-video",
+        "sft-sdpa",
+    ]
     assert plan["sft-flash-attention-2"].reason == (
         "skipped: flash_attn not installed (pip install -e '.[flash-attn]')"
     )
@@ -152,6 +232,38 @@ def test_plan_with_nothing_optional_on_one_gpu(ga: ModuleType, tmp_path: Path, m
     ]
     assert f'model.name_or_path="{tmp_path / "model"}"' in sdpa.command
     assert f'data.files=["{tmp_path / "spatial"}"]' in sdpa.command
+    qwen3 = plan["grpo-qwen3-vl-video"]  # the Qwen3-VL-2B's folder fills {model}; the 3B's video row
+    assert qwen3.command[:6] == [
+        sys.executable,
+        str(ga.CHILD),
+        "run",
+        "grpo",
+        "configs/train/qwen3vl_2b/stage3_grpo.yaml",
+        str(tmp_path / "out/runs/grpo-qwen3-vl-video/probe"),
+    ]
+    assert qwen3.command[6:] == [
+        f'model.name_or_path="{tmp_path / "model_qwen3_vl"}"',
+        f'data.image_root="{tmp_path / "images"}"',
+        f'output_dir="{tmp_path / "out/runs/grpo-qwen3-vl-video"}"',
+        "trainer.warmup_steps=0",
+        "trainer.save_strategy=no",
+        "trainer.report_to=none",
+        "trainer.logging_steps=1",
+        "trainer.disable_tqdm=true",
+        "sampling.max_completion_length=64",
+        f'data.files=["{tmp_path / "video"}"]',
+        "rollout=hf",
+        "trainer.max_steps=3",
+    ]
+    assert (qwen3.env["CUDA_VISIBLE_DEVICES"], qwen3.processes, qwen3.budget_s) == ("0", 1, 35)
+
+
+def test_a_path_whose_model_the_setup_did_not_write_is_skipped(ga: ModuleType, tmp_path: Path) -> None:
+    inputs = {k: v for k, v in fake_inputs(tmp_path).items() if k != "model_qwen3_vl"}
+    plan = {p.spec.name: p for p in ga.plan_paths(fake_env(ga), inputs, tmp_path / "out")}
+    assert not plan["grpo-qwen3-vl-video"].run
+    assert plan["grpo-qwen3-vl-video"].reason == "skipped: no model_qwen3_vl in setup.json"
+    assert plan["grpo-hf-video"].run
 
 
 def test_plan_with_everything_on_two_gpus(ga: ModuleType, tmp_path: Path, monkeypatch) -> None:
@@ -208,7 +320,7 @@ def test_every_planned_command_validates_against_the_shipped_configs(ga: ModuleT
         overrides = item.command[item.command.index(item.spec.config) + 2 :]
         cpu = ["trainer.use_cpu=true"] if item.spec.kind != "eval" else []
         cfg = load_config(item.spec.config, [*overrides, *cpu])
-        assert cfg.model.name_or_path == str(tmp_path / "model")
+        assert cfg.model.name_or_path == str(tmp_path / item.spec.model)
         assert cfg.output_dir == str(item.run_dir)
         if cfg.kind == "sft":
             if cfg.padding_free:
@@ -223,6 +335,8 @@ def test_every_planned_command_validates_against_the_shipped_configs(ga: ModuleT
             args = to_grpo_args(cfg)
             assert args.max_steps == item.spec.steps and args.use_vllm == (cfg.rollout == "vllm")
             assert (args.num_generations, args.max_completion_length, args.beta) == (4, 64, 0.01)
+            if item.spec.model == "model_qwen3_vl":  # the Qwen3-VL-2B rung: the paper's 128 tokens in factor 32
+                assert (cfg.model.max_pixels, cfg.data.files, cfg.rollout) == (131_072, [str(tmp_path / "video")], "hf")
         else:
             assert (cfg.frames, cfg.model.max_pixels, cfg.generation.max_new_tokens) == (32, 401_408, 32)
 
@@ -522,6 +636,35 @@ def test_child_eval_on_the_tiny_model_records_the_shared_prefix(
     assert (check["dtype"], check["layers"]) == ("float32", 2)
 
 
+def test_child_grpo_on_the_tiny_qwen3_vl_records_the_video_in_the_loss_pass(ga, child, tiny_family_dirs, tmp_path):
+    """``run_grpo`` on a tiny Qwen3-VL through the child (CPU): its text and vision classes are recorded too. A video
+    of 4 frames of 112×84 at ≤ 16,384 px (factor 32) is 96×128 px, 6×8 patches of 16 px, 2 temporal patches: grid
+    [2, 6, 8], 2 × 3·4 = 24 merged tokens per row. The loss pass (autograd) encodes the 4 completions' videos and
+    its text model receives 4 × 24 = 96 vision positions; the pass conditions of the Qwen3-VL path hold."""
+    from spatialladder.testing.tiny_records import write_tiny_records
+
+    records = write_tiny_records(tmp_path / "data")["spatial"]
+    video = tmp_path / "data" / "video.jsonl"
+    rows = [line for line in records.read_text().splitlines() if json.loads(line)["data_type"] == "video"]
+    video.write_text(rows[0] + "\n")
+    run_dir = tmp_path / "run"
+    overrides = [f"model.name_or_path={tiny_family_dirs['qwen3-vl']}", f"data.files=[{video}]", f"output_dir={run_dir}"]
+    overrides += ["model.min_pixels=1024", "model.max_pixels=16384", "data.video_frames=4", "prompts_per_step=1"]
+    overrides += ["trainer.max_steps=1", "sampling.max_completion_length=4"]
+    run_child_cpu(["run", "grpo", "configs/debug/grpo_tiny.yaml", str(run_dir / "probe"), *overrides], tmp_path / "log")
+    main = ga.read_ranks(run_dir)[0]
+    assert main["ok"] and main["facts"]["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
+    loss = [r for r in main["vision"] if r["grad"]]
+    assert [r["grids"] for r in loss] == [[[2, 6, 8]] * 4]
+    assert [r["visual"] for r in main["lm"] if r["grad"]] == [96]
+    assert all("visual" in r for r in main["lm"])  # every Qwen3-VL text forward says how many vision positions
+    assert any(r["visual"] == 0 for r in main["lm"] if not r["grad"])  # decoding steps: none
+    planned = planned_for(ga, "grpo-qwen3-vl-video", run_dir, steps=1)
+    shape = ga.ModelShape.from_config(json.loads((tiny_family_dirs["qwen3-vl"] / "config.json").read_text()))
+    result = ga.summarise(planned, ga.Finished(0, 9.0, False), [main], shape, None, 0)
+    assert (result.status, result.error) == ("pass", None) and result.flops > 0
+
+
 def test_info_on_a_machine_without_cuda(child, monkeypatch) -> None:
     import torch
 
@@ -531,13 +674,34 @@ def test_info_on_a_machine_without_cuda(child, monkeypatch) -> None:
     assert info["torch"] == torch.__version__
 
 
-def test_setup_inputs_are_full_size(child, tmp_path: Path) -> None:
+def test_setup_inputs_are_full_size(child, tiny_family_dirs, tmp_path: Path, monkeypatch) -> None:
+    """The parent was given --model: no 3B, but the extra Qwen3-VL-2B is built, on the GPU where there is one, into
+    ``model-qwen3-vl-2b`` under its setup.json key (here a tiny Qwen3-VL stands in for the 2.13 B build, minutes on
+    CPU)."""
+    import shutil
+
     import av
     import pandas as pd
+    import torch
     from PIL import Image
 
-    inputs = child.setup(tmp_path, "qwen2.5-vl-3b", build_model=False)  # the parent was given --model
+    from spatialladder.testing import real_shape
+
+    built = []
+
+    def stand_in(folder: Path, like: str) -> Path:
+        built.append((folder, like, torch.get_default_device().type))
+        shutil.copytree(tiny_family_dirs["qwen3-vl"], folder)
+        return folder
+
+    monkeypatch.setattr(real_shape, "build_like", stand_in)
+    inputs = child.setup(tmp_path, "qwen2.5-vl-3b", build_model=False, extra={"model_qwen3_vl": "qwen3-vl-2b"})
     assert json.loads((tmp_path / "setup.json").read_text()) == inputs and "model" not in inputs
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert built == [(tmp_path / "model-qwen3-vl-2b", "qwen3-vl-2b", device)]
+    assert inputs["model_qwen3_vl"] == str(tmp_path / "model-qwen3-vl-2b")
+    config = json.loads((tmp_path / "model-qwen3-vl-2b" / "config.json").read_text())
+    assert config["model_type"] == "qwen3_vl"
     spatial = [json.loads(line) for line in Path(inputs["spatial"]).read_text().splitlines()]
     assert [r["data_type"] for r in spatial] == ["single_image", "multi_view", "video"]
     assert (len(spatial[1]["image"]), len(spatial[2]["image"])) == (8, 32)
@@ -550,6 +714,13 @@ def test_setup_inputs_are_full_size(child, tmp_path: Path) -> None:
     with av.open(str(Path(inputs["vsibench"]) / "scannet" / "scene0000_00.mp4")) as container:
         frames = [f for f in container.decode(video=0)]
     assert len(frames) == 64 and (frames[0].width, frames[0].height) == (1296, 968)
+
+
+def test_setup_command_line_builds_the_extra_model_and_refuses_a_malformed_one(child, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        child.main(["setup", "out", "--no-model", "--extra-model", "qwen3-vl-2b"])
+    assert exc.value.code == 2
+    assert "--extra-model ['qwen3-vl-2b']: expected KEY=LIKE" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------ parsing and the report
@@ -597,7 +768,7 @@ def test_failures_timeouts_and_unmet_expectations(ga, shape_3b, tmp_path: Path) 
     assert failed.log_tail.endswith("CUDA out of memory") and len(failed.log_tail.splitlines()) == 25
     assert failed.tokens == 6000  # measured as far as it got
     timeout = ga.summarise(planned, ga.Finished(-15, 65.0, True), [], shape_3b, 989.5, 80 * GIB)
-    assert (timeout.status, timeout.error) == ("timeout", "stopped after its budget of 50 s")
+    assert (timeout.status, timeout.error) == ("timeout", "stopped after its budget of 40 s")
     lost = ga.summarise(planned, ga.Finished(1, 5.0, False), [], shape_3b, 989.5, 80 * GIB)
     assert lost.status == "fail" and "no child record" in lost.error
     short = ga.summarise(planned, ga.Finished(0, 30.0, False), [fake_rank(0, steps=2)], shape_3b, 989.5, 0)
@@ -780,15 +951,25 @@ def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
     env = fake_env(ga, count=2, installed=("deepspeed",))
     planned = planned_for(ga, "sft-zero3", tmp_path)
     planned.processes = 2
-    ok = ga.summarise(planned, ga.Finished(0, 45.0, False), [fake_rank(0), fake_rank(1)], shape_3b, 989.5, 80 * GIB)
+    ok = ga.summarise(planned, ga.Finished(0, 38.0, False), [fake_rank(0), fake_rank(1)], shape_3b, 989.5, 80 * GIB)
     vllm = ga.PathResult("eval-vllm", "13", "vllm eval", "skipped", 45, reason="skipped: vllm not installed (x)")
     check = {"name": "eval-hf: identical", "passed": None, "detail": "not compared"}
     model = {"path": "/m", "parameters": N_3B, "layers": 36, "vision_blocks": 32}
     setup = {"status": "pass", "wall_s": 41.0, "budget_s": 60}
-    report = ga.build_report(env, (989.5, "src"), model, setup, [ok, vllm], [check], "2026-01-01T00:00:00+00:00", 99.0)
+    qwen3 = {"path": "/q", "family": "qwen3-vl", "parameters": N_2B, "layers": 28, "vision_blocks": 24}
+    models = {"model": {**model, "family": "qwen2.5-vl"}, "model_qwen3_vl": qwen3}
+    report = ga.build_report(
+        env, (989.5, "src"), model, setup, [ok, vllm], [check], "2026-01-01T00:00:00+00:00", 99.0, models
+    )
     text = ga.write_report(tmp_path, report, [ok, vllm])
     saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved["budget_s"] == 60 + 50 and saved["gpu"]["bf16_peak_tflops"] == 989.5
+    assert saved["model"] == model and saved["models"]["model_qwen3_vl"] == qwen3
+    assert "- model: `/m` (qwen2.5-vl, 3,754,622,976 parameters, random, 36 text layers, 32 vision blocks)" in text
+    assert (
+        "- model `model_qwen3_vl`: `/q` (qwen3-vl, 2,127,532,032 parameters, random, 28 text layers, 24 vision blocks)"
+        in text
+    )
+    assert saved["budget_s"] == 60 + 40 and saved["gpu"]["bf16_peak_tflops"] == 989.5
     row = saved["paths"][0]
     assert (row["name"], row["status"], row["tokens"], row["timed_s"]) == ("sft-zero3", "pass", 6000, 3.0)
     assert row["peak_over_estimate"] == pytest.approx(ok.peak_over_estimate) and row["estimate_items"]
@@ -797,7 +978,7 @@ def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
     assert "| path | issue | result | s (budget) | timed | tokens/s | MFU | peak GiB | est. GiB | peak/est. |" in lines
     zero3 = next(line for line in lines if line.startswith("| sft-zero3 |"))
     cells = [c.strip() for c in zero3.strip("|").split("|")]
-    assert cells[:7] == ["sft-zero3", "13", "pass", "45 (50)", "steps 2-4 of 4", "2,000", f"{ok.mfu:.1%}"]
+    assert cells[:7] == ["sft-zero3", "13", "pass", "38 (40)", "steps 2-4 of 4", "2,000", f"{ok.mfu:.1%}"]
     assert cells[7] == "31.0"
     assert "| eval-vllm | 13 | skipped: vllm not installed (x) | – (45) |" in text
     assert "- not run: eval-hf: identical (not compared)" in lines
@@ -808,12 +989,19 @@ def test_report_json_and_markdown(ga, shape_3b, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, tiny_model_dir, tiny_shape, tmp_path):
+def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(
+    ga, child, tiny_model_dir, tiny_family_dirs, tiny_shape, tmp_path
+):
     """The exact commands the GPU run plans (shipped configs, full-size inputs, the paths' overrides), on the tiny
-    model on CPU with ``trainer.use_cpu`` added: every path that needs no optional package passes its checks, the
-    shared and unshared eval predictions are identical, and the report is written."""
+    models on CPU with ``trainer.use_cpu`` added (the tiny Qwen3-VL for ``grpo-qwen3-vl-video``): every path that
+    needs no optional package passes its checks, the shared and unshared eval predictions are identical, and the
+    report is written."""
     inputs = child.write_inputs(tmp_path / "data")
     inputs["model"] = str(tiny_model_dir)
+    inputs["model_qwen3_vl"] = str(tiny_family_dirs["qwen3-vl"])
+    shapes = {
+        k: ga.ModelShape.from_config(json.loads((Path(inputs[k]) / "config.json").read_text())) for k in ga.MODELS
+    }
     out = tmp_path / "out"
     results = []
     for item in ga.plan_paths(fake_env(ga), inputs, out):
@@ -821,13 +1009,26 @@ def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, t
             item.command.append("trainer.use_cpu=true")
         done = ga.run_child(item.command, item.env, item.run_dir / "child.log", 600) if item.run else None
         ranks = ga.read_ranks(item.run_dir) if item.run else []
-        result = ga.summarise(item, done, ranks, tiny_shape, None, 0, int(inputs["vsi_questions"]))
+        shape = shapes[item.spec.model]
+        result = ga.summarise(item, done, ranks, shape, None, 0, int(inputs["vsi_questions"]))
         assert result.status in ("pass", "skipped"), (item.spec.name, result.error, result.log_tail)
         results.append(result)
     ran = {r.name: r for r in results if r.status == "pass"}
-    assert sorted(ran) == ["eval-hf-shared", "eval-hf-unshared", "grpo-dynamic-sampling", "grpo-hf-video", "sft-sdpa"]
+    assert sorted(ran) == [
+        "eval-hf-shared",
+        "eval-hf-unshared",
+        "grpo-dynamic-sampling",
+        "grpo-hf-video",
+        "grpo-qwen3-vl-video",
+        "sft-sdpa",
+    ]
     assert all(r.tokens and r.flops and r.timed_s for r in ran.values())
     assert ran["grpo-hf-video"].facts["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
+    assert ran["grpo-qwen3-vl-video"].facts["rows"] == {"single_image": 0, "multi_view": 0, "video": 1}
+    # the Qwen3-VL loss pass: 4 completions of the 32-frame row at 131,072 px, 16×18×26 each, 1,872 vision positions
+    qwen3 = ga.read_ranks(out / "runs" / "grpo-qwen3-vl-video")[0]
+    assert {str(r["grids"]) for r in qwen3["vision"] if r["grad"]} == {str([[16, 18, 26]] * 4)}
+    assert {r["visual"] for r in qwen3["lm"] if r["grad"]} == {4 * 1872}
     shared, unshared = (ga.read_predictions(out / "runs" / name) for name in ga.SHARED_PAIR)
     pair = [out / "runs" / name for name in ga.SHARED_PAIR]
     check = ga.predictions_check(shared, unshared, *(ga.read_generation(d) for d in pair))
@@ -841,19 +1042,26 @@ def test_cpu_rehearsal_of_every_path_that_needs_no_optional_package(ga, child, t
     setup = {"status": "pass", "wall_s": 1.0, "budget_s": 60}
     report = ga.build_report(env, (None, "cpu"), model, setup, results, [check], "rehearsal", 1.0)
     text = ga.write_report(out, report, results)
-    assert text.count("| pass |") == 5
+    assert text.count("| pass |") == 6
 
 
 def test_every_training_path_is_predicted_to_fit_the_cards_it_is_planned_for(ga, shape_3b) -> None:
     """Issue 18: the shipped configs' paths fit one 80 GB and one 141 GB card (docs/benchmarks.md's table); before
     vLLM slept while training, the colocated pool sat beside the fp32 states and the vLLM paths did not."""
     planned = {p.name for p in ga.PATHS if p.kind != "eval"}
-    table = ga.predicted_peaks(shape_3b)
+    shapes = ga.published_shapes()
+    assert shapes["model"] == shape_3b and shapes["model_qwen3_vl"].total_params == N_2B
+    table = ga.predicted_peaks(shapes)
     assert set(table) == planned  # every training path has its nominal activations
     for name, peaks in table.items():
         for card, size in ga.CARDS.items():
             assert peaks[card] < size, (name, card, peaks[card] / GIB)
     assert round(table["grpo-hf-video"]["80 GB card"] / GIB, 1) == 75.2
+    # issue 19: the Qwen3-VL-2B path with its own shape, not the 3B's; the same activations on the 3B would be more
+    assert round(table["grpo-qwen3-vl-video"]["80 GB card"] / GIB, 1) == 45.5
+    on_3b = ga.predicted_peaks({"model": shape_3b, "model_qwen3_vl": shape_3b})["grpo-qwen3-vl-video"]["80 GB card"]
+    assert on_3b > table["grpo-qwen3-vl-video"]["80 GB card"] + 20 * GIB
+    assert ga.NOMINAL_ACTIVATIONS["grpo-qwen3-vl-video"] == ga.Activations(4 * 2_212, 4 * 16 * 18 * 26)
     assert round(table["grpo-vllm-video"]["80 GB card"] / GIB, 1) == 75.2  # the loss pass: vLLM asleep
     awake = ga.TrainingSettings.from_config(
         {**ga.resolved_config(next(p for p in ga.PATHS if p.name == "grpo-vllm-video")), "trainer": {}}, shape_3b
@@ -868,6 +1076,7 @@ def test_predict_prints_the_table_without_a_gpu(ga, capsys) -> None:
     assert ga.main(["--predict"]) == 0
     out = capsys.readouterr().out
     assert "| `grpo-vllm-video` | 75.2 | 90.9 |" in out and "| `sft-zero3` | 59.6 | 59.6 |" in out
+    assert "| `grpo-qwen3-vl-video` | 45.5 | 45.5 |" in out
 
 
 def test_flops_of_the_qwen3_shapes_have_no_windows_and_no_linear_attention_pairs(ga) -> None:
@@ -883,3 +1092,74 @@ def test_flops_of_the_qwen3_shapes_have_no_windows_and_no_linear_attention_pairs
     full = q35.layers - q35.linear_layers
     assert full * 4 == q35.layers  # the published 3 linear : 1 full pattern
     assert ga.text_row_flops(q35, 10, 0) == 2.0 * q35.n_text * 10 + 4.0 * full * q35.d_attn * 55
+
+
+def test_qwen3_vl_2b_widths_by_hand(shape_2b) -> None:
+    """The 2B's per-token and per-patch parameters (published config.json; transformers' qwen3_vl modeling file).
+    Text layer: q 2048², k and v 2·2048·1024, o 2048², q/k norms 2·128, MLP 3·2048·6144, two norms 2·2048 =
+    50,336,000; tied head. Vision block: qkv 1024·3072 + 3072, proj 1024² + 1024, fc1 1024·4096 + 4096, fc2 4096·1024
+    + 1024, two LayerNorms 4·1024 = 12,596,224; patch embedding 1024·3·2·16² + 1024 + the 2304-row position table;
+    mergers 25,174,016 + 3 DeepStack × 25,180,160, once per 2×2 patches."""
+    assert shape_2b.total_params == N_2B and shape_2b.tied and shape_2b.window_patches == 0
+    assert shape_2b.n_text == 28 * 50_336_000 + 2048 + 151_936 * 2048 == 1_720_574_976
+    patch_embed = 1024 * 3 * 2 * 16**2 + 1024 + 2304 * 1024
+    mergers = 25_174_016 + 3 * 25_180_160
+    assert shape_2b.n_vision_patch == 24 * 12_596_224 + patch_embed + mergers // 4 == 331_421_184
+    assert (shape_2b.layers, shape_2b.d_attn, shape_2b.v_depth, shape_2b.v_hidden) == (28, 2048, 24, 1024)
+
+
+def fake_grpo_rank(steps: int = 3, visual: int = 4 * 1872) -> dict[str, Any]:
+    """The Qwen3-VL GRPO path as the child records it, per step: the rollout (4 rows, no autograd), then the loss
+    pass with autograd on 4 completions of 2,212 positions, each with the video grid 16×18×26 (1,872 merged tokens)."""
+    lm, vision = [], []
+    for s in range(1, steps + 1):
+        lm.append({"step": s, "grad": False, "shape": [4, 2148], "rows": [[2148, 0]] * 4, "visual": 4 * 1872})
+        lm.append({"step": s, "grad": True, "shape": [4, 2212], "rows": [[2212, 0]] * 4, "visual": visual})
+        vision.append({"step": s, "grad": False, "grids": [[16, 18, 26]] * 4})
+        vision.append({"step": s, "grad": True, "grids": [[16, 18, 26]] * 4})
+    return {
+        "rank": 0,
+        "world_size": 1,
+        "ok": True,
+        "error": None,
+        "config": {"model": {"dtype": "bfloat16"}, "padding_free": False, "rollout": "hf", "beta": 0.01},
+        "lm": lm,
+        "vision": vision,
+        "vllm": [],
+        "step_ends": [[s, 10.0 + 2 * s] for s in range(steps + 1)],
+        "work_window": [10.5, 10.0 + 2 * steps],
+        "cuda": {"max_memory_allocated": 40 * GIB, "device_used_peak": 45 * GIB, "device_total": 80 * GIB},
+        "facts": {"global_step": steps, "rows": {"single_image": 0, "multi_view": 0, "video": 1}, "log_history": []},
+    }
+
+
+def test_qwen3_vl_path_measured_with_the_2b_shape(ga, shape_2b, tmp_path: Path) -> None:
+    """FLOPs, MFU and the memory estimate of ``grpo-qwen3-vl-video`` on the 2B's shape: steps 2-3 (4 s), each a
+    rollout prefill of 4 × 2,148 positions and 4 video encodings, then the loss pass ×3 (forward + backward). Text:
+    2·1,720,574,976 per position + 4·28·2048 per causal pair; vision: 2·331,421,184 per patch + full attention in all
+    24 blocks, 4·1024 per pair within each of the 16 frame groups (468² pairs)."""
+    (tmp_path / "child.log").write_text("log\n")
+    planned = planned_for(ga, "grpo-qwen3-vl-video", tmp_path)
+    result = ga.summarise(planned, ga.Finished(0, 30.0, False), [fake_grpo_rank()], shape_2b, 989.5, 80 * GIB)
+    assert (result.status, result.error, result.timed, result.timed_s) == ("pass", None, "steps 2-3 of 3", 4.0)
+
+    def text(n: int) -> float:
+        return 2.0 * 1_720_574_976 * n + 4.0 * 28 * 2048 * n * (n + 1) / 2
+
+    video = 2.0 * 331_421_184 * 7_488 + 4.0 * 1024 * 16 * 24 * 468**2
+    assert ga.vision_item_flops(shape_2b, 16, 18, 26) == video and ga.text_row_flops(shape_2b, 2212, 0) == text(2212)
+    per_step = 4 * text(2148) + 4 * video + 3 * (4 * text(2212) + 4 * video)
+    assert result.flops == pytest.approx(2 * per_step, rel=1e-12)
+    assert result.tokens == 2 * 4 * 2212 and result.mfu == pytest.approx(2 * per_step / (4.0 * 989.5e12))
+    items = dict(result.estimate_items)  # the 2B's states and the recorded loss pass (4 × 2,212, 4 × 7,488)
+    assert items[f"[train] {N_2B:,} trainable parameters (fp32 master weights)"] == 4 * N_2B
+    assert items["[train] KL reference model (as loaded)"] == 2 * N_2B
+    assert "[train] vision activations: 29952 patches × (block checkpoints + one block)" in items
+    assert "[train] text activations: 8848 positions × (layer checkpoints + one layer)" in items
+    assert round(result.estimate_bytes / GIB, 1) == 45.5  # = the nominal prediction: the same loss pass
+    # the video's features did not reach the text model in the loss pass: a Qwen3-VL path fails
+    missed = ga.summarise(planned, ga.Finished(0, 30.0, False), [fake_grpo_rank(visual=0)], shape_2b, None, 0)
+    assert (missed.status, missed.error) == (
+        "fail",
+        "no text-model forward with autograd received vision features: the video missed the loss pass",
+    )
