@@ -452,7 +452,7 @@ NOMINAL_ACTIVATIONS: dict[str, Activations] = {
     "sft-padding-free": Activations(3_255, 468 + 8 * 468 + 7_488),
     **dict.fromkeys(("grpo-hf-video", "grpo-vllm-video"), Activations(4 * 2_044, 4 * 7_488)),
     **dict.fromkeys(("grpo-dynamic-sampling", "grpo-vllm-images"), Activations(4 * 1_150, 4 * 3_744)),
-    "grpo-qwen3-vl-video": Activations(4 * 2_212, 4 * 7_488),
+    "grpo-qwen3-vl-video": Activations(4 * 2_210, 4 * 7_488),
 }
 """The largest loss pass of each training path as planned (positions, vision patches): at 100,352 px a 1296×968
 frame is 18×26 patches, a 32-frame video row 16×18×26 = 7,488 patches and ≈ 1,980 positions, an 8-view row 3,744
@@ -463,13 +463,13 @@ the image, 8-view and video rows (3,255 positions). What ``--predict`` and docs/
 16 px (9×13 = 117 merged tokens), so the 32-frame row is again 16×18×26 = 7,488 patches. Its positions, as
 ``Qwen3VLProcessor.replace_video_token`` makes them (transformers 5.24 ``processing_qwen3_vl.py`` 75-103): per
 temporal patch a ``<t seconds>`` stamp, ``<|vision_start|>``, 117 ``<|video_pad|>`` and ``<|vision_end|>``, all
-inside the template's own ``<|vision_start|>…<|vision_end|>``. The row carries no capture times, so its frames are
-declared at ``data.video_fps`` 2 with indices 0..31 (``spatialladder/media.py``): patch k (frames 2k, 2k+1 at k and
-k + 0.5 s) is stamped k + 0.25 s, printed ``.1f``: ``<0.2 seconds>`` … ``<15.2 seconds>``. Qwen's pre-tokenizer
+inside the template's own ``<|vision_start|>…<|vision_end|>``. The row carries its capture times (frames 0, 10, …,
+310 of the ScanNet clock, 24 fps: ``spatialladder/testing/full_size.py``), so patch k (frames 20k, 20k + 10) is
+stamped (20k + 5) / 24 s, printed ``.1f``: ``<0.2 seconds>`` … ``<12.7 seconds>``. Qwen's pre-tokenizer
 (``PRETOKENIZE_REGEX``, ``tokenization_qwen2.py``) splits digits one by one, so a stamp is ``<``, its digits, ``.``,
-one decimal, `` seconds``, ``>``: 6 tokens for k < 10, 7 for k ≥ 10, 102 in all. The video: 2 + 16 × (117 + 2) + 102
-= 2,008 positions; the stage-3 user text and the turns (Qwen3-VL's template adds no system turn) ≈ 140 (131
-pre-tokens of the text + 8); with the 64-token completion ≈ 2,212 per completion."""
+one decimal, `` seconds``, ``>``: 6 tokens below 10 s (k ≤ 11), 7 from 10 s, 100 in all. The video: 2 + 16 × (117 +
+2) + 100 = 2,006 positions; the stage-3 user text and the turns (Qwen3-VL's template adds no system turn) ≈ 140 (131
+pre-tokens of the text + 8); with the 64-token completion ≈ 2,210 per completion."""
 CARDS = {"80 GB card": 79.2 * 2**30, "141 GB card": 139.8 * 2**30}
 """``torch.cuda.get_device_properties(0).total_memory`` of an H100 80GB HBM3 and an H200 (141 GB)."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialladder.config.scannet import ScanNetSettings
 from spatialladder.vocab import RECORD_FILES
 
 SCANNET_FRAME_SIZE = (1296, 968)
@@ -31,6 +32,10 @@ def full_size_frame(index: int, size: tuple[int, int] = SCANNET_FRAME_SIZE) -> n
     left = 100 + (37 * index) % (width - 400)
     frame[300:600, left : left + 250] = 255
     return frame
+
+
+SCANNET_FPS = ScanNetSettings.model_fields["fps"].default
+"""build-data's ScanNet clock (``scannet.fps``: VSI-Bench plays every .sens frame at 24 fps)."""
 
 
 def write_full_size_records(root: str | Path, views: int = 8, video_frames: int = 32) -> dict[str, Path]:
@@ -85,6 +90,8 @@ def write_full_size_records(root: str | Path, views: int = 8, video_frames: int 
             "options": None,
             "answer": "21.5",
             "image": rels[:video_frames],
+            "frame_indices": [i * 10 for i in range(video_frames)],  # the .sens frames the files are named after
+            "fps": SCANNET_FPS,  # their clock, as build-data writes it: Qwen3-VL / Qwen3.5 stamp the capture times
             "question_type": "room size",
             "data_type": "video",
         },
