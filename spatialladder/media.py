@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from spatialladder.errors import DataFormatError
+from spatialladder.vocab import VIDEO_TIMES
 
-VIDEO_TIMES = ("mrope", "timestamps")
-"""``ModelFamily.video_time`` values (``models/families/base.py`` ``VideoTime``)."""
 FRAME_INDICES_KEY = "frame_indices"
 CAPTURE_FPS_KEY = "capture_fps"
 """Keys of a ``{"type": "video", "video": frames}`` chat part carrying its :class:`CaptureTimes`; the chat template

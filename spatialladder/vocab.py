@@ -280,3 +280,9 @@ the SpatialLadder harness (Qwen2.5-VL's protocol), ``direct`` straight to the pr
 ``lmms-eval-qwen3_5`` as lmms-eval's Qwen3-VL / Qwen3.5 wrappers feed those families. Each model family names its
 own (``ModelFamily.eval_protocol``), the default of an eval config that sets none."""
 INPUT_PROTOCOLS: tuple[InputProtocol, ...] = get_args(InputProtocol)
+
+VideoTime = Literal["mrope", "timestamps"]
+"""How a model family tells video time (``ModelFamily.video_time``): ``mrope``, time in the rope's T axis through
+``second_per_grid_ts`` (Qwen2.5-VL); ``timestamps``, one ``<t seconds>`` text stamp per temporal patch from the
+video's metadata and a T axis of 1 per patch (Qwen3-VL, Qwen3.5). The one rule: ``spatialladder/media.py``."""
+VIDEO_TIMES: tuple[VideoTime, ...] = get_args(VideoTime)

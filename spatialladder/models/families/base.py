@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spatialladder.models import boxes
-from spatialladder.vocab import InputProtocol
+from spatialladder.vocab import InputProtocol, VideoTime
 
 BoxConvention = Literal["absolute", "relative1000"]
 """``absolute``: integer pixels of the image as the processor resized it (Qwen2.5-VL). ``relative1000``: integers in
 [0, 1000] of the image's width and height, whatever the resize (Qwen3-VL). The conversions: ``models/boxes.py``."""
-VideoTime = Literal["mrope", "timestamps"]
-"""``mrope``: time enters the rope's T axis through ``second_per_grid_ts`` (Qwen2.5-VL). ``timestamps``: one
-``<t seconds>`` text stamp per temporal patch, from the video's metadata, and a T axis of 1 per patch (Qwen3-VL)."""
 
 
 @dataclass(frozen=True)
