@@ -38,8 +38,9 @@ lock:  # freezes the venv as it is: install and test first (the lock must list w
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The slow tier (CPU, ~10 min on 2 loaded cores, peak RSS < 7 GiB per step): real-shaped Qwen2.5-VL-3B steps at the
-# paper's pixel budgets (tests/slow) and the other `slow` tests; writes seconds and peak RSS per step to $(SLOW_REPORT).
+# The slow tier (CPU, ~15 min on 2 quiet cores, peak RSS < 12 GiB per step): real-shaped Qwen2.5-VL-3B, Qwen3-VL-2B and
+# Qwen3.5-2B steps at the paper's pixel budgets (tests/slow) and the other `slow` tests; writes seconds and peak RSS per
+# step to $(SLOW_REPORT).
 SLOW_REPORT ?= outputs/slow_tier.md
 test-slow: install
 	SLOW_TIER_REPORT=$(SLOW_REPORT) $(BIN)/python -m pytest -m "slow and not gpu" --durations=0
