@@ -415,30 +415,14 @@ def predicted_grid(
 ) -> list[int]:
     """The ``[t, h, w]`` grid (in patches) the processor gives an image (``frames=None``) or a video of that size,
     temporal patch 2; used where we cannot read the processor's own output (the vLLM backend). ``resize=False``: the
-    input is kept as it is (the lmms-eval protocols' ``do_resize=False``). Patch 14 (Qwen2.5-VL): ``smart_resize``
-    per image and per frame. Patch 16 (Qwen3-VL, Qwen3.5): images likewise in factor 32; a video by the Qwen3-VL
-    video processor's budget over all frames with the per-frame cap ``load_processor`` turns on
-    (``video_processing_qwen3_vl.py`` ``resize``: max(min(768 tokens, max_pixels // T), 1.05 · min_pixels) per frame,
-    ``min_pixels`` over the whole video)."""
+    input is kept as it is (the lmms-eval protocols' ``do_resize=False``). Otherwise ``smart_resize`` in the family's
+    factor per image and per frame (``model.max_pixels`` is per frame for every family: ``models/load.py``)."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
     t = 1 if frames is None else math.ceil(frames / 2)
     factor = patch_size * 2
     if not resize:
         h, w = height, width
-    elif frames is None or patch_size == 14:
-        h, w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
     else:
-        from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize as video_resize
-
-        per_frame = max(min(768 * factor * factor, max_pixels // frames), int(min_pixels * 1.05))
-        h, w = video_resize(
-            frames,
-            height,
-            width,
-            temporal_factor=2,
-            factor=factor,
-            min_pixels=min_pixels,
-            max_pixels=per_frame * frames,
-        )
+        h, w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
     return [t, h // patch_size, w // patch_size]

@@ -99,6 +99,14 @@ class VLLMGenerator:
         pixels = {k: v for k, v in (("min_pixels", cfg.model.min_pixels), ("max_pixels", cfg.model.max_pixels)) if v}
         if self.inputs.lmms is not None:  # frames and images come sized by qwen-vl-utils (inputs.py)
             pixels = {"do_resize": False}
+        elif video and family.video_size_is_whole_video:
+            # vLLM's copy of the processor reads max_pixels over all of a video's frames and caps a frame at the
+            # checkpoint's max_video_tokens (a call-time value does not reach Qwen3VLVideoProcessor.resize), while
+            # ``model.max_pixels`` is per frame (models/load.py): the two backends would see other frames
+            raise ConfigError(
+                f"backend vllm with input_protocol {cfg.input_protocol} resizes a {family.name} video by another "
+                f"budget than backend hf; use input_protocol {family.eval_protocol} (the family's) or backend hf"
+            )
         size = self.processor.image_processor.size
         self.bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
         self.grid_rule = {"patch_size": family.patch_size, "resize": self.inputs.lmms is None}

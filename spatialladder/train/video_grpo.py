@@ -619,7 +619,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         request: dict[str, Any] = {"prompt_token_ids": ids}
         if data:
             request["multi_modal_data"] = data
-            request["mm_processor_kwargs"] = self._vllm_processor_kwargs(bool(images), bool(videos))
+            frames = [len(p[VIDEO_COLUMN]) for p in videos]
+            request["mm_processor_kwargs"] = self._vllm_processor_kwargs(bool(images), frames)
         return request
 
     def _vllm_expanded(
@@ -658,16 +659,29 @@ class VideoGRPOTrainer(GRPOTrainer):
         """A stamp's tokens, tokenised on its own as vLLM does (``tokenizer.encode(..., add_special_tokens=False)``)."""
         return self._tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _vllm_processor_kwargs(self, images: bool, videos: bool) -> dict[str, Any]:
+    def _vllm_processor_kwargs(self, images: bool, video_frames: Sequence[int]) -> dict[str, Any]:
         """What vLLM passes to the same transformers processor at call time so it resizes as ours does: the pixel
-        bounds (``size``) and, for videos, the whole-video cap and no frame resampling (``models/load.py``)."""
+        bounds (``size``) and, for videos, the per-frame cap and no frame resampling (``models/load.py``).
+
+        A Qwen3 family's video processor reads ``size`` over all frames and caps a frame at its *own*
+        ``max_video_tokens`` attribute (``Qwen3VLVideoProcessor.resize``; a call-time value does not reach it), which
+        the loader set to ``model.max_pixels`` per frame. vLLM's copy of the processor has the checkpoint's, so its
+        ``size`` is made exactly this video's frames × the per-frame budget: the same per-frame pixels either way.
+        That size differs from the image processor's, so a row with both (none of our record kinds) is refused, as
+        differing budgets always were."""
         processor = self.processing_class
-        parts = [processor.image_processor] * images + [processor.video_processor] * videos
+        parts = [processor.image_processor] * images + [processor.video_processor] * bool(video_frames)
         sizes = [{k: v for k, v in dict(part.size).items() if v is not None} for part in parts]
+        if video_frames and self.family.video_size_is_whole_video:
+            if len(set(video_frames)) > 1:
+                raise ConfigError(f"a row's videos need one frame count under vLLM, not {list(video_frames)}")
+            video, n = processor.video_processor, video_frames[0]
+            per_frame = min(video.max_video_tokens * self.family.token_pixels, video.size["longest_edge"] // n)
+            sizes[-1] = {**sizes[-1], "longest_edge": per_frame * n}
         if any(size != sizes[0] for size in sizes):
             raise ConfigError(f"a row with images and a video needs one pixel budget for both under vLLM, not {sizes}")
         out: dict[str, Any] = {"size": sizes[0]}
-        if videos:
+        if video_frames:
             out["do_sample_frames"] = False
             cap = getattr(processor.video_processor, "cap_pixels_per_frame", None)
             if cap is not None:

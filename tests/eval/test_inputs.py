@@ -276,7 +276,8 @@ def test_640x480_video_reaches_qwen3_vl_as_grid_16_30_40(tiny_family_dirs, scann
     = 128000·32²·0.9 / 16 = 7,372,800), 1.05 · 200,704) = 786,432, below the asked 1,605,632; ``smart_resize(480,
     640)``: round(480/32)·32 = 480, round(640/32)·32 = 640, 307,200 px within [200,704, 786,432], kept. The
     processor resizes nothing (``do_resize=False``): t = 32 / 2 = 16, h = 480 / 16 = 30, w = 640 / 16 = 40. The
-    tiny processor's own budget (≤ 16,384 px over all frames, ≥ 1,075 px a frame) would give 32×32 px, [16, 2, 2]."""
+    tiny processor's own budget (≤ 16,384 px a frame: ``models/load.py`` makes it per frame) under ``direct`` gives
+    each frame what one image gets: 307,200 / 16,384 → scale 1 / 4.33, 96×128 px, [16, 6, 8]."""
     model_dir = tiny_family_dirs["qwen3-vl"]
     result = run_eval(qwen3_cfg(model_dir, scannet_video_dir, tmp_path / "out", generation={"max_new_tokens": 2}))
     (line,) = (tmp_path / "out" / PREDICTIONS).read_text().splitlines()
@@ -302,8 +303,8 @@ def test_640x480_video_reaches_qwen3_vl_as_grid_16_30_40(tiny_family_dirs, scann
     meta = {"fps": 24.0, "frames_indices": list(range(32)), "total_num_frames": 32}
     (turn,) = message[0]  # no system turn: direct adds none
     assert turn["content"][0] == {"type": "video", "video_metadata": meta}
-    assert generator.encode([message])["video_grid_thw"].tolist() == [[16, 2, 2]]
-    assert predicted_grid(480, 640, 32, **TINY_BUDGET, patch_size=16) == [16, 2, 2]  # the vLLM backend's record
+    assert generator.encode([message])["video_grid_thw"].tolist() == [[16, 6, 8]]
+    assert predicted_grid(480, 640, 32, **TINY_BUDGET, patch_size=16) == [16, 6, 8]
     assert predicted_grid(480, 640, 32, **TINY_BUDGET, patch_size=16, resize=False) == [16, 30, 40]
 
 

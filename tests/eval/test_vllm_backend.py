@@ -281,3 +281,24 @@ def test_vllm_gets_the_files_video_times_per_family(
     assert len(clip) == len(indices)
     assert request["prompt"].startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
     assert request["prompt"].endswith("<think>\n" if family == "qwen3.5" else "<|im_start|>assistant\n")
+
+
+def test_vllm_refuses_a_resizing_protocol_on_a_whole_video_budget_family(
+    tiny_family_dirs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_stand_in
+):
+    """Under ``direct`` a Qwen3-VL video would be resized by vLLM's processor copy with ``max_pixels`` over all its
+    frames, while backend hf gives every frame ``max_pixels`` (``models/load.py``): refused in one line, before an
+    engine is built; the family's own protocol (no resize by the processor) is what the backend takes."""
+    from spatialladder.config.base import ModelSettings
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_vsibench
+
+    clip = solid_frames(8, size=(48, 64), seed=1)
+    data = write_vsibench([BenchItem("object_counting", "How many?", "2", "scene0001_00", clip)], tmp_path / "v")
+    model = ModelSettings(name_or_path=str(tiny_family_dirs["qwen3-vl"]), min_pixels=1024, max_pixels=16_384)
+    cfg = make_cfg(tiny_family_dirs["qwen3-vl"], data, tmp_path / "out", backend="vllm", frames=8, model=model)
+    spec = get_benchmark("vsibench")
+    with pytest.raises(ConfigError, match=r"backend vllm with input_protocol direct resizes a qwen3-vl video"):
+        predict_shard(cfg.model_copy(update={"input_protocol": "direct"}), spec, spec.load(data))
+    assert vllm_stand_in.calls == []
