@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.errors import ModelLoadError
-from spatialladder.models.families import family_for
+from spatialladder.models.families import ModelFamily, family_for
 
 DENSE_MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5")
 """What :class:`ModelShape` counts; the MoE variants (``qwen3_vl_moe``, ``qwen3_5_moe``) are not counted."""
@@ -245,6 +245,19 @@ def read_model_config(name_or_path: str) -> dict[str, Any] | None:
 
     cached = try_to_load_from_cache(name_or_path, "config.json")
     return json.loads(Path(cached).read_text(encoding="utf-8")) if isinstance(cached, str) else None
+
+
+def cached_family(name_or_path: str) -> ModelFamily | None:
+    """The ``ModelFamily`` of a model whose ``config.json`` is at hand (:func:`read_model_config`: nothing is
+    downloaded), else None: a ladder rung's model is often an earlier rung's output, which does not exist yet when
+    the configs are validated (the stage checks again once the model is loaded)."""
+    config = read_model_config(name_or_path)
+    if config is None:
+        return None
+    try:
+        return family_for(config, name_or_path)
+    except ModelLoadError:
+        return None
 
 
 def model_shape(name_or_path: str) -> ModelShape | None:

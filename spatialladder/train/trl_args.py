@@ -138,19 +138,6 @@ def check_padding_free_runtime(source: str = "<config>", family: Any = None) -> 
         )
 
 
-def readable_family(name_or_path: str) -> Any:
-    """The ``ModelFamily`` of a model's ``config.json`` when it can be read now, else None: a ladder rung's model is
-    often an earlier rung's output, which does not exist yet when the configs are validated (the stage checks again
-    once the model is loaded)."""
-    from spatialladder.errors import ModelLoadError
-    from spatialladder.models.load import check_model_type, resolve_source
-
-    try:
-        return check_model_type(resolve_source(name_or_path))
-    except ModelLoadError:
-        return None
-
-
 def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
     """Build ``trl.SFTConfig`` from an SFT stage config."""
     from trl import SFTConfig
@@ -168,7 +155,9 @@ def to_sft_args(cfg: Any, source: str = "<config>") -> Any:
             "paper's batches do not; use group_by_length (same batch size, rows of similar length) or random"
         )
     if cfg.padding_free:
-        check_padding_free_runtime(source, readable_family(cfg.model.name_or_path))
+        from spatialladder.models.shape import cached_family
+
+        check_padding_free_runtime(source, cached_family(cfg.model.name_or_path))
     return args
 
 
