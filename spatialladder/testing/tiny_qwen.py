@@ -204,6 +204,14 @@ def _qwen3_processor(tk: Any, family: str) -> Any:
     )
 
 
+def _qwen3_parts(out_dir: str | Path, family: str) -> tuple[Path, Any, Any, dict[str, int]]:
+    """The output folder, tokenizer, processor and special-token ids a Qwen3-family toy is built with."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tk = build_tokenizer(family=family)
+    return out, tk, _qwen3_processor(tk, family), {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+
+
 def _save_tiny(model: Any, processor: Any, tk: Any, ids: dict[str, int], out: Path, name: str) -> Path:
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     model.generation_config.pad_token_id = tk.pad_token_id
@@ -229,11 +237,7 @@ def build_tiny_qwen3_vl(out_dir: str | Path, seed: int = 0) -> Path:
     import torch
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tk = build_tokenizer(family="qwen3-vl")
-    processor = _qwen3_processor(tk, "qwen3-vl")
-    ids = {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    out, tk, processor, ids = _qwen3_parts(out_dir, "qwen3-vl")
     config = Qwen3VLConfig(
         text_config=dict(
             vocab_size=((len(tk) + 63) // 64) * 64,
@@ -262,11 +266,7 @@ def build_tiny_qwen3_5(out_dir: str | Path, seed: int = 0) -> Path:
     import torch
     from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tk = build_tokenizer(family="qwen3.5")
-    processor = _qwen3_processor(tk, "qwen3.5")
-    ids = {t: tk.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    out, tk, processor, ids = _qwen3_parts(out_dir, "qwen3.5")
     config = Qwen3_5Config(
         text_config=dict(
             vocab_size=((len(tk) + 63) // 64) * 64,
