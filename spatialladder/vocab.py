@@ -300,9 +300,10 @@ categories whose names differ; docs/fidelity.md "VSI wording" gives the evidence
 Why: the released meta-info (thinking-in-space ``data/meta_info/*_meta_info_val.json``, 51e089c) already carries
 the generator's own renames (VITA-Group/VLM-3R 6dd1264 ``vlm_3r_data_process/src/utils/scannetpp_utils.py``
 ``CATE_MAPPER``: ceiling lamp → ceiling light, mouse → computer mouse, office chair → chair;
-``arkitscenes_utils.py`` ``CATE_MAPPER``: tv_monitor → tv), but VSI-Bench's ScanNet++ question on scene
-38d58a7a31 names the meta's ``coat hanger`` "coat rack" (issue 20). ScanNet's names already match (tests), and no
-ARKitScenes rename is known. A source missing here, or a category missing from its table, keeps the meta's name."""
+``arkitscenes_utils.py`` ``CATE_MAPPER``: tv_monitor → tv), and its question scripts print the meta's name. Yet
+VSI-Bench's ScanNet++ question on scene 38d58a7a31 names the meta's ``coat hanger`` "coat rack" (issue 20's report
+of the released test set; no published mapping). ScanNet's names already match (tests), and no ARKitScenes rename
+is known. A source missing here, or a category missing from its table, keeps the meta's name."""
 
 
 def vsi_display_name(dataset: str, category: str) -> str:

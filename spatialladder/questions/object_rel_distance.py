@@ -64,7 +64,10 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
             QAItem(
                 question_type=NAME,
                 question=TEMPLATE.format(
-                    choice_a=names[0], choice_b=names[1], choice_c=names[2], choice_d=names[3],
+                    choice_a=names[0],
+                    choice_b=names[1],
+                    choice_c=names[2],
+                    choice_d=names[3],
                     category=shown(scene, primary),
                 ),
                 answer=letter,

@@ -111,9 +111,7 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
         items.append(
             QAItem(
                 question_type=NAME,
-                question=TEMPLATE.format(
-                    start=stops[0], facing=stops[1], dest=stops[-1], actions=_actions(stops[1:])
-                ),
+                question=TEMPLATE.format(start=stops[0], facing=stops[1], dest=stops[-1], actions=_actions(stops[1:])),
                 answer=letter,
                 options=lettered(values),
                 instance_ids=tuple(scene.instances_of(c)[0].instance_id for c in route),
