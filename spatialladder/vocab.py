@@ -286,3 +286,26 @@ VideoTime = Literal["mrope", "timestamps"]
 ``second_per_grid_ts`` (Qwen2.5-VL); ``timestamps``, one ``<t seconds>`` text stamp per temporal patch from the
 video's metadata and a T axis of 1 per patch (Qwen3-VL, Qwen3.5). The one rule: ``spatialladder/media.py``."""
 VIDEO_TIMES: tuple[VideoTime, ...] = get_args(VideoTime)
+
+# --- VSI-Bench display names ------------------------------------------------------------------------------------
+
+VSI_DISPLAY_NAMES: dict[str, dict[str, str]] = {
+    "scannet": {},
+    "scannetpp": {"coat hanger": "coat rack"},
+    "arkitscenes": {},
+}
+"""Meta-info category → the name VSI-Bench's questions print, per source (a scene's ``dataset``), for the
+categories whose names differ; docs/fidelity.md "VSI wording" gives the evidence per row.
+
+Why: the released meta-info (thinking-in-space ``data/meta_info/*_meta_info_val.json``, 51e089c) already carries
+the generator's own renames (VITA-Group/VLM-3R 6dd1264 ``vlm_3r_data_process/src/utils/scannetpp_utils.py``
+``CATE_MAPPER``: ceiling lamp → ceiling light, mouse → computer mouse, office chair → chair;
+``arkitscenes_utils.py`` ``CATE_MAPPER``: tv_monitor → tv), and its question scripts print the meta's name. Yet
+VSI-Bench's ScanNet++ question on scene 38d58a7a31 names the meta's ``coat hanger`` "coat rack" (issue 20's report
+of the released test set; no published mapping). ScanNet's names already match (tests), and no ARKitScenes rename
+is known. A source missing here, or a category missing from its table, keeps the meta's name."""
+
+
+def vsi_display_name(dataset: str, category: str) -> str:
+    """The name a generated question prints for ``category`` of a scene from ``dataset`` (VSI-Bench's wording)."""
+    return VSI_DISPLAY_NAMES.get(dataset, {}).get(category, category)

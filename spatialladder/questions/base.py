@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from spatialladder.config.base import Strict
-from spatialladder.vocab import AnswerKind, answer_kind_of_options
+from spatialladder.scannet.types import SceneMeta
+from spatialladder.vocab import AnswerKind, answer_kind_of_options, vsi_display_name
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ class GeneratorSpec:
 
 
 # ----------------------------------------------------------------------------------------------- small helpers
+
+
+def shown(scene: SceneMeta, category: str) -> str:
+    """The name a question, its options and its evidence print for ``category``: VSI-Bench's display name for the
+    scene's source (``vocab.VSI_DISPLAY_NAMES``). Instance lookups and ``QAItem.categories`` keep the meta's name."""
+    return vsi_display_name(scene.dataset, category)
 
 
 def subsample(items: list, k: int, rng: np.random.Generator) -> list:

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, subsample
+from spatialladder.questions.base import QAItem, shown, subsample
 from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import FrameInfo, SceneMeta
 
@@ -64,8 +64,8 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
     for frame, objects in subsample(frames, params.max_per_scene, rng):
         k = int(rng.integers(1, min(params.max_objects, len(objects)) + 1))
         chosen = [objects[i] for i in np.sort(rng.choice(len(objects), size=k, replace=False))]
-        names = [c for c, _ in chosen]
-        boxes = tuple((c, tuple(float(x) for x in frame.views[i].bbox_2d)) for c, i in chosen)
+        names = [shown(scene, c) for c, _ in chosen]
+        boxes = tuple((shown(scene, c), tuple(float(x) for x in frame.views[i].bbox_2d)) for c, i in chosen)
         items.append(
             QAItem(
                 question_type=NAME,
@@ -73,7 +73,7 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
                 answer="",
                 options=None,
                 instance_ids=tuple(i for _, i in chosen),
-                categories=tuple(names),
+                categories=tuple(c for c, _ in chosen),
                 evidence={"frame_index": frame.frame_index},
                 frame_indices=(frame.frame_index,),
                 boxes_2d=boxes,

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, subsample
+from spatialladder.questions.base import QAItem, shown, subsample
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
 from spatialladder.scannet.types import SceneMeta
 
@@ -57,18 +57,19 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
     items = []
     for combo in subsample(valid, params.max_per_scene, rng):
         by_time = sorted(combo, key=times.__getitem__)
-        shown = [combo[i] for i in rng.permutation(4)]
-        distractors = [", ".join(o) for o in _orders(by_time, rng, 3)]
-        values, letter = place_answer(", ".join(by_time), distractors, NAME, letters, rng)
+        asked = [combo[i] for i in rng.permutation(4)]
+        names = {c: shown(scene, c) for c in combo}
+        distractors = [", ".join(names[c] for c in o) for o in _orders(by_time, rng, 3)]
+        values, letter = place_answer(", ".join(names[c] for c in by_time), distractors, NAME, letters, rng)
         items.append(
             QAItem(
                 question_type=NAME,
-                question=TEMPLATE.format(choice_a=shown[0], choice_b=shown[1], choice_c=shown[2], choice_d=shown[3]),
+                question=TEMPLATE.format(**{f"choice_{k}": names[c] for k, c in zip("abcd", asked, strict=True)}),
                 answer=letter,
                 options=lettered(values),
                 instance_ids=tuple(i.instance_id for c in combo for i in scene.instances_of(c)),
-                categories=tuple(shown),
-                evidence={"first_seen_s": {c: times[c] for c in by_time}, "order": by_time},
+                categories=tuple(asked),
+                evidence={"first_seen_s": {names[c]: times[c] for c in by_time}, "order": [names[c] for c in by_time]},
             )
         )
     return items

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, format_decimal, subsample
+from spatialladder.questions.base import QAItem, format_decimal, shown, subsample
 from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.geometry import category_distance_m
 from spatialladder.scannet.types import SceneMeta
@@ -34,17 +34,18 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
             answer = format_decimal(distance, 1)
             if float(answer) < params.min_distance_m:
                 continue
+            name1, name2 = shown(scene, first), shown(scene, second)
             (ia,) = scene.instances_of(first)
             (ib,) = scene.instances_of(second)
             items.append(
                 QAItem(
                     question_type=NAME,
-                    question=TEMPLATE.format(object1=first, object2=second),
+                    question=TEMPLATE.format(object1=name1, object2=name2),
                     answer=answer,
                     options=None,
                     instance_ids=(ia.instance_id, ib.instance_id),
                     categories=(first, second),
-                    evidence={"object1": first, "object2": second, "distance_m": distance},
+                    evidence={"object1": name1, "object2": name2, "distance_m": distance},
                 )
             )
     return subsample(items, params.max_per_scene, rng)

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, subsample
+from spatialladder.questions.base import QAItem, shown, subsample
 from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import SceneMeta
 
@@ -32,12 +32,12 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
         items.append(
             QAItem(
                 question_type=NAME,
-                question=TEMPLATE.format(category=category),
+                question=TEMPLATE.format(category=shown(scene, category)),
                 answer=str(count),
                 options=None,
                 instance_ids=tuple(i.instance_id for i in instances),
                 categories=(category,),
-                evidence={"category": category, "count": count},
+                evidence={"category": shown(scene, category), "count": count},
             )
         )
     return subsample(items, params.max_per_scene, rng)

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import GeneratorSpec, QAItem, subsample
+from spatialladder.questions.base import GeneratorSpec, QAItem, shown, subsample
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
 from spatialladder.scannet.geometry import category_distance_m, ccw_angle_deg
 from spatialladder.scannet.types import SceneMeta
@@ -108,8 +108,8 @@ def _generate(
     for roles, facts in subsample(accepted, params.max_per_scene, rng):
         answer = facts["answer"]
         values, letter = place_answer(answer, [v for v in ANSWERS[variant] if v != answer], name, letters, rng)
-        positioning, orienting, querying = roles
-        centroids = {r: scene.instances_of(r)[0].box.centroid for r in roles}
+        positioning, orienting, querying = (shown(scene, r) for r in roles)
+        centroids = {shown(scene, r): scene.instances_of(r)[0].box.centroid for r in roles}
         items.append(
             QAItem(
                 question_type=name,
@@ -124,7 +124,7 @@ def _generate(
                     "positioning": positioning,
                     "orienting": orienting,
                     "querying": querying,
-                    "positions_xy": {r: [float(x) for x in centroids[r][:2]] for r in roles},
+                    "positions_xy": {r: [float(x) for x in c[:2]] for r, c in centroids.items()},
                     "angle_deg": facts["angle_deg"],
                     "direction": answer,
                 },

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, sample_keyed_combinations
+from spatialladder.questions.base import QAItem, sample_keyed_combinations, shown
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
 from spatialladder.scannet.geometry import category_distance_m
 from spatialladder.scannet.types import SceneMeta
@@ -59,17 +59,26 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
         closest = min(choices, key=distances.__getitem__)
         values, letter = place_answer(closest, [c for c in choices if c != closest], NAME, letters, rng)
         involved = [primary, *values]
+        names = [shown(scene, c) for c in values]
         items.append(
             QAItem(
                 question_type=NAME,
                 question=TEMPLATE.format(
-                    choice_a=values[0], choice_b=values[1], choice_c=values[2], choice_d=values[3], category=primary
+                    choice_a=names[0],
+                    choice_b=names[1],
+                    choice_c=names[2],
+                    choice_d=names[3],
+                    category=shown(scene, primary),
                 ),
                 answer=letter,
-                options=lettered(values),
+                options=lettered(names),
                 instance_ids=tuple(i.instance_id for c in involved for i in scene.instances_of(c)),
                 categories=tuple(involved),
-                evidence={"primary": primary, "distances_m": {c: distances[c] for c in values}, "closest": closest},
+                evidence={
+                    "primary": shown(scene, primary),
+                    "distances_m": {shown(scene, c): distances[c] for c in values},
+                    "closest": shown(scene, closest),
+                },
             )
         )
     return items

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem, format_decimal, subsample
+from spatialladder.questions.base import QAItem, format_decimal, shown, subsample
 from spatialladder.questions.options import LetterBalancer
 from spatialladder.scannet.types import SceneMeta
 
@@ -31,13 +31,13 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
         items.append(
             QAItem(
                 question_type=NAME,
-                question=TEMPLATE.format(category=category),
+                question=TEMPLATE.format(category=shown(scene, category)),
                 answer=answer,
                 options=None,
                 instance_ids=(instance.instance_id,),
                 categories=(category,),
                 evidence={
-                    "category": category,
+                    "category": shown(scene, category),
                     "extents_m": [float(x) for x in instance.box.axes_lengths],
                     "size_cm": size_cm,
                 },

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from spatialladder.config.base import Strict
-from spatialladder.questions.base import QAItem
+from spatialladder.questions.base import QAItem, shown
 from spatialladder.questions.options import LetterBalancer, lettered, place_answer
 from spatialladder.scannet.geometry import signed_turn_deg
 from spatialladder.scannet.types import SceneMeta
@@ -107,19 +107,18 @@ def generate(scene: SceneMeta, params: Params, rng: np.random.Generator, letters
         others = [", ".join(seq) for seq in product(TURNS, repeat=blanks) if ", ".join(seq) != answer]
         pick = rng.permutation(len(others))[: min(3, len(others))]
         values, letter = place_answer(answer, [others[i] for i in sorted(pick)], f"{NAME}_{blanks}", letters, rng)
+        stops = [shown(scene, c) for c in route]
         items.append(
             QAItem(
                 question_type=NAME,
-                question=TEMPLATE.format(
-                    start=route[0], facing=route[1], dest=route[-1], actions=_actions(list(route[1:]))
-                ),
+                question=TEMPLATE.format(start=stops[0], facing=stops[1], dest=stops[-1], actions=_actions(stops[1:])),
                 answer=letter,
                 options=lettered(values),
                 instance_ids=tuple(scene.instances_of(c)[0].instance_id for c in route),
                 categories=route,
                 evidence={
-                    "route": list(route),
-                    "positions_xy": {c: [float(x) for x in p] for c, p in zip(route, points, strict=True)},
+                    "route": stops,
+                    "positions_xy": {c: [float(x) for x in p] for c, p in zip(stops, points, strict=True)},
                     "turn_deg": deltas,
                     "turns": turns,
                 },
