@@ -2,7 +2,7 @@
 
 One config per record file (``grounding``, ``spatial``, ``coldstart``), split ``train``, written as parquet shards
 named as ``datasets``' own ``push_to_hub`` names them (``<config>/train-00000-of-00003.parquet``,
-huggingface/datasets ``src/datasets/arrow_dataset.py`` ``_push_parquet_shards_to_hub_single``) with
+huggingface/datasets 5.2.0 ``src/datasets/arrow_dataset.py`` ``_push_parquet_shards_to_hub_single``) with
 ``datasets.Image`` features whose bytes are the JPEGs themselves (embedded, not re-encoded): ``load_dataset(
 str(out / "hf"), "spatial")`` yields PIL images pixel-equal to ``<out>/images``, and ``DatasetDict.push_to_hub``
 or ``huggingface-cli upload`` of the folder publishes a complete dataset. ``README.md`` is the Hub card: YAML
@@ -304,6 +304,7 @@ def _body(stats: dict[str, ShardStats], manifest: dict[str, Any], scenes: list[s
     yield "| --- | --- | ---: |"
     for modality, types in manifest["counts"].items():
         yield from (f"| {modality} | {t} | {n} |" for t, n in types.items())
+    yield from _audit(manifest)
     yield ""
     yield "## How it was built"
     yield ""
@@ -354,6 +355,41 @@ def _body(stats: dict[str, ShardStats], manifest: dict[str, Any], scenes: list[s
             "The questions are derived from VSI-Bench's meta-info of ScanNet, ScanNet++ and ARKitScenes scenes; the "
             f"videos they point at are not included. ScanNet-derived data fall under the [ScanNet Terms of Use]"
             f"({SCANNET_TOS}) and may only be shared under them; ScanNet++ and ARKitScenes have their own terms."
+        )
+
+
+def _audit(manifest: dict[str, Any]) -> Iterator[str]:
+    """The build's shortcut audit (issue 20), when it ran: types whose text-only score beats chance, and the
+    debiasing counts, so a user of the shared data sees which answers can be guessed without the images."""
+    audit = manifest.get("audit")
+    if not audit:
+        return
+    rows = audit.get("rows", [])
+    flagged = [r for r in rows if r.get("flagged")]
+    yield ""
+    yield "## Shortcut audit"
+    yield ""
+    yield (
+        f"Text-only predictors ({audit.get('folds')}-fold scene-grouped cross-validation, seed {audit.get('seed')}) "
+        f"on {len(rows)} question type × modality groups; {len(flagged)} flagged (score well above chance)."
+    )
+    if flagged:
+        yield ""
+        yield "| file | modality | question type | n | chance % | majority % | forest % |"
+        yield "| --- | --- | --- | ---: | ---: | ---: | ---: |"
+        for r in flagged:
+            yield (
+                f"| {r['file']} | {r['modality']} | {r['question_type']} | {r['n']} | {r['chance']:.1f} "
+                f"| {r['majority']:.1f} | {r['forest']:.1f} |"
+            )
+    debias = manifest.get("debias")
+    if debias:
+        before = sum(n for types in debias["before"].values() for n in types.values())
+        after = sum(n for types in debias["after"].values() for n in types.values())
+        yield ""
+        yield (
+            f"Debiased: {before - after} of {before} records removed in {debias['rounds']} round(s) "
+            f"(margin {debias['margin_pp']} pp over chance, at most {debias['max_removed_fraction']:.0%} a type)."
         )
 
 

@@ -88,6 +88,14 @@ def test_parquet_embeds_the_jpeg_files_themselves(hf_build):
     assert len(ds) == len(records["spatial"]) and ds.features["image"] == List(HfImage())
     raw = ds.cast_column("image", List(HfImage(decode=False)))[0]["image"][0]
     assert raw["bytes"] == (out / "images" / records["spatial"][0].image[0]).read_bytes()
+    # push_to_hub's embedding step (embed_external_files=True) has nothing left to fetch: the bytes stay the JPEGs
+    # (it only shortens each image's path to its file name, datasets 5.2.0 features/image.py Image.embed_storage)
+    from datasets.table import embed_table_storage
+
+    before = ds.data.table.column("image").to_pylist()
+    after = embed_table_storage(ds.data.table).column("image").to_pylist()
+    assert [[f["bytes"] for f in row] for row in after] == [[f["bytes"] for f in row] for row in before]
+    assert [[f["path"] for f in row] for row in after] == [[Path(f["path"]).name for f in row] for row in before]
 
 
 def test_shards_are_named_bounded_and_complete(hf_build, tmp_path):
@@ -186,3 +194,24 @@ def test_from_meta_exports_video_paths(tmp_path, vsi_meta_scannet):
     assert "--from-meta" in card.text and "there are no frames" in card.text
     assert set(card.data.to_dict()["configs"][0]) == {"config_name", "data_files"}
     assert "ScanNet Terms of Use" in card.text and "videos they point at are not included" in card.text
+
+
+def test_card_shows_the_shortcut_audit_when_present(hf_build, tmp_path):
+    from spatialladder.data.hub import write_hf
+
+    out, records = hf_build
+    manifest = json.loads((out / "manifest.json").read_text())
+    row = {"file": "spatial", "modality": "video", "question_type": "object_counting", "kind": "na", "n": 40,
+           "n_scenes": 2, "chance": 12.5, "majority": 61.25, "forest": 70.0, "flagged": True}  # fmt: skip
+    manifest["audit"] = {"folds": 5, "seed": 0, "rows": [row, {**row, "question_type": "x", "flagged": False}]}
+    counts = {"before": {"video": {"object_counting": 40}}, "after": {"video": {"object_counting": 30}}}
+    manifest["debias"] = {"margin_pp": 5.0, "max_removed_fraction": 0.5, "rounds": 3, **counts}
+    grounding_only = {"grounding": records["grounding"], "spatial": [], "coldstart": []}
+    write_hf(tmp_path / "hf", grounding_only, manifest, out / "images", shard_records=SHARD)
+    text = (tmp_path / "hf" / "README.md").read_text()
+    assert "on 2 question type × modality groups; 1 flagged" in text
+    assert "| spatial | video | object_counting | 40 | 12.5 | 61.2 | 70.0 |" in text
+    assert "Debiased: 10 of 40 records removed in 3 round(s) (margin 5.0 pp over chance, at most 50% a type)." in text
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == [
+        "README.md", "build_config.json", "grounding", "scenes.txt"
+    ]  # fmt: skip
