@@ -87,7 +87,10 @@ class DataConfig(Strict):
     seed: int = 0
     workers: int = Field(1, ge=1)
     format: Literal["jsonl", "hf"] = "jsonl"
-    """``hf`` also writes parquet configs that ``datasets.load_dataset`` reads."""
+    """``hf`` also writes ``hf/``: parquet configs with the images embedded and a Hub card (spatialladder.data.hub)."""
+    hf_shard_records: int = Field(500, ge=1)
+    """Records per parquet shard of the ``hf`` export (``train-00000-of-0000N.parquet``), which bounds the files'
+    size (a 16-frame video record at 640 px is ~1 MB of JPEG); memory is bounded by a 100-record row group."""
     image_max_side: int = Field(640, ge=28)
     jpeg_quality: int = Field(90, ge=1, le=100)
     max_failure_fraction: float = Field(0.05, ge=0.0, le=1.0)

@@ -11,6 +11,7 @@ from typing import Any
 
 from spatialladder import __version__
 from spatialladder.config.data import DataConfig
+from spatialladder.data.hub import write_hf
 from spatialladder.records import FILES, write_atomic, write_jsonl
 
 PACKAGES = ("numpy", "scipy", "pillow", "pydantic")
@@ -74,7 +75,7 @@ def write_outputs(
     files["manifest"] = out_dir / "manifest.json"
     files["report"] = out_dir / "build_report.md"
     if cfg.format == "hf":
-        files["hf"] = write_hf(out_dir / "hf", records)
+        files["hf"] = write_hf(out_dir / "hf", records, manifest, out_dir / "images", cfg.hf_shard_records)
     return files, counts
 
 
@@ -94,20 +95,3 @@ def render_report(manifest: dict[str, Any]) -> str:
         lines += ["| scene | reason |", "| --- | --- |"]
         lines += [f"| {s} | {r.replace('|', '/')} |" for s, r in failed.items()]
     return "\n".join(lines) + "\n"
-
-
-def write_hf(hf_dir: Path, records: dict[str, list]) -> Path:
-    """One parquet config per file (``grounding``, ``spatial``, ``coldstart``), split ``train``, plus a README
-    whose ``configs:`` block lets ``datasets.load_dataset(str(hf_dir), "spatial")`` find them."""
-    from datasets import Dataset
-
-    configs = []
-    for kind, rows in records.items():
-        if not rows:
-            continue
-        target = hf_dir / kind / "train-00000-of-00001.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list([r.model_dump(mode="json") for r in rows]).to_parquet(str(target))
-        configs.append(f"- config_name: {kind}\n  data_files:\n  - split: train\n    path: {kind}/*.parquet\n")
-    write_atomic(hf_dir / "README.md", "---\nconfigs:\n" + "".join(configs) + "---\n")
-    return hf_dir
