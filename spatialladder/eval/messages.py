@@ -28,7 +28,10 @@ def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
     )
 
 
-BLIND_PROTOCOL = "vision-x-nyu/test-set-training@ef47fa7 src/TsT/evaluators/llm/data/conversion.py get_blind_qa (18-81)"
+BLIND_PROTOCOL = (
+    "vision-x-nyu/test-set-training@ef47fa7 (branch meta_nov25) "
+    "src/TsT/evaluators/llm/data/conversion.py get_blind_qa (18-81)"
+)
 """Where TsT states its blind text: the question, its options and the post prompt, with no visual pre-prompt."""
 
 

@@ -214,3 +214,22 @@ def test_score_reads_blind_from_the_records(vsi_dir: Path, tmp_path: Path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataFormatError, match="5 of 6 predictions are flagged blind"):
         run_score("vsibench", path, vsi_dir, tmp_path / "out2", prompt="direct")
+
+
+def test_cli_blind_flag_and_help(tiny_model_dir: Path, vsi_dir: Path, tmp_path: Path):
+    """``eval --blind`` sets ``blind`` (a YAML's ``blind: true`` is not undone without the flag) and says so."""
+    from typer.testing import CliRunner
+
+    from spatialladder.cli import app
+    from spatialladder.config.eval import build_eval_config
+
+    assert build_eval_config(None, [], bench="vsi", model="m", data="d", blind=True).blind is True
+    assert build_eval_config(None, ["blind=true"], bench="vsi", model="m", data="d", blind=None).blind is True
+    runner = CliRunner()
+    assert "--blind" in runner.invoke(app, ["eval", "--help"]).output
+    config = Path(__file__).resolve().parents[2] / "configs" / "debug" / "eval_vsibench.yaml"
+    args = ["eval", "-c", str(config), "--model", str(tiny_model_dir), "--data", str(vsi_dir)]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "e"), "--limit", "2", "--blind"])
+    assert result.exit_code == 0, result.output
+    assert "vsibench blind: overall" in result.output
+    assert json.loads((tmp_path / "e" / "results.blind.json").read_text())["blind"] is True
