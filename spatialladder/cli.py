@@ -141,23 +141,33 @@ def eval_command(
     limit: int = typer.Option(None, "--limit", help="Seeded random subset size (default: full set)."),
     seed: int = typer.Option(None, "--seed"),
     out: str = typer.Option(None, "--out", help="Output folder (default outputs/eval/<bench>); reruns resume."),
+    blind: bool = typer.Option(
+        False,
+        "--blind",
+        help="Same questions with every image and video removed: results.blind.* beside a sighted run's, and the "
+        "vision gain (sighted - blind) per task once both are in --out.",
+    ),
     overrides: list[str] = SetOption,
 ) -> None:
     """Evaluate a model on a spatial benchmark with its official prompt and scoring; resumable.
 
     Example: spatialladder eval --bench vsi --model hongxingli/SpatialLadder-3B --data data/VSI-Bench --prompt thinking
+    Example (blind, then vision gain): the same command with --blind and the same --out
     Multi-GPU: accelerate launch --num_processes 4 -m spatialladder eval --bench sparbench --model M --data D
     """
     from spatialladder.config.eval import build_eval_config
     from spatialladder.eval.runner import run_eval
 
-    flags = dict(prompt=prompt, frames=frames, batch_size=batch_size, limit=limit, seed=seed)
+    flags = dict(prompt=prompt, frames=frames, batch_size=batch_size, limit=limit, seed=seed, blind=blind or None)
     source = str(config) if config else None
     cfg = build_eval_config(source, overrides or [], bench=bench, model=model, data=data, out=out, **flags)
     result = run_eval(cfg)
     if result.results is not None:  # the main process scores the merged shards
         scores = result.results
-        typer.echo(f"{cfg.bench}: overall {scores['overall']:.2f} (n={scores['n']}) -> {cfg.output_dir}")
+        kind = " blind" if scores["blind"] else ""
+        typer.echo(f"{cfg.bench}{kind}: overall {scores['overall']:.2f} (n={scores['n']}) -> {cfg.output_dir}")
+        if "vision_gain" in scores:
+            typer.echo(f"{cfg.bench}: vision gain (sighted - blind) {scores['vision_gain']['overall']:+.2f} pp")
 
 
 @app.command("build-data")

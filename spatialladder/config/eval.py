@@ -94,6 +94,11 @@ class EvalConfig(Strict):
     limit: int | None = Field(None, ge=1)
     """Score a seeded random subset of this many questions; None = the full benchmark."""
     seed: int = 0
+    blind: bool = False
+    """Ask the same questions with every image and video removed (``eval/messages.py`` ``build_message``): no
+    frame is decoded and no vision encoder runs. Predictions go to ``predictions.blind.jsonl`` and the reports to
+    ``results.blind.*`` beside a sighted run's in the same folder; with both there, each report gives the vision gain
+    (sighted − blind) per task (``eval/report.py``)."""
     backend: Literal["hf", "vllm"] = "hf"
     """``vllm`` (GPU nodes, ``pip install vllm``) runs vLLM's offline ``LLM.generate``; ``hf`` batched ``generate``."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)

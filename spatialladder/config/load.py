@@ -164,11 +164,12 @@ def to_yaml(cfg: BaseModel) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
-def save_resolved(cfg: BaseModel, out_dir: str | Path) -> Path:
-    """Write ``config.resolved.yaml`` into ``out_dir`` so every output says exactly how it was made."""
+def save_resolved(cfg: BaseModel, out_dir: str | Path, name: str = RESOLVED_NAME) -> Path:
+    """Write ``config.resolved.yaml`` (``name``: another run sharing the folder, e.g. a blind eval's
+    ``config.resolved.blind.yaml``) into ``out_dir`` so every output says exactly how it was made."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / RESOLVED_NAME
+    target = out_dir / name
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(to_yaml(cfg), encoding="utf-8")
     tmp.replace(target)

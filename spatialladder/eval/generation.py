@@ -3,7 +3,9 @@
 The vLLM backend (``backend: vllm``) lives in ``eval/vllm_backend.py``; both are called with a batch of
 ``(messages, images, videos)`` triples from ``eval/messages.py`` and return one :class:`Generation` per triple.
 A batch of questions on videos comes with ``video_keys`` naming each question's video; with ``share_video_prefix``
-the questions on a video then share its encoding and prompt prefix (``eval/shared_prefix.py``).
+the questions on a video then share its encoding and prompt prefix (``eval/shared_prefix.py``). A blind run
+(``blind``) hands over text-only triples: the processor gets no pixels, so the vision tower never runs, and no
+shared prefix is built (there is no video to share).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class HFGenerator:
         self.video_fps = cfg.video_fps
         self.kwargs = generate_kwargs(cfg, self.processor.tokenizer, self.model.generation_config.eos_token_id)
         self.shared = None
-        if cfg.share_video_prefix:
+        if cfg.share_video_prefix and not cfg.blind:
             from spatialladder.eval.shared_prefix import SharedVideoPrefix
 
             reason = SharedVideoPrefix.supported(self.model)
@@ -73,7 +75,7 @@ class HFGenerator:
             meta = [item for m, _, _ in batch for item in video_metadata_of(m)]
             if not meta:
                 meta = video_metadata([len(v) for v in videos], self.video_fps)
-        extra = self.inputs.processor_kwargs(meta)
+        extra = self.inputs.processor_kwargs(meta) if images or videos else {}
         return self.processor(
             text=texts,
             images=images or None,

@@ -12,7 +12,7 @@ from spatialladder.eval.base import BenchmarkSpec, EvalSample
 from spatialladder.eval.inputs import LMMS_EVAL, VisionInputs
 from spatialladder.eval.video import FrameCache, read_video
 from spatialladder.models.families import ModelFamily
-from spatialladder.prompts import eval_user_text
+from spatialladder.prompts import LMMS_PRE, eval_user_text
 
 DIRECT = VisionInputs("direct")
 OFFICIAL_REPETITION_PENALTY = 1.05
@@ -26,6 +26,27 @@ def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
     return eval_user_text(
         style, sample.question, sample.options, sample.kind, letter_examples=spec.letter_examples, extra=sample.extra
     )
+
+
+BLIND_PROTOCOL = (
+    "vision-x-nyu/test-set-training@ef47fa7 (branch meta_nov25) "
+    "src/TsT/evaluators/llm/data/conversion.py get_blind_qa (18-81)"
+)
+"""Where TsT states its blind text: the question, its options and the post prompt, with no visual pre-prompt."""
+
+
+def blind_user_text(text: str) -> str:
+    """The user text of a blind run (``eval --blind``): the sighted text less lmms-eval's visual pre-prompt
+    ``"These are frames of a video."`` (its first line under ``prompt: lmms``), the rest word for word.
+
+    TsT (arXiv 2511.04655) asks its blind models the question, its options and the post prompt only
+    (:data:`BLIND_PROTOCOL`: ``instruction_template`` "…{question}" + options + ``post_prompt``; the "blind QA"
+    format "text-only, no visual information", ``CLAUDE.md`` 135); thinking-in-space's ``vsibench_doc_to_text`` has no
+    blind mode. A sentence announcing frames that are not there would tell the model about missing input rather than
+    ask the question, so it goes; every other word (the ``direct`` / ``thinking`` templates, a benchmark's own
+    instruction such as MindCube's "examining the provided images") is the benchmark's question text and stays, so
+    sighted and blind runs differ in the vision only (docs/fidelity.md)."""
+    return text.removeprefix(LMMS_PRE + "\n")
 
 
 def resolve_protocol(cfg: EvalConfig, family: ModelFamily | None = None) -> EvalConfig:
@@ -99,6 +120,7 @@ def build_message(
     cache: FrameCache | None = None,
     inputs: VisionInputs = DIRECT,
     backend: str = "hf",
+    blind: bool = False,
 ) -> tuple[list, list, list]:
     """The protocol's system turn (if it has one) and one user turn, vision before text, plus the images and video
     frames in message order, prepared by ``inputs`` (the official harness's pre-resize, lmms-eval's qwen-vl-utils
@@ -109,7 +131,14 @@ def build_message(
     questions on the same video decode (and prepare) it once, and questions on it asked one after another get the
     very same processor input (not to be modified). For the timestamp families the video item carries the file's
     ``video_metadata`` (:func:`video_metadata_of` reads it back).
+
+    ``blind``: no image or video at all (none opened or decoded, no placeholder in the message) and the text of
+    :func:`blind_user_text`; the protocol's system turn stays.
     """
+    system = [] if inputs.system_prompt is None else [{"role": "system", "content": inputs.system_prompt}]
+    if blind:
+        text = blind_user_text(user_text(sample, spec, style))
+        return [*system, {"role": "user", "content": [{"type": "text", "text": text}]}], [], []
     content: list[dict[str, Any]] = []
     images = [inputs.image(item) for item in sample.images]
     content += [{"type": "image"} for _ in images]
@@ -125,7 +154,6 @@ def build_message(
         videos.append(video)
         content.append(inputs.video_content(time))
     content.append({"type": "text", "text": user_text(sample, spec, style)})
-    system = [] if inputs.system_prompt is None else [{"role": "system", "content": inputs.system_prompt}]
     return [*system, {"role": "user", "content": content}], images, videos
 
 

@@ -1,7 +1,8 @@
 """Predicting: this process's shard of the questions → its predictions file, batched, flushed per answer, resumable.
 
 Every record carries ``run_key``, the hash of the settings that change a prediction (:func:`prediction_settings`),
-so a rerun reuses only predictions made the same way. A shard holds every question on its videos
+so a rerun reuses only predictions made the same way; a blind run (``blind``) has its own key and its own file,
+``predictions.blind.jsonl``, beside a sighted run's. A shard holds every question on its videos
 (:func:`video_key`), and with ``share_video_prefix`` its questions are predicted video by video
 (:func:`plan_batches`), so a video is encoded once for all its questions, by one rank.
 """
@@ -19,7 +20,14 @@ from spatialladder.config.eval import EvalConfig
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
 from spatialladder.eval.inputs import VisionInputs
 from spatialladder.eval.messages import build_message, resolve_protocol, vision_inputs
-from spatialladder.eval.sharding import collect_predictions, repair_tail, shard, shard_path
+from spatialladder.eval.sharding import (
+    BLIND_PREDICTIONS,
+    PREDICTIONS,
+    collect_predictions,
+    repair_tail,
+    shard,
+    shard_path,
+)
 from spatialladder.eval.video import FrameCache
 
 logger = logging.getLogger(__name__)
@@ -28,8 +36,10 @@ logger = logging.getLogger(__name__)
 def prediction_settings(cfg: EvalConfig) -> dict[str, Any]:
     """Every setting that changes a prediction (model, prompt, inputs, backend, decoding), as JSON values, with the
     input protocol's defaults filled in (``resolve_protocol``): a config that leaves them open and one that spells
-    out the same values predict alike."""
+    out the same values predict alike. ``"blind": true`` only for a blind run, so a sighted run's key is what it
+    was before blind runs existed."""
     cfg = resolve_protocol(cfg)
+    blind = {"blind": True} if cfg.blind else {}
     return {
         "model": cfg.model.model_dump(mode="json"),
         "prompt": cfg.prompt,
@@ -39,7 +49,13 @@ def prediction_settings(cfg: EvalConfig) -> dict[str, Any]:
         "backend": cfg.backend,
         "max_new_tokens": cfg.resolved_max_new_tokens(),
         "generation": cfg.generation.model_dump(mode="json"),
+        **blind,
     }
+
+
+def predictions_name(cfg: EvalConfig) -> str:
+    """The run's predictions file: ``predictions.blind.jsonl`` for a blind run, else ``predictions.jsonl``."""
+    return BLIND_PREDICTIONS if cfg.blind else PREDICTIONS
 
 
 def run_key(cfg: EvalConfig) -> str:
@@ -48,13 +64,16 @@ def run_key(cfg: EvalConfig) -> str:
 
 
 def make_generator(cfg: EvalConfig, samples: Sequence[EvalSample] = ()) -> Any:
-    """The configured backend; vLLM is sized for the most images any sample of ``samples`` carries."""
+    """The configured backend; vLLM is sized for the most images any sample of ``samples`` carries (none at all
+    when blind)."""
     if cfg.backend == "hf":
         from spatialladder.eval.generation import HFGenerator
 
         return HFGenerator(cfg)
     from spatialladder.eval.vllm_backend import VLLMGenerator
 
+    if cfg.blind:
+        return VLLMGenerator(cfg, max_images=0, video=False)
     max_images = max((len(s.images) for s in samples), default=1)
     return VLLMGenerator(cfg, max_images=max_images, video=any(s.video is not None for s in samples))
 
@@ -104,13 +123,15 @@ def predict_shard(
     """Predict this rank's shard of ``samples`` not yet predicted, appending to its predictions file.
 
     ``generate`` (a loaded generator) is built from ``cfg`` when None and only if there is work.
-    Returns ``(n_generated, n_reused)`` for this shard.
+    Returns ``(n_generated, n_reused)`` for this shard. Blind: questions in benchmark order (no video to share),
+    nothing decoded.
     """
     cfg = resolve_protocol(cfg)
     out_dir = Path(cfg.output_dir)
     key = run_key(cfg)
+    name = predictions_name(cfg)
     mine = shard(samples, rank, world_size, key=video_key)
-    done = collect_predictions(out_dir, key)
+    done = collect_predictions(out_dir, key, name)
     todo = [s for s in mine if s.id not in done]
     n_reused = len(mine) - len(todo)
     logger.info(
@@ -126,18 +147,22 @@ def predict_shard(
     generate = generate or make_generator(cfg, samples)
     if not todo:
         return 0, n_reused
-    path = shard_path(out_dir, rank, world_size)
+    path = shard_path(out_dir, rank, world_size, name)
     out_dir.mkdir(parents=True, exist_ok=True)
     repair_tail(path)
     cache = FrameCache()
     inputs = vision_inputs(cfg)
     done_now = 0
+    by_video = cfg.share_video_prefix and not cfg.blind
     with path.open("a", encoding="utf-8") as f:
-        for batch, keys in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=cfg.share_video_prefix):
-            prompts = [build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs, cfg.backend) for s in batch]
+        for batch, keys in plan_batches(todo, cfg.batch_size, inputs, cfg.frames, by_video=by_video):
+            prompts = [
+                build_message(s, spec, cfg.prompt, cfg.frames, cache, inputs, cfg.backend, blind=cfg.blind)
+                for s in batch
+            ]
             outputs = generate(prompts) if keys is None else generate(prompts, video_keys=keys)
             for sample, out in zip(batch, outputs, strict=True):
-                f.write(json.dumps(prediction_record(sample, out, key), ensure_ascii=False) + "\n")
+                f.write(json.dumps(prediction_record(sample, out, key, blind=cfg.blind), ensure_ascii=False) + "\n")
                 f.flush()
             done_now += len(batch)
             logger.info("%s rank %d: %d/%d predicted", spec.name, rank, done_now, len(todo))
@@ -156,8 +181,18 @@ def predict_shard(
     return len(todo), n_reused
 
 
-def prediction_record(sample: EvalSample, out: Any, key: str) -> dict[str, Any]:
-    """One line of a predictions file: the question's id, type and answer, the output, its vision grids, the key."""
+def prediction_record(sample: EvalSample, out: Any, key: str, *, blind: bool = False) -> dict[str, Any]:
+    """One line of a predictions file: the question's id, type and answer, the output, its vision grids, the key;
+    a blind run's records say ``"blind": true`` (and carry no grids: the model saw none)."""
+    if blind:
+        return {
+            "id": sample.id,
+            "question_type": sample.question_type,
+            "ground_truth": sample.ground_truth,
+            "prediction": out.text,
+            "blind": True,
+            "run_key": key,
+        }
     return {
         "id": sample.id,
         "question_type": sample.question_type,

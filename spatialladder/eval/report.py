@@ -1,19 +1,43 @@
-"""Reports of a scored run: ``results.json``, ``scores.jsonl``, ``results.md`` and a per-task bar chart."""
+"""Reports of a scored run: ``results.json``, ``scores.jsonl``, ``results.md`` and a per-task bar chart.
+
+A blind run (``eval --blind``) writes the same reports under the stem ``results.blind`` (``results.blind.json``,
+``scores.blind.jsonl``, ``results.blind.md``, ``results.blind.png``) beside a sighted run's; when the folder holds
+both for one model, :func:`update_vision_gain` adds the vision gain (sighted − blind, per task) to both.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from spatialladder.figures import new_figure, save_png
 
+logger = logging.getLogger(__name__)
+
 RESULTS = "results.json"
 SCORES = "scores.jsonl"
 RESULTS_MD = "results.md"
 CHART = "results.png"
+SIGHTED_STEM = "results"
+BLIND_STEM = "results.blind"
+GAIN_KEYS = ("bench", "model", "prompt", "subset")
+"""What a sighted and a blind run must share for their difference to be a vision gain (``settings``; ``bench`` is
+top level): the benchmark, the model (its ``name_or_path``), the prompt and the question subset."""
+
+
+def report_names(stem: str = SIGHTED_STEM) -> dict[str, str]:
+    """The report files of ``stem``: ``results`` → ``results.json``, ``scores.jsonl``, ``results.md``,
+    ``results.png``; ``results.blind`` → ``results.blind.json``, ``scores.blind.jsonl``, …"""
+    return {
+        "json": f"{stem}.json",
+        "scores": f"scores{stem.removeprefix(SIGHTED_STEM)}.jsonl",
+        "md": f"{stem}.md",
+        "png": f"{stem}.png",
+    }
 
 
 def file_hashes(data_dir: Path) -> dict[str, str]:
@@ -28,23 +52,27 @@ def file_hashes(data_dir: Path) -> dict[str, str]:
     return out
 
 
-def write_reports(results: dict[str, Any], per_sample: Sequence[dict[str, Any]], out_dir: Path) -> None:
+def write_reports(
+    results: dict[str, Any], per_sample: Sequence[dict[str, Any]], out_dir: Path, stem: str = SIGHTED_STEM
+) -> None:
     """``results.json`` (``results`` as given), per-sample scores in ``scores.jsonl``, ``results.md`` and
-    ``results.png``; ``results`` is only read."""
+    ``results.png`` (a blind run: ``stem="results.blind"``, :func:`report_names`); ``results`` is only read."""
+    names = report_names(stem)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / SCORES).open("w", encoding="utf-8") as f:
+    with (out_dir / names["scores"]).open("w", encoding="utf-8") as f:
         for row in per_sample:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out_dir / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out_dir / RESULTS_MD).write_text(markdown(results), encoding="utf-8")
-    bar_chart(results, out_dir / CHART)
+    (out_dir / names["json"]).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / names["md"]).write_text(markdown(results), encoding="utf-8")
+    bar_chart(results, out_dir / names["png"])
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """A per-task score table with the overall score last."""
+    """A per-task score table with the overall score last (and the vision gain table when present)."""
     per_type = results["aggregate"].get("per_type", {})
+    blind = " (blind: no images or video)" if results.get("blind") else ""
     lines = [
-        f"# {results['bench']}: overall {results['overall']:.2f}",
+        f"# {results['bench']}{blind}: overall {results['overall']:.2f}",
         "",
         f"n = {results['n']}, unparsed = {results['n_unparsed']}, missing = {results['n_missing']}, "
         f"scoring = {results['scoring_profile']}",
@@ -54,8 +82,103 @@ def markdown(results: dict[str, Any]) -> str:
         *[f"| {t} | {v:.2f} |" for t, v in per_type.items()],
         f"| **overall** | **{results['overall']:.2f}** |",
         "",
+        *vision_gain_markdown(results),
     ]
     return "\n".join(lines)
+
+
+def vision_gain_markdown(results: dict[str, Any]) -> list[str]:
+    """Lines of the sighted / blind / gain table per task (none without ``vision_gain``); the other run's scores are
+    this run's plus or minus the gain."""
+    gain = results.get("vision_gain")
+    if not gain:
+        return []
+    own = {**results["aggregate"].get("per_type", {}), "overall": results["overall"]}
+    rows = []
+    for task, pp in [*gain["per_type"].items(), ("overall", gain["overall"])]:
+        sighted, blind = (own[task] + pp, own[task]) if results.get("blind") else (own[task], own[task] - pp)
+        cells = [task, f"{sighted:.2f}", f"{blind:.2f}", f"{pp:+.2f}"]
+        if task == "overall":
+            cells = [f"**{cell}**" for cell in cells]
+        rows.append("| " + " | ".join(cells) + " |")
+    return [
+        f"## Vision gain (sighted − blind, percentage points): `{gain['sighted_file']}` − `{gain['blind_file']}`",
+        "",
+        "| task | sighted | blind | gain |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
+def vision_gain(sighted: dict[str, Any], blind: dict[str, Any]) -> dict[str, Any]:
+    """Sighted − blind in percentage points, overall and for every task both runs scored (in the sighted order)."""
+    blind_types = blind["aggregate"].get("per_type", {})
+    per_type = {
+        task: round(score - blind_types[task], 6)
+        for task, score in sighted["aggregate"].get("per_type", {}).items()
+        if task in blind_types
+    }
+    return {
+        "overall": round(sighted["overall"] - blind["overall"], 6),
+        "per_type": per_type,
+        "blind_file": report_names(BLIND_STEM)["json"],
+        "sighted_file": report_names(SIGHTED_STEM)["json"],
+    }
+
+
+def gain_mismatch(sighted: dict[str, Any], blind: dict[str, Any]) -> list[str]:
+    """The :data:`GAIN_KEYS` the two runs differ in (a run scored by ``spatialladder score`` names no model, so it
+    never pairs: which model made its predictions is unknown)."""
+
+    def value(results: dict[str, Any], key: str) -> Any:
+        if key == "bench":
+            return results.get("bench")
+        if key == "model":
+            return (results.get("settings", {}).get("model") or {}).get("name_or_path")
+        return results.get("settings", {}).get(key)
+
+    differ = [key for key in GAIN_KEYS if value(sighted, key) != value(blind, key)]
+    if value(sighted, "model") is None:
+        differ.append("model (not recorded)")
+    return differ
+
+
+def update_vision_gain(out_dir: Path) -> dict[str, Any] | None:
+    """Add ``vision_gain`` to both ``results.json`` and ``results.blind.json`` of ``out_dir`` (and their markdown,
+    chart and per-sample files, rewritten by :func:`write_reports`) when both exist for one model; returns the gain.
+
+    Called after every eval, so whichever of the two runs finishes second computes it. Two runs that differ in
+    model, benchmark, prompt or subset have no gain: a stale one left from an earlier pair is removed."""
+    paths = {stem: out_dir / report_names(stem)["json"] for stem in (SIGHTED_STEM, BLIND_STEM)}
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    runs = {stem: json.loads(path.read_text(encoding="utf-8")) for stem, path in paths.items()}
+    differ = gain_mismatch(runs[SIGHTED_STEM], runs[BLIND_STEM])
+    gain = None
+    if differ:
+        logger.warning(
+            "%s: %s and %s differ in %s: no vision gain",
+            *(out_dir, paths[SIGHTED_STEM].name, paths[BLIND_STEM].name, ", ".join(differ)),
+        )
+    else:
+        gain = vision_gain(runs[SIGHTED_STEM], runs[BLIND_STEM])
+    for stem, results in runs.items():
+        if results.get("vision_gain") == gain or (gain is None and "vision_gain" not in results):
+            continue
+        if gain is None:
+            del results["vision_gain"]
+        else:
+            results["vision_gain"] = gain
+        write_reports(results, read_scores(out_dir / report_names(stem)["scores"]), out_dir, stem)
+    return gain
+
+
+def read_scores(path: Path) -> list[dict[str, Any]]:
+    """The per-sample rows of a ``scores.jsonl`` (none if it is missing)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def bar_chart(results: dict[str, Any], path: Path) -> Path:

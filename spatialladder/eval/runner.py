@@ -4,7 +4,9 @@ Flow of ``run_eval``: load the benchmark from local files → pick the full set 
 process's shard (whole videos, dealt so ranks get about as many questions: ``sharding.shard``) → skip ids already
 predicted → generate the rest in left-padded batches, appending and flushing every sample → barrier → the main
 process merges the shards in benchmark order and scores every id exactly once with the benchmark's official rules
-→ ``results.json``, ``results.md``, a bar chart.
+→ ``results.json``, ``results.md``, a bar chart. A blind run (``blind``: no images, no video) keeps its own files
+(``predictions.blind.jsonl``, ``results.blind.*``) beside a sighted run's, and once both are there each report gets
+the vision gain (``report.update_vision_gain``).
 
 One job per module: ``messages`` (prompting), ``generation`` / ``vllm_backend`` (models), ``predict`` (the
 predictions file), ``scoring``, ``report``; this module only puts them in order.
@@ -19,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from spatialladder.config.eval import EvalConfig, resolve_scoring
-from spatialladder.config.load import save_resolved
+from spatialladder.config.load import RESOLVED_NAME, save_resolved
 from spatialladder.distributed import barrier
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
 from spatialladder.eval.messages import resolve_protocol, vision_inputs
-from spatialladder.eval.predict import predict_shard, prediction_settings, run_key
-from spatialladder.eval.report import file_hashes, write_reports
+from spatialladder.eval.predict import predict_shard, prediction_settings, predictions_name, run_key
+from spatialladder.eval.report import BLIND_STEM, SIGHTED_STEM, file_hashes, update_vision_gain, write_reports
 from spatialladder.eval.scoring import score_predictions
 from spatialladder.eval.sharding import PREDICTIONS, dist_env, merge_predictions, read_predictions
 
@@ -90,7 +92,7 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     out_dir = Path(cfg.output_dir)
     samples = select_subset(spec.load(Path(cfg.data_dir)), cfg.limit, cfg.seed)
     if rank == 0:
-        save_resolved(cfg, out_dir)
+        save_resolved(cfg, out_dir, "config.resolved.blind.yaml" if cfg.blind else RESOLVED_NAME)
     out_dir.mkdir(parents=True, exist_ok=True)
     barrier()  # every rank has read the old predictions before any rank appends
     n_generated, n_reused = predict_shard(cfg, spec, samples, rank=rank, world_size=world_size)
@@ -98,7 +100,7 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
     if rank != 0:
         return EvalResult(output_dir=out_dir, results=None, n_generated=n_generated, n_reused=n_reused)
     wanted = {s.id for s in samples}
-    merged = merge_predictions(out_dir, run_key(cfg), order=[s.id for s in samples])
+    merged = merge_predictions(out_dir, run_key(cfg), order=[s.id for s in samples], name=predictions_name(cfg))
     done = {i: r for i, r in merged.items() if i in wanted}
     summary, per_sample = score_predictions(
         spec,
@@ -110,8 +112,20 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
         official_quirks=cfg.official_quirks,
     )
     results = {**summary, "settings": eval_settings(cfg, spec, world_size)}
-    write_reports(results, per_sample, out_dir)
-    return EvalResult(output_dir=out_dir, results=results, n_generated=n_generated, n_reused=n_reused)
+    return EvalResult(
+        output_dir=out_dir,
+        results=_report(results, per_sample, out_dir),
+        n_generated=n_generated,
+        n_reused=n_reused,
+    )
+
+
+def _report(results: dict[str, Any], per_sample: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+    """Write the run's reports (``results.blind.*`` for a blind run) and the vision gain when the folder holds the
+    other run of the pair; returns ``results`` with the gain."""
+    write_reports(results, per_sample, out_dir, stem=BLIND_STEM if results["blind"] else SIGHTED_STEM)
+    gain = update_vision_gain(out_dir)
+    return results if gain is None else {**results, "vision_gain": gain}
 
 
 def run_score(
@@ -127,7 +141,9 @@ def run_score(
 ) -> dict[str, Any]:
     """Score an existing predictions file (any model, any harness) by the same rules as ``run_eval``.
 
-    Only the benchmark's question file is read (``data_dir`` need not hold the videos or images).
+    Only the benchmark's question file is read (``data_dir`` need not hold the videos or images). A file of a blind
+    run (``predictions.blind.jsonl``: every record flagged ``"blind": true``) is scored as one and reported under
+    ``results.blind.*``; no flag is needed.
     ``predictions`` may also be an eval output folder: its ``predictions.jsonl`` and any per-rank files left by an
     interrupted multi-process run are merged first.
     """
@@ -151,6 +167,4 @@ def run_score(
         official_quirks=official_quirks,
     )
     settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir)}
-    results = {**summary, "settings": settings}
-    write_reports(results, per_sample, Path(out_dir))
-    return results
+    return _report({**summary, "settings": settings}, per_sample, Path(out_dir))

@@ -23,8 +23,10 @@ def score_predictions(
     """Score every sample that has a prediction, exactly once; unknown prediction ids are an error.
 
     Returns the summary (what ``results.json`` holds, less ``settings``) and one row per scored sample
-    (``scores.jsonl``).
+    (``scores.jsonl``). ``blind`` is what the predictions say (:func:`blind_predictions`); a blind run records no
+    vision grids (``vision_grids`` empty: it saw none, which is not "grids unknown").
     """
+    blind = blind_predictions(predictions)
     scorer = spec.scorer(official_quirks)
     by_id = {s.id: s for s in samples}
     unknown = [i for i in predictions if i not in by_id]
@@ -60,9 +62,23 @@ def score_predictions(
         "direction_merge": direction_merge,
         "official_quirks": official_quirks,
         "answer_extraction": "first <answer> block" if prompt == "thinking" else "none",
-        "vision_grids": grid_summary([predictions[s.id] for s in scored]),
+        "blind": blind,
+        "vision_grids": {} if blind else grid_summary([predictions[s.id] for s in scored]),
     }
     return summary, per_sample
+
+
+def blind_predictions(predictions: dict[str, dict[str, Any]]) -> bool:
+    """Whether the predictions come from a blind run (``eval --blind`` flags every record ``"blind": true``); a file
+    mixing blind and sighted records is an error, never scored as one run."""
+    flags = {record.get("blind", False) is True for record in predictions.values()}
+    if len(flags) > 1:
+        n = sum(record.get("blind", False) is True for record in predictions.values())
+        raise DataFormatError(
+            f"{n} of {len(predictions)} predictions are flagged blind: a predictions file holds one run, blind "
+            "(predictions.blind.jsonl) or sighted (predictions.jsonl)"
+        )
+    return flags == {True}
 
 
 def grid_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -27,7 +27,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREDICTIONS = "predictions.jsonl"
-_RANK_FILE = re.compile(r"^predictions\.rank(\d+)\.jsonl$")
+BLIND_PREDICTIONS = "predictions.blind.jsonl"
+"""A blind run's predictions (``eval --blind``), beside a sighted run's in the same folder: never mixed with them."""
+
+
+def _rank_file(name: str) -> re.Pattern[str]:
+    """Rank files of the predictions file ``name``: ``predictions.jsonl`` → ``predictions.rank<k>.jsonl``."""
+    return re.compile(rf"^{re.escape(name.removesuffix('.jsonl'))}\.rank(\d+)\.jsonl$")
 
 
 def dist_env() -> tuple[int, int]:
@@ -76,17 +82,19 @@ def shard(items: Sequence[T], rank: int, world_size: int, key: Callable[[T], Has
     return [item for item, r in zip(items, owner, strict=True) if r == rank]
 
 
-def shard_path(out_dir: Path, rank: int, world_size: int) -> Path:
-    """Where rank ``rank`` appends: ``predictions.jsonl`` for a single process, else ``predictions.rank<k>.jsonl``."""
+def shard_path(out_dir: Path, rank: int, world_size: int, name: str = PREDICTIONS) -> Path:
+    """Where rank ``rank`` appends: ``predictions.jsonl`` (``name``) for a single process, else
+    ``predictions.rank<k>.jsonl``."""
     check_rank(rank, world_size)
-    return out_dir / (PREDICTIONS if world_size == 1 else f"predictions.rank{rank}.jsonl")
+    return out_dir / (name if world_size == 1 else f"{name.removesuffix('.jsonl')}.rank{rank}.jsonl")
 
 
-def rank_files(out_dir: Path) -> list[Path]:
-    """Leftover per-rank files in rank order."""
+def rank_files(out_dir: Path, name: str = PREDICTIONS) -> list[Path]:
+    """Leftover per-rank files of the predictions file ``name``, in rank order."""
     if not out_dir.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in out_dir.iterdir() if (m := _RANK_FILE.match(p.name))]
+    pattern = _rank_file(name)
+    found = [(int(m.group(1)), p) for p in out_dir.iterdir() if (m := pattern.match(p.name))]
     return [p for _, p in sorted(found)]
 
 
@@ -130,17 +138,17 @@ def repair_tail(path: Path) -> None:
         path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
-def collect_predictions(out_dir: Path, key: str | None = None) -> dict[str, dict[str, Any]]:
-    """Every finished prediction in ``predictions.jsonl`` and the rank files (first record per id wins)."""
+def collect_predictions(out_dir: Path, key: str | None = None, name: str = PREDICTIONS) -> dict[str, dict[str, Any]]:
+    """Every finished prediction in ``predictions.jsonl`` (``name``) and its rank files (first record per id wins)."""
     records: dict[str, dict[str, Any]] = {}
-    for path in [out_dir / PREDICTIONS, *rank_files(out_dir)]:
+    for path in [out_dir / name, *rank_files(out_dir, name)]:
         for sample_id, record in read_predictions(path, key).items():
             records.setdefault(sample_id, record)
     return records
 
 
 def merge_predictions(
-    out_dir: str | Path, key: str | None = None, order: Iterable[str] = ()
+    out_dir: str | Path, key: str | None = None, order: Iterable[str] = (), name: str = PREDICTIONS
 ) -> dict[str, dict[str, Any]]:
     """Fold the rank files into ``predictions.jsonl`` (each id once), then delete them; safe to rerun after a crash.
 
@@ -149,17 +157,17 @@ def merge_predictions(
     target and renamed over it, so a crash mid-merge loses nothing.
     """
     out_dir = Path(out_dir)
-    found = collect_predictions(out_dir, key)
+    found = collect_predictions(out_dir, key, name)
     records = {i: found[i] for i in order if i in found}
     records.update(found)
-    leftovers = rank_files(out_dir)
+    leftovers = rank_files(out_dir, name)
     if not leftovers:
         return records
-    tmp = out_dir / (PREDICTIONS + ".merging")
+    tmp = out_dir / (name + ".merging")
     with tmp.open("w", encoding="utf-8") as f:
         for record in records.values():
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, out_dir / PREDICTIONS)
+    os.replace(tmp, out_dir / name)
     for path in leftovers:
         path.unlink()
     return records

@@ -23,6 +23,11 @@ vLLM's multimodal hash of the video, hence the hashes of the prompt blocks holdi
 after the first question the video's prompt blocks come from the prefix cache, the processed video from the
 multimodal processor cache. Off: the engine gets vLLM's own default and questions come in benchmark order.
 
+Blind runs (``blind``): requests are the prompt alone, no ``multi_modal_data``, and the engine allows no image and
+no video per prompt (``limit_mm_per_prompt`` 0 for both: vLLM's ``docs/configuration/conserving_memory.md``, "disable
+unused modalities completely by setting its limit to zero"; with every modality at 0 vLLM runs the language model
+only, so the vision encoder is neither profiled nor called).
+
 Several processes (``accelerate launch`` / ``torchrun``): each rank runs one engine on its own GPU, as trl colocates
 one per training rank (:func:`engine_placement`); every rank builds its engine when any rank has questions left
 (``predict_shard``), since the engines' start-up is collective.
@@ -84,10 +89,19 @@ def engine_placement() -> tuple[dict[str, Any], dict[str, str]]:
     return {"distributed_executor_backend": "external_launcher", "seed": rank}, env
 
 
+def mm_limits(max_images: int, video: bool, *, blind: bool = False) -> dict[str, int]:
+    """vLLM's ``limit_mm_per_prompt``: at least one image (profiling needs a modality) and one video when any
+    question has one; blind: 0 of each (text only)."""
+    if blind:
+        return {"image": 0, "video": 0}
+    return {"image": max(max_images, 1), "video": 1 if video else 0}
+
+
 class VLLMGenerator:
     """Batched generation with vLLM; called like ``HFGenerator`` with ``(messages, images, videos)`` triples."""
 
     def __init__(self, cfg: EvalConfig, *, max_images: int, video: bool):
+        """``max_images`` / ``video``: what one prompt may carry; a blind run passes 0 and False (no modality)."""
         vllm = require_vllm()
         from spatialladder.models.load import load_processor, model_family, resolve_source
 
@@ -116,7 +130,7 @@ class VLLMGenerator:
         self.llm = vllm.LLM(
             model=source,
             dtype=cfg.model.dtype,
-            limit_mm_per_prompt={"image": max(max_images, 1), "video": 1 if video else 0},
+            limit_mm_per_prompt=mm_limits(max_images, video, blind=cfg.blind),
             mm_processor_kwargs=pixels,
             **placement,
             **engine,

@@ -302,3 +302,27 @@ def test_vllm_refuses_a_resizing_protocol_on_a_whole_video_budget_family(
     with pytest.raises(ConfigError, match=r"backend vllm with input_protocol direct resizes a qwen3-vl video"):
         predict_shard(cfg.model_copy(update={"input_protocol": "direct"}), spec, spec.load(data))
     assert vllm_stand_in.calls == []
+
+
+def test_blind_requests_carry_no_multimodal_data(tiny_model_dir: Path, tmp_path: Path, vllm_stand_in):
+    """``--blind`` on vLLM: an engine that allows no image and no video (text only: no vision encoder), requests
+    that are the prompt alone, no video placeholder in it, and predictions flagged blind with no grids."""
+    from spatialladder.eval import get_benchmark
+    from spatialladder.eval.predict import predict_shard
+    from spatialladder.eval.sharding import BLIND_PREDICTIONS
+    from spatialladder.testing.synthetic_benchmarks import write_vsibench
+
+    from .test_shared_prefix import config, interleaved_items
+
+    data = write_vsibench(interleaved_items(), tmp_path / "vsi")
+    cfg = config(tiny_model_dir, data, tmp_path / "out", backend="vllm", batch_size=5, blind=True)
+    spec = get_benchmark("vsibench")
+    assert predict_shard(cfg, spec, spec.load(data)) == (12, 0)
+    (kind, engine), *generates = vllm_stand_in.calls
+    assert kind == "LLM" and engine["limit_mm_per_prompt"] == {"image": 0, "video": 0}
+    requests = [request for _, batch in generates for request in batch]
+    assert [len(batch) for _, batch in generates] == [5, 5, 2]  # benchmark order: no video to group by
+    assert len(requests) == 12 and all(request.keys() == {"prompt"} for request in requests)
+    assert not any("<|video_pad|>" in r["prompt"] or "<|vision_start|>" in r["prompt"] for r in requests)
+    rows = [json.loads(line) for line in (tmp_path / "out" / BLIND_PREDICTIONS).read_text().splitlines()]
+    assert all(row["blind"] is True and "video_grid_thw" not in row for row in rows)
