@@ -96,11 +96,19 @@ def sample_of(row: dict[str, Any], where: str, **media: Any) -> EvalSample:
     )
 
 
-def _neither(data_dir: Path, bench: str, layout: str) -> DataFormatError:
+ONE_LINE = {
+    "vsibench": f"{JSONL} (current Hub layout) or {PARQUET} (original 2024 layout)",
+    "vsibench-debiased": f"{DEBIASED_PARQUET}, or {JSONL} + {PRUNED_IDS} (current Hub layout)",
+}
+"""The question files each subset accepts, for the one-line error of a folder that has none."""
+
+
+def _neither(data_dir: Path, bench: str) -> DataFormatError:
+    expected = f"expected {ONE_LINE[bench]}, videos at <dataset>/<scene_name>.mp4"
     if not data_dir.is_dir():
-        return DataFormatError(f"{bench}: data folder {data_dir} does not exist; expected one of:\n{layout}")
+        return DataFormatError(f"{bench}: data folder {data_dir} does not exist; {expected}")
     present = sorted(p.name for p in data_dir.iterdir())[:20]
-    return DataFormatError(f"{bench}: no question file in {data_dir}; expected one of:\n{layout}\nfound: {present}")
+    return DataFormatError(f"{bench}: no question file in {data_dir}; {expected}; found {present}")
 
 
 def question_file(data_dir: Path, subset: str = "full") -> QuestionFile:
@@ -112,14 +120,14 @@ def question_file(data_dir: Path, subset: str = "full") -> QuestionFile:
             return QuestionFile(data_dir / JSONL, "full")
         if (data_dir / PARQUET).is_file():
             return QuestionFile(data_dir / PARQUET, "full")
-        raise _neither(data_dir, "vsibench", LAYOUT)
+        raise _neither(data_dir, "vsibench")
     if subset != "debiased":
         raise DataFormatError(f"VSI-Bench subset {subset!r}; expected one of {list(SUBSETS)}")
     if (data_dir / DEBIASED_PARQUET).is_file():
         return QuestionFile(data_dir / DEBIASED_PARQUET, "debiased")
     if (data_dir / JSONL).is_file() and (data_dir / PRUNED_IDS).is_file():
         return QuestionFile(data_dir / JSONL, "debiased", pruned_ids=data_dir / PRUNED_IDS)
-    raise _neither(data_dir, "vsibench-debiased", DEBIASED_LAYOUT)
+    raise _neither(data_dir, "vsibench-debiased")
 
 
 def read_jsonl_rows(path: Path, required: Sequence[str], bench: str) -> list[dict[str, Any]]:
