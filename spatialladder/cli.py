@@ -128,7 +128,10 @@ def make_tiny_model(
 @app.command("eval")
 def eval_command(
     bench: str = typer.Option(
-        None, "--bench", help="vsibench (vsi), spbench-si, spbench-mv, cvbench, sparbench, viewspatial, mmsi, mindcube."
+        None,
+        "--bench",
+        help="vsibench (vsi), vsibench-debiased (vsi-debiased), spbench-si, spbench-mv, cvbench, sparbench, "
+        "viewspatial, mmsi, mindcube.",
     ),
     model: str = typer.Option(None, "--model", help="Checkpoint folder or Hub id."),
     data: str = typer.Option(None, "--data", help="Benchmark folder in the Hub layout."),

@@ -186,6 +186,7 @@ REWARD_NAMES: tuple[str, ...] = ("format", "accuracy", "iou")
 
 BENCHMARK_NAMES: tuple[str, ...] = (
     "vsibench",
+    "vsibench-debiased",
     "spbench-si",
     "spbench-mv",
     "cvbench",
@@ -195,7 +196,9 @@ BENCHMARK_NAMES: tuple[str, ...] = (
     "mindcube",
 )
 """``spatialladder.eval.BENCHMARKS`` keys."""
-BENCHMARK_ALIASES: dict[str, str] = {"vsi": "vsibench"}
+BENCHMARK_ALIASES: dict[str, str] = {"vsi": "vsibench", "vsi-debiased": "vsibench-debiased"}
+VSI_BENCHMARKS: tuple[str, ...] = ("vsibench", "vsibench-debiased")
+"""The VSI-Bench question sets: the full set and VSI-Bench-Debiased, scored with the same prompts and rules."""
 
 # --- stages -----------------------------------------------------------------------------------------------------
 

@@ -54,7 +54,8 @@ def build_data(plan: DemoPlan) -> None:
 
 
 def build_benchmarks(plan: DemoPlan) -> None:
-    """Held-out questions in VSI-Bench's Hub layout (parquet + mp4) and SPBench's (parquet + images)."""
+    """Held-out questions in VSI-Bench's current Hub layout (test.jsonl, pruned_ids.txt, the debiased/pruned parquets
+    + mp4; none pruned) and SPBench's (parquet + images)."""
     from PIL import Image
 
     from spatialladder.records import SpatialRecord, read_records

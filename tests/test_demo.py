@@ -91,3 +91,15 @@ def test_every_family_climbs_the_whole_ladder(tmp_path: Path, family: str) -> No
         assert f"max_pixels: {16 * factor**2}" in (folder / "config.resolved.yaml").read_text(), stage
     results = json.loads((plan.out_dir / "eval" / "stage3-direct" / "vsibench" / "results.json").read_text())
     assert results["settings"]["input_protocol"]["name"] == "direct"
+
+
+def test_demo_vsi_folder_is_in_the_current_hub_layout(smoke_run) -> None:
+    """The demo's VSI-Bench folder is written as the Hub's main branch holds it today (issue 20 item 1)."""
+    plan, _ = smoke_run
+    folder = plan.path("benchmarks", "vsibench")
+    for name in ("test.jsonl", "pruned_ids.txt", "test_debiased.parquet", "test_pruned.parquet"):
+        assert (folder / name).is_file(), name
+    assert not (folder / "test-00000-of-00001.parquet").exists()
+    results = json.loads((plan.eval_dir("stage3", "direct", "vsibench") / "results.json").read_text())
+    assert results["settings"]["benchmark_file"]["path"] == str(folder / "test.jsonl")
+    assert results["aggregate"]["per_source"]

@@ -11,6 +11,7 @@ from spatialladder.errors import ConfigError, UnknownNameError
 from spatialladder.vocab import (
     BENCHMARK_ALIASES,
     BENCHMARK_NAMES,
+    VSI_BENCHMARKS,
     DirectionMerge,
     InputProtocol,
     PromptStyle,
@@ -48,7 +49,8 @@ class GenerationSettings(Strict):
 class EvalConfig(Strict):
     kind: Literal["eval"]
     bench: str
-    """Registry name (``spatialladder.vocab.BENCHMARK_NAMES``); ``vsi`` is an alias of ``vsibench``."""
+    """Registry name (``spatialladder.vocab.BENCHMARK_NAMES``); ``vsi`` is an alias of ``vsibench``,
+    ``vsi-debiased`` of ``vsibench-debiased``."""
     data_dir: str
     """Local folder in the benchmark's Hub layout (see ``docs/benchmarks.md``)."""
     output_dir: str
@@ -122,7 +124,7 @@ class EvalConfig(Strict):
     @model_validator(mode="after")
     def _lmms_is_video_only(self) -> EvalConfig:
 
-        if self.prompt == "lmms" and BENCHMARK_ALIASES.get(self.bench, self.bench) != "vsibench":
+        if self.prompt == "lmms" and BENCHMARK_ALIASES.get(self.bench, self.bench) not in VSI_BENCHMARKS:
             raise ConfigError(
                 f"prompt 'lmms' is the lmms-eval VSI-Bench video protocol; bench {self.bench!r} needs 'direct' or "
                 "'thinking'"

@@ -10,6 +10,7 @@ from spatialladder.vocab import BENCHMARK_ALIASES
 # keys: spatialladder.vocab.BENCHMARK_NAMES (tests/test_vocab.py keeps the two equal)
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     "vsibench": vsibench.SPEC,
+    "vsibench-debiased": vsibench.DEBIASED_SPEC,
     "spbench-si": spbench.SI_SPEC,
     "spbench-mv": spbench.MV_SPEC,
     "cvbench": cvbench.SPEC,

@@ -18,6 +18,7 @@ class EvalSample:
 
     ``images`` holds file paths or encoded image bytes (loaded lazily); ``video`` is an mp4 path.
     ``group`` is the key some benchmarks average by (CV-Bench ``source``). ``extra`` is SPAR's MC line.
+    ``source`` is the dataset a VSI-Bench question comes from (its ``dataset`` column), for per-source columns.
     """
 
     id: str
@@ -30,6 +31,7 @@ class EvalSample:
     video: Path | None = None
     group: str | None = None
     extra: str | None = None
+    source: str | None = None
 
 
 Scorer = Callable[[str, EvalSample, str], tuple[float, bool]]
@@ -56,6 +58,9 @@ class BenchmarkSpec:
     """The official scorer, kept bug for bug, where ours fixes a quirk that changes numbers (``official_quirks``)."""
     direct_text: Callable[[EvalSample], str] | None = None
     """The benchmark's own official direct-answer prompt (MMSI-Bench, MindCube); None = SpatialLadder's ``direct``."""
+    question_file: Callable[[Path], dict[str, Any]] | None = None
+    """``question_file(data_dir)``: ``{"path", "sha256", "subset"}`` of the file ``load`` reads, where a benchmark
+    has several layouts or subsets (VSI-Bench); None = one fixed file, pinned by ``benchmark_files`` alone."""
 
     def scorer(self, official_quirks: bool) -> Scorer:
         """The scorer to use: the official one when asked for and the benchmark has one, else ours."""

@@ -41,13 +41,14 @@ def report_names(stem: str = SIGHTED_STEM) -> dict[str, str]:
 
 
 def file_hashes(data_dir: Path) -> dict[str, str]:
-    """sha256 of the benchmark's question files (not the media), to pin exactly which release was scored."""
+    """sha256 of the benchmark's question files (not the media), to pin exactly which release was scored; ``.txt``
+    covers VSI-Bench's ``pruned_ids.txt``, which decides the debiased subset."""
     out = {}
     for folder in (data_dir, data_dir / "data", data_dir / "raw"):
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix in (".parquet", ".json", ".jsonl"):
+            if path.is_file() and path.suffix in (".parquet", ".json", ".jsonl", ".txt"):  # .txt: pruned_ids.txt
                 out[path.relative_to(data_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
@@ -82,6 +83,7 @@ def markdown(results: dict[str, Any]) -> str:
         *[f"| {t} | {v:.2f} |" for t, v in per_type.items()],
         f"| **overall** | **{results['overall']:.2f}** |",
         "",
+        *per_source_markdown(results),
         *vision_gain_markdown(results),
     ]
     return "\n".join(lines)
@@ -107,6 +109,36 @@ def vision_gain_markdown(results: dict[str, Any]) -> list[str]:
         "| task | sighted | blind | gain |",
         "|---|---:|---:|---:|",
         *rows,
+        "",
+    ]
+
+
+def per_source_markdown(results: dict[str, Any]) -> list[str]:
+    """VSI-Bench per source: rows = task types, columns = the sources present + the official overall; each column
+    is the official aggregation over that source's questions alone. Empty when the results carry no sources."""
+    per_source = results["aggregate"].get("per_source")
+    if not per_source:
+        return []
+    sources = list(per_source)
+    types = list(results["aggregate"].get("per_type", {}))
+    for src in sources:
+        types += [t for t in per_source[src]["per_type"] if t not in types]
+
+    def cell(values: dict[str, Any], key: str) -> str:
+        return f"{values[key]:.2f}" if values.get(key) is not None else "—"
+
+    overall = {"per_type": results["aggregate"].get("per_type", {}), "overall": results["overall"], "n": results["n"]}
+    columns = [*(per_source[s] for s in sources), overall]
+    return [
+        "## Per source",
+        "",
+        "Each source's column applies the official aggregation to that source's questions alone.",
+        "",
+        "| task | " + " | ".join(sources) + " | overall |",
+        "|---|" + "---:|" * (len(sources) + 1),
+        *[f"| {t} | " + " | ".join(cell(c["per_type"], t) for c in columns) + " |" for t in types],
+        "| **overall** | " + " | ".join(f"**{c['overall']:.2f}**" for c in columns) + " |",
+        "| n | " + " | ".join(str(c["n"]) for c in columns) + " |",
         "",
     ]
 

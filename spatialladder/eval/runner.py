@@ -72,8 +72,15 @@ def eval_settings(cfg: EvalConfig, spec: BenchmarkSpec, world_size: int) -> dict
         "world_size": world_size,
         "subset": None if cfg.limit is None else {"limit": cfg.limit, "seed": cfg.seed},
         "benchmark_files": file_hashes(Path(cfg.data_dir)),
+        **benchmark_file(spec, Path(cfg.data_dir)),
         "run_key": run_key(cfg),
     }
+
+
+def benchmark_file(spec: BenchmarkSpec, data_dir: Path) -> dict[str, Any]:
+    """``{"benchmark_file": {"path", "sha256", "subset"}}``: the question file ``load`` read, where the benchmark
+    has several (VSI-Bench's layouts and subsets); empty for a benchmark with one fixed file."""
+    return {} if spec.question_file is None else {"benchmark_file": spec.question_file(data_dir)}
 
 
 def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None = None) -> EvalResult:
@@ -166,5 +173,10 @@ def run_score(
         direction_merge=direction_merge,
         official_quirks=official_quirks,
     )
-    settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir)}
+    settings = {
+        "predictions": str(path),
+        "prompt": prompt,
+        "benchmark_files": file_hashes(data_dir),
+        **benchmark_file(spec, data_dir),
+    }
     return _report({**summary, "settings": settings}, per_sample, Path(out_dir))

@@ -97,6 +97,27 @@ def vsi_aggregate(
     }
 
 
+def per_source_aggregate(
+    sources: Sequence[str],
+    question_types: Sequence[str],
+    scores: Sequence[float],
+    kind_of_type: Mapping[str, str],
+    direction_merge: DirectionMerge = "present",
+) -> dict[str, dict[str, object]]:
+    """VSI-Bench per source (``dataset``: arkitscenes, scannet, scannetpp): :func:`vsi_aggregate` over each source's
+    samples alone, so a column is what the official overall would be on that source.
+
+    Returns ``{source: {"overall": pct, "per_type": {type: pct}, "n": int}}`` for the sources present, sorted."""
+    if not len(sources) == len(question_types) == len(scores):
+        raise DataFormatError(f"{len(sources)} sources, {len(question_types)} question types, {len(scores)} scores")
+    out: dict[str, dict[str, object]] = {}
+    for source in sorted(set(sources)):
+        keep = [i for i, s in enumerate(sources) if s == source]
+        agg = vsi_aggregate([question_types[i] for i in keep], [scores[i] for i in keep], kind_of_type, direction_merge)
+        out[source] = {"overall": agg["overall"], "per_type": agg["per_type"], "n": len(keep)}
+    return out
+
+
 def cvbench_aggregate(sources: Sequence[str], scores: Sequence[float]) -> dict[str, float | None]:
     """CV-Bench: ``overall = mean(mean(ADE20K, COCO), Omni3D)``; absent sources are skipped (official nan rule)."""
     by_source = per_type_means(sources, scores)

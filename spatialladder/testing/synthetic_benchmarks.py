@@ -7,6 +7,7 @@ The demo turns held-out synthetic scenes into benchmarks with these writers; tes
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class BenchItem:
     source: str = "Omni3D"
     dataset: str = "scannet"
     extra: dict[str, Any] = field(default_factory=dict)
+    pruned: bool = False
+    """VSI-Bench: listed in ``pruned_ids.txt`` (left out of VSI-Bench-Debiased)."""
 
 
 def _png(frame: Any) -> bytes:
@@ -60,10 +63,24 @@ def solid_frames(n: int, size: tuple[int, int] = (56, 56), seed: int = 0) -> lis
     return [np.full((*size, 3), rng.integers(0, 256, 3), dtype=np.uint8) for _ in range(n)]
 
 
-def write_vsibench(items: Sequence[BenchItem], out_dir: str | Path, fps: int = 24) -> Path:
-    """``test-00000-of-00001.parquet`` + ``<dataset>/<scene>.mp4``; items sharing a scene share its video."""
+VSI_LAYOUTS = ("current", "original")
+
+
+def write_vsibench(items: Sequence[BenchItem], out_dir: str | Path, fps: int = 24, layout: str = "current") -> Path:
+    """A VSI-Bench folder; items sharing a scene share its ``<dataset>/<scene>.mp4``; ids are the item indices.
+
+    ``layout="current"`` (the Hub's main branch): ``test.jsonl``, ``pruned_ids.txt`` (the ``pruned`` items) and
+    ``test_debiased.parquet`` / ``test_pruned.parquet`` made as the card's ``create_pq.py`` makes them (pandas
+    ``read_json(lines=True)``, a ``pruned`` column from ``id.astype(str).isin(pruned_ids)``,
+    ``to_parquet(index=False)``), except that ``read_json`` keeps the JSON types (``dtype=False``): a tiny set whose
+    answers are all numbers would otherwise come back as floats, which VSI-Bench's mixed letter/number column never
+    does.
+    ``layout="original"``: the 2024 release's ``test-00000-of-00001.parquet``.
+    """
     from spatialladder.testing.writers import write_video
 
+    if layout not in VSI_LAYOUTS:
+        raise DataFormatError(f"VSI-Bench layout {layout!r}; expected one of {list(VSI_LAYOUTS)}")
     out = Path(out_dir)
     videos: dict[tuple[str, str], Sequence[Any]] = {}
     rows = []
@@ -85,7 +102,20 @@ def write_vsibench(items: Sequence[BenchItem], out_dir: str | Path, fps: int = 2
         )
     for (dataset, scene), frames in videos.items():
         write_video(out / dataset / f"{scene}.mp4", list(frames), fps=fps)
-    _write_parquet(rows, out / "test-00000-of-00001.parquet")
+    if layout == "original":
+        _write_parquet(rows, out / "test-00000-of-00001.parquet")
+        return out
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = out / "test.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pruned_ids = [str(i) for i, item in enumerate(items) if item.pruned]
+    (out / "pruned_ids.txt").write_text("".join(f"{i}\n" for i in pruned_ids), encoding="utf-8")
+    df = pd.read_json(str(jsonl), lines=True, dtype=False)
+    df["pruned"] = df["id"].astype(str).isin(pruned_ids)
+    df[~df["pruned"]].to_parquet(out / "test_debiased.parquet", index=False)
+    df[df["pruned"]].to_parquet(out / "test_pruned.parquet", index=False)
     return out
 
 
@@ -184,8 +214,6 @@ def write_mmsi(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
 def write_mindcube(items: Sequence[BenchItem], out_dir: str | Path) -> Path:
     """``raw/MindCube_tinybench.jsonl`` + ``other_all_image/<scene>/<k>.png``; ``extra["id"]`` sets the record id
     (the setting is read from it), defaulting to ``<question_type>_<i>``."""
-    import json
-
     out = Path(out_dir)
     lines = []
     for i, item in enumerate(items):

@@ -43,7 +43,7 @@ def vsi_items() -> list[BenchItem]:
 
 @pytest.fixture(scope="session")
 def vsi_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_vsibench(vsi_items(), tmp_path_factory.mktemp("vsibench"))
+    return write_vsibench(vsi_items(), tmp_path_factory.mktemp("vsibench"), layout="original")
 
 
 @pytest.fixture(scope="session")

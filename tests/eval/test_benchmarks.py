@@ -14,7 +14,9 @@ from spatialladder.testing.writers import write_video
 
 def test_registry_and_alias():
     assert get_benchmark("vsi") is BENCHMARKS["vsibench"]
-    names = "cvbench, mindcube, mmsi, sparbench, spbench-mv, spbench-si, viewspatial, vsi, vsibench"
+    assert get_benchmark("vsi-debiased") is BENCHMARKS["vsibench-debiased"]
+    names = "cvbench, mindcube, mmsi, sparbench, spbench-mv, spbench-si, viewspatial, vsi, vsi-debiased, vsibench, "
+    names += "vsibench-debiased"
     with pytest.raises(UnknownNameError, match=names):
         get_benchmark("vsi-bench")
 

@@ -6,6 +6,7 @@ from spatialladder.errors import DataFormatError, UnknownNameError
 from spatialladder.metrics.aggregate import (
     cvbench_aggregate,
     merge_rel_direction,
+    per_source_aggregate,
     per_type_means,
     sample_weighted_aggregate,
     vsi_aggregate,
@@ -109,3 +110,29 @@ def test_official_merge_all_three_and_none():
         "object_rel_direction": 0.0,
     }
     assert merge_rel_direction({"object_counting": 0.5}, "present") == {"object_counting": 0.5}
+
+
+def test_per_source_applies_the_vsi_rule_to_each_source_alone():
+    """Each source is macro-averaged over its own types, with the direction merge inside the source."""
+    sources = ["scannet", "scannet", "scannet", "arkitscenes", "arkitscenes", "scannet"]
+    types = [
+        "object_rel_direction_easy",
+        "object_rel_direction_hard",
+        "object_counting",
+        "object_counting",
+        "object_counting",
+        "object_counting",
+    ]
+    scores = [1.0, 0.0, 0.25, 0.5, 1.0, 0.75]
+    out = per_source_aggregate(sources, types, scores, KINDS, "present")
+    assert list(out) == ["arkitscenes", "scannet"]
+    # arkitscenes: counting mean(0.5, 1.0) = 0.75
+    assert out["arkitscenes"] == {"overall": 75.0, "per_type": {"object_counting": 75.0}, "n": 2}
+    # scannet: direction = mean(easy 1, hard 0) = 0.5, counting mean(0.25, 0.75) = 0.5 → 50
+    assert out["scannet"]["per_type"] == {"object_counting": 50.0, "object_rel_direction": 50.0}
+    assert out["scannet"]["overall"] == 50.0 and out["scannet"]["n"] == 4
+    # the official merge scores a source missing a direction subtype 0 on direction, as it would the whole set
+    official = per_source_aggregate(sources, types, scores, KINDS, "official")
+    assert official["scannet"]["per_type"]["object_rel_direction"] == 0.0
+    with pytest.raises(DataFormatError, match="1 sources, 2 question types"):
+        per_source_aggregate(["a"], ["object_counting"] * 2, [1.0, 1.0], KINDS)
