@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialladder.eval.html_report import Evidence, write_html
 from spatialladder.figures import new_figure, save_png
 
 RESULTS = "results.json"
@@ -28,9 +29,16 @@ def file_hashes(data_dir: Path) -> dict[str, str]:
     return out
 
 
-def write_reports(results: dict[str, Any], per_sample: Sequence[dict[str, Any]], out_dir: Path) -> None:
-    """``results.json`` (``results`` as given), per-sample scores in ``scores.jsonl``, ``results.md`` and
-    ``results.png``; ``results`` is only read."""
+def write_reports(
+    results: dict[str, Any],
+    per_sample: Sequence[dict[str, Any]],
+    out_dir: Path,
+    stem: str = "results",
+    evidence: Evidence | None = None,
+) -> None:
+    """``results.json`` (``results`` as given), per-sample scores in ``scores.jsonl``, ``results.md``,
+    ``results.png`` and ``<stem>.html`` (with a confusion table and a gallery of wrong answers when ``evidence``
+    gives the samples and raw predictions); ``results`` is only read."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / SCORES).open("w", encoding="utf-8") as f:
         for row in per_sample:
@@ -38,6 +46,7 @@ def write_reports(results: dict[str, Any], per_sample: Sequence[dict[str, Any]],
     (out_dir / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / RESULTS_MD).write_text(markdown(results), encoding="utf-8")
     bar_chart(results, out_dir / CHART)
+    write_html(results, per_sample, out_dir, stem, evidence)
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from spatialladder.distributed import barrier
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.eval.html_report import Evidence
 from spatialladder.eval.messages import resolve_protocol, vision_inputs
 from spatialladder.eval.predict import predict_shard, prediction_settings, run_key
 from spatialladder.eval.report import file_hashes, write_reports
@@ -110,7 +111,8 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
         official_quirks=cfg.official_quirks,
     )
     results = {**summary, "settings": eval_settings(cfg, spec, world_size)}
-    write_reports(results, per_sample, out_dir)
+    sampler = vision_inputs(cfg).sampler(cfg.frames)  # the frames the model saw, for the report's gallery
+    write_reports(results, per_sample, out_dir, evidence=Evidence(samples, done, sampler, cfg.seed))
     return EvalResult(output_dir=out_dir, results=results, n_generated=n_generated, n_reused=n_reused)
 
 
@@ -141,9 +143,10 @@ def run_score(
         records = read_predictions(path)
     else:
         raise DataFormatError(f"predictions file {path} does not exist")
+    samples = spec.load(data_dir, media=False)
     summary, per_sample = score_predictions(
         spec,
-        spec.load(data_dir, media=False),
+        samples,
         records,
         prompt=prompt,
         profile=resolve_scoring(prompt, scoring),
@@ -152,5 +155,6 @@ def run_score(
     )
     settings = {"predictions": str(path), "prompt": prompt, "benchmark_files": file_hashes(data_dir)}
     results = {**summary, "settings": settings}
-    write_reports(results, per_sample, Path(out_dir))
+    # which frames another harness sampled is unknown: the gallery shows images (when present) and text only
+    write_reports(results, per_sample, Path(out_dir), evidence=Evidence(samples, records))
     return results
