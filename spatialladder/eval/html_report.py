@@ -18,6 +18,7 @@ import html
 import logging
 import random
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,15 +74,16 @@ def predicted_letter(answer: str, sample: EvalSample) -> str | None:
 
 def confusion(samples: Sequence[EvalSample], per_sample: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
     """Per MC task (``kind == "mca"``), ``{gold letter: {predicted letter or "unparsed": count}}`` over the scored
-    rows (:func:`predicted_letter`); a row whose ground truth names no letter is left out (counted under the task's
-    ``"skipped"``)."""
+    rows (:func:`predicted_letter`) in ``"counts"``, the letters its options offer in ``"letters"``; a row whose
+    ground truth names no letter is left out (counted in ``"skipped"``)."""
     by_id = {s.id: s for s in samples}
     out: dict[str, dict] = {}
     for row in per_sample:
         sample = by_id.get(str(row["id"]))
         if sample is None or sample.kind != "mca":
             continue
-        table = out.setdefault(sample.question_type, {"counts": {}, "skipped": 0})
+        table = out.setdefault(sample.question_type, {"counts": {}, "skipped": 0, "letters": set()})
+        table["letters"].update(letter for letter in map(option_letter, sample.options or ()) if letter)
         gold = option_letter(sample.ground_truth)
         if gold is None:
             table["skipped"] += 1
@@ -110,7 +112,9 @@ def write_html(
     """Write ``<stem>.html`` (and its thumbnails under ``<stem>_files/``) into ``out_dir``; returns the page."""
     page = out_dir / f"{stem}.html"
     files = out_dir / f"{stem}_files"
-    parts = [_head(results, stem, out_dir), _scores(results)]
+    if files.is_dir():  # thumbnails of an earlier draw (a rescored run): the folder holds what this page shows
+        shutil.rmtree(files)
+    parts = [_head(results, stem, out_dir), f"<div class=row>{_scores(results)}{_chart(stem, out_dir)}</div>"]
     if evidence is None:
         parts.append("<p class=note>No samples were given with these scores: no confusion table or gallery.</p>")
     else:
@@ -131,9 +135,10 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:bold;padding:4px 0}
 .note{color:#666}.item{border:1px solid #ddd;border-radius:6px;padding:8px;margin:10px 0}
-.frames img{height:96px;margin:1px;border:1px solid #eee}.meta{color:#555;font-size:90%}
-pre{white-space:pre-wrap;background:#f6f6f6;padding:4px 6px;margin:2px 0;max-height:12em;overflow:auto}
-td.hit{background:#d8f0d8}td.zero{color:#bbb}
+.frames img{height:72px;margin:1px;border:1px solid #eee}.meta{color:#555;font-size:90%}
+.item p{margin:6px 0 2px}
+pre{white-space:pre-wrap;background:#f6f6f6;padding:4px 6px;margin:0;max-height:12em;overflow:auto}
+td.hit{background:#d8f0d8}td.zero{color:#bbb}.row{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}
 """
 
 
@@ -161,10 +166,14 @@ def _head(results: Mapping[str, Any], stem: str, out_dir: Path) -> str:
             f"<p>Vision gain (sighted {_e(gain['sighted_file'])} − blind {_e(gain['blind_file'])}): "
             f"<b>{gain['overall']:+.2f} pp</b> overall; the other run: {link}</p>"
         )
-    chart = f"{stem}.png"
-    if (out_dir / chart).is_file():
-        lines.append(f"<p><img src='{_e(chart)}' alt='score per task' style='max-width:100%'></p>")
     return "\n".join(lines)
+
+
+def _chart(stem: str, out_dir: Path) -> str:
+    chart = f"{stem}.png"
+    if not (out_dir / chart).is_file():
+        return ""
+    return f"<img src='{_e(chart)}' alt='score per task' style='max-width:min(100%,560px)'>"
 
 
 def _scores(results: Mapping[str, Any]) -> str:
@@ -206,9 +215,12 @@ def _confusions(tables: Mapping[str, Mapping[str, Any]]) -> str:
         "the benchmark's scorer may still reject some of them for their form (VSI-Bench's first-token rule rejects "
         "<code>(b)</code>), so the scores above stay the scorer's.</p>",
     ]
+    parts.append("<div class=row>")
     for task, table in tables.items():
         counts = table["counts"]
-        predicted = sorted({p for row in counts.values() for p in row if p != UNPARSED} | set(counts))
+        predicted = sorted(
+            {p for row in counts.values() for p in row if p != UNPARSED} | set(counts) | table["letters"]
+        )
         columns = [*predicted, UNPARSED]
         rows = [
             f"<table class=confusion data-task='{_e(task)}'><caption>{_e(task)}</caption>",
@@ -224,8 +236,8 @@ def _confusions(tables: Mapping[str, Mapping[str, Any]]) -> str:
         rows.append("</table>")
         if table["skipped"]:
             rows.append(f"<p class=note>{table['skipped']} answers left out: their ground truth names no letter.</p>")
-        parts.append("\n".join(rows))
-    return "\n".join(parts)
+        parts.append("<div>" + "\n".join(rows) + "</div>")
+    return "\n".join([*parts, "</div>"])
 
 
 def _gallery(
@@ -299,14 +311,18 @@ def _thumbnails(
         elif not Path(sample.video).is_file():
             notes.append(f"video frames not shown: {sample.video} is not on disk")
         else:
-            frames, time = cache.clip(sample.video, sampler)
-            stem = _digest(str(Path(sample.video).resolve()))
-            for frame, index in zip(frames, time.indices, strict=True):
-                path = files / f"vid_{stem}_{index}.jpg"
-                if path.name not in written:
-                    _save_thumb(Image.fromarray(frame), path)
-                    written.add(path.name)
-                out.append((path, f"frame {index} of {time.total}"))
+            try:
+                frames, time = cache.clip(sample.video, sampler)
+            except DataFormatError as exc:  # the scores are written already; one unreadable video is a note
+                notes.append(f"video frames not shown: {exc}")
+            else:
+                stem = _digest(str(Path(sample.video).resolve()))
+                for frame, index in zip(frames, time.indices, strict=True):
+                    path = files / f"vid_{stem}_{index}.jpg"
+                    if path.name not in written:
+                        _save_thumb(Image.fromarray(frame), path)
+                        written.add(path.name)
+                    out.append((path, f"frame {index} of {time.total}"))
     note = "".join(f"<p class=note>{_e(n)}</p>" for n in notes)
     return out, note
 

@@ -14,6 +14,8 @@ from spatialladder.figures import new_figure, save_png
 RESULTS = "results.json"
 SCORES = "scores.jsonl"
 RESULTS_MD = "results.md"
+RESULTS_HTML = "results.html"
+"""The sighted run's page (``html_report``); a run written with another ``stem`` names it ``<stem>.html``."""
 CHART = "results.png"
 
 

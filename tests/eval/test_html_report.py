@@ -1,6 +1,8 @@
 """``results.html``: an eval run writes a page that parses, whose every picture exists, that lists every task, whose
 gallery holds only wrong answers with the frames the model saw, and whose option-letter confusion is exact."""
 
+import html
+import io
 import json
 import shutil
 import subprocess
@@ -14,9 +16,10 @@ from typer.testing import CliRunner
 
 from spatialladder.cli import app
 from spatialladder.eval import get_benchmark
-from spatialladder.eval.html_report import option_letter, wrong_rows, write_html
+from spatialladder.eval.base import EvalSample
+from spatialladder.eval.html_report import Evidence, option_letter, write_html, wrong_rows
 from spatialladder.eval.runner import run_eval
-from spatialladder.eval.video import frame_indices
+from spatialladder.eval.video import Uniform, frame_indices
 from spatialladder.testing.synthetic_benchmarks import BenchItem, solid_frames, write_cvbench, write_vsibench
 
 from .test_runner import make_cfg
@@ -124,7 +127,7 @@ def test_eval_run_writes_a_page_with_only_wrong_answers_and_the_frames_seen(
     predictions = {r["id"]: r["prediction"] for r in map(json.loads, (out / "predictions.jsonl").open())}
     text = (out / "results.html").read_text(encoding="utf-8")
     for item in page.items:  # the raw output is shown, escaped
-        assert f"<pre>{__import__('html').escape(predictions[item['data-id']])}</pre>" in text
+        assert f"<pre>{html.escape(predictions[item['data-id']])}</pre>" in text
 
 
 def mc_vsi(tmp_path: Path) -> Path:
@@ -145,8 +148,9 @@ def test_confusion_equals_the_hand_count_of_a_predictions_file_scored_by_the_cli
     preds.write_text("".join(json.dumps({"id": str(i), "prediction": a}) + "\n" for i, a in enumerate(answers)))
     out = tmp_path / "scored"
     result = CliRunner().invoke(
-        app, ["score", "--bench", "vsi", "--predictions", str(preds), "--data", str(data), "--out", str(out)]
-        + ["--prompt", "direct"]
+        app,
+        ["score", "--bench", "vsi", "--predictions", str(preds), "--data", str(data), "--out", str(out)]
+        + ["--prompt", "direct"],
     )
     assert result.exit_code == 0, result.output
     page = read_page(out)
@@ -178,8 +182,10 @@ def test_image_benchmark_gallery_shows_each_questions_own_image(tiny_model_dir: 
     rows = scores(out)
     assert {item["data-id"] for item in page.items} == {i for i, r in rows.items() if r["score"] < 1.0}
     assert page.items, "the tiny random model answers some of these wrong"
-    colour = {s.id: np.asarray(Image.open(__import__("io").BytesIO(s.images[0]))).reshape(-1, 3)[0] for s in
-              get_benchmark("cvbench").load(data)}
+    colour = {
+        s.id: np.asarray(Image.open(io.BytesIO(s.images[0]))).reshape(-1, 3)[0]
+        for s in get_benchmark("cvbench").load(data)
+    }
     for item in page.items:
         assert item["data-frames"] == "1" and len(item["imgs"]) == 1
         thumb = np.asarray(Image.open(out / item["imgs"][0]).convert("RGB"), dtype=float)
@@ -244,7 +250,14 @@ def test_a_blind_page_says_so_and_plain_results_have_no_extra_columns(tmp_path: 
 
 def test_option_letters_and_the_seeded_draw():
     assert [option_letter(t) for t in ["C", "(c)", "C. sofa", "Answer: B", "[d].", "The answer", "", "12"]] == [
-        "C", "C", "C", "B", "D", None, None, None,
+        "C",
+        "C",
+        "C",
+        "B",
+        "D",
+        None,
+        None,
+        None,
     ]
     rows = [{"id": str(i), "score": 1.0 if i % 3 == 0 else 0.25} for i in range(90)]
     drawn = wrong_rows(rows, seed=7)
@@ -276,7 +289,37 @@ def test_headless_chromium_renders_every_image(tiny_model_dir: Path, vsi_dir: Pa
     n_images = len(read_page(out).images)
     assert f'data-images="{n_images}/{n_images}"' in dom.stdout, dom.stderr[-2000:]
     shot = tmp_path / "shot.png"
-    subprocess.run([*flags, "--window-size=1200,900", f"--screenshot={shot}", (out / "results.html").as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [*flags, "--window-size=1200,900", f"--screenshot={shot}", (out / "results.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 10  # not a blank page
+
+
+def test_an_unreadable_video_is_a_note_and_a_redraw_leaves_only_its_own_thumbnails(vsi_dir: Path, tmp_path: Path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    video = next((vsi_dir / "scannet").glob("*.mp4"))
+    samples = [
+        EvalSample(str(k), "object_counting", "How many?", "2", "na", video=broken if k == 0 else video)
+        for k in range(30)
+    ]
+    rows = [{"id": s.id, "question_type": s.question_type, "answer": "7", "score": 0.0} for s in samples]
+    predictions = {s.id: {"prediction": "7"} for s in samples}
+    results = hand_results()
+    out = tmp_path / "out"
+    out.mkdir()
+    for seed in (0, 1):  # two draws of 24 of the 30 wrong answers
+        write_html(results, rows, out, evidence=Evidence(samples, predictions, Uniform(4), seed=seed))
+        page = read_page(out)
+        assert len(page.items) == 24
+        assert {len(item["imgs"]) for item in page.items if item["data-id"] != "0"} == {4}
+        on_disk = {p.relative_to(out).as_posix() for p in (out / "results_files").iterdir()}
+        assert on_disk == {src for src in page.images}  # 4 frames of the one good video, written once
+    assert "0" in {item["data-id"] for item in page.items}  # seed 1 draws the broken one (seed 0 does not)
+    broken_item = next(item for item in page.items if item["data-id"] == "0")
+    assert broken_item["data-frames"] == "0"
+    assert "video frames not shown" in (out / "results.html").read_text(encoding="utf-8")
