@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from spatialladder.eval.report import RESULTS, SCORES
+from spatialladder.eval.report import RESULTS, RESULTS_HTML, SCORES
 from spatialladder.records import read_jsonl
 from spatialladder.train.artifacts import LOG_NAME, reward_keys, series
 from spatialladder.vocab import SFT_STAGES, STAGE_DIRS
@@ -44,6 +44,7 @@ def write_report(plan: DemoPlan) -> None:
     lines += ["", "## Scores on the held-out benchmarks", ""]
     scores = _collect_scores(plan)
     lines += _score_tables(scores)
+    lines += _eval_pages(plan)
     lines += ["", _what_moved(scores), "", "### Answers the models give (VSI-Bench, parsed)", ""]
     lines += _answer_priors(plan)
     lines += ["", "## Training curves", ""]
@@ -55,7 +56,7 @@ def write_report(plan: DemoPlan) -> None:
         "- `data/`: build-data output (`spld_*_data.jsonl`, `images/`, `manifest.json`, `build_report.md`)",
         "- `benchmarks/`: the held-out VSI-Bench and SPBench folders in their Hub layouts",
         "- `checkpoints/<stage>/`: each rung's model, processor, `config.resolved.yaml`, `train_log.jsonl`",
-        "- `eval/<model>-<prompt>/<bench>/`: `predictions.jsonl`, `results.json`, `results.md`",
+        "- `eval/<model>-<prompt>/<bench>/`: `predictions.jsonl`, `results.json`, `results.md`, `results.html`",
         "",
     ]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
@@ -99,6 +100,20 @@ def _score_tables(scores: Scores) -> list[str]:
             lines.append(f"| {label} | {r['overall']:.1f} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
+
+
+def _eval_pages(plan: DemoPlan) -> list[str]:
+    """A link to every eval run's ``results.html`` (option letters, wrong answers beside the frames seen), relative
+    to the report so the folder can be moved."""
+    lines = ["Each run's page (scores, option-letter confusion, wrong answers beside the frames the model saw):", ""]
+    for bench in BENCHES:
+        links = [
+            f"[{model} ({prompt})]({(plan.eval_dir(model, prompt, bench) / RESULTS_HTML).relative_to(plan.out_dir)})"
+            for model, run_bench, prompt in EVAL_RUNS
+            if run_bench == bench
+        ]
+        lines.append(f"- {bench}: " + ", ".join(links))
+    return [*lines, ""]
 
 
 def _what_moved(scores: Scores) -> str:

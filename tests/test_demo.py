@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from spatialladder_demo import BENCHES, MODELS, DemoPlan, run_demo
+from spatialladder_demo.plan import EVAL_RUNS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,15 @@ def test_every_step_ran_and_report_is_complete(smoke_run) -> None:
     manifest = json.loads((plan.out_dir / "data" / "manifest.json").read_text())
     total = sum(n for types in manifest["counts"].values() for n in types.values())
     assert f"| **all** | | **{total}** |" in report
+
+
+def test_report_links_every_eval_runs_page(smoke_run) -> None:
+    plan, result = smoke_run
+    report = result.report.read_text()
+    for model, bench, prompt in EVAL_RUNS:
+        link = f"eval/{model}-{prompt}/{bench}/results.html"
+        assert f"]({link})" in report, link
+        assert (plan.out_dir / link).is_file()
 
 
 def test_ladder_chained_each_stage_from_the_previous(smoke_run) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialladder.eval.html_report import Evidence, write_html
 from spatialladder.figures import new_figure, save_png
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 RESULTS = "results.json"
 SCORES = "scores.jsonl"
 RESULTS_MD = "results.md"
+RESULTS_HTML = "results.html"
+"""The sighted run's page (``html_report``); a run written with another ``stem`` names it ``<stem>.html``."""
 CHART = "results.png"
 SIGHTED_STEM = "results"
 BLIND_STEM = "results.blind"
@@ -54,10 +57,16 @@ def file_hashes(data_dir: Path) -> dict[str, str]:
 
 
 def write_reports(
-    results: dict[str, Any], per_sample: Sequence[dict[str, Any]], out_dir: Path, stem: str = SIGHTED_STEM
+    results: dict[str, Any],
+    per_sample: Sequence[dict[str, Any]],
+    out_dir: Path,
+    stem: str = SIGHTED_STEM,
+    evidence: Evidence | None = None,
 ) -> None:
-    """``results.json`` (``results`` as given), per-sample scores in ``scores.jsonl``, ``results.md`` and
-    ``results.png`` (a blind run: ``stem="results.blind"``, :func:`report_names`); ``results`` is only read."""
+    """``results.json`` (``results`` as given), per-sample scores in ``scores.jsonl``, ``results.md``,
+    ``results.png`` and ``results.html`` (a blind run: ``stem="results.blind"``, :func:`report_names`); the page
+    gets a confusion table and a gallery of wrong answers when ``evidence`` gives the samples and raw predictions
+    (without it, a page already written keeps its own). ``results`` is only read."""
     names = report_names(stem)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / names["scores"]).open("w", encoding="utf-8") as f:
@@ -66,6 +75,7 @@ def write_reports(
     (out_dir / names["json"]).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / names["md"]).write_text(markdown(results), encoding="utf-8")
     bar_chart(results, out_dir / names["png"])
+    write_html(results, per_sample, out_dir, stem, evidence)
 
 
 def markdown(results: dict[str, Any]) -> str:

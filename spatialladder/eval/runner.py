@@ -26,6 +26,7 @@ from spatialladder.distributed import barrier
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
 from spatialladder.eval.base import BenchmarkSpec, EvalSample
+from spatialladder.eval.html_report import Evidence
 from spatialladder.eval.messages import resolve_protocol, vision_inputs
 from spatialladder.eval.predict import predict_shard, prediction_settings, predictions_name, run_key
 from spatialladder.eval.report import BLIND_STEM, SIGHTED_STEM, file_hashes, update_vision_gain, write_reports
@@ -119,18 +120,24 @@ def run_eval(cfg: EvalConfig, *, rank: int | None = None, world_size: int | None
         official_quirks=cfg.official_quirks,
     )
     results = {**summary, "settings": eval_settings(cfg, spec, world_size)}
+    sampler = vision_inputs(cfg).sampler(cfg.frames)  # the frames the model saw, for the report's gallery
+    evidence = Evidence(samples, done, sampler, cfg.seed)
     return EvalResult(
         output_dir=out_dir,
-        results=_report(results, per_sample, out_dir),
+        results=_report(results, per_sample, out_dir, evidence),
         n_generated=n_generated,
         n_reused=n_reused,
     )
 
 
-def _report(results: dict[str, Any], per_sample: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+def _report(
+    results: dict[str, Any], per_sample: list[dict[str, Any]], out_dir: Path, evidence: Evidence
+) -> dict[str, Any]:
     """Write the run's reports (``results.blind.*`` for a blind run) and the vision gain when the folder holds the
     other run of the pair; returns ``results`` with the gain."""
-    write_reports(results, per_sample, out_dir, stem=BLIND_STEM if results["blind"] else SIGHTED_STEM)
+    write_reports(
+        results, per_sample, out_dir, stem=BLIND_STEM if results["blind"] else SIGHTED_STEM, evidence=evidence
+    )
     gain = update_vision_gain(out_dir)
     return results if gain is None else {**results, "vision_gain": gain}
 
@@ -164,9 +171,10 @@ def run_score(
         records = read_predictions(path)
     else:
         raise DataFormatError(f"predictions file {path} does not exist")
+    samples = spec.load(data_dir, media=False)
     summary, per_sample = score_predictions(
         spec,
-        spec.load(data_dir, media=False),
+        samples,
         records,
         prompt=prompt,
         profile=resolve_scoring(prompt, scoring),
@@ -179,4 +187,5 @@ def run_score(
         "benchmark_files": file_hashes(data_dir),
         **benchmark_file(spec, data_dir),
     }
-    return _report({**summary, "settings": settings}, per_sample, Path(out_dir))
+    # which frames another harness sampled is unknown: the gallery shows images (when present) and text only
+    return _report({**summary, "settings": settings}, per_sample, Path(out_dir), Evidence(samples, records))

@@ -10,6 +10,7 @@ import pytest
 from spatialladder.config.base import ModelSettings
 from spatialladder.errors import DataFormatError
 from spatialladder.eval import get_benchmark
+from spatialladder.eval.html_report import EVIDENCE_START
 from spatialladder.eval.messages import DIRECT, build_message
 from spatialladder.eval.predict import predict_shard, prediction_settings, run_key
 from spatialladder.eval.report import update_vision_gain, write_reports
@@ -150,6 +151,10 @@ def test_blind_then_sighted_in_one_folder_report_the_vision_gain(tiny_model_dir:
         and "## Vision gain" in (out / "results.blind.md").read_text()
     )
     assert len(records(out / "scores.blind.jsonl")) == 6 == len(records(out / "scores.jsonl"))
+    # the blind page, rewritten only to add the gain, keeps the confusion tables and gallery it was written with
+    for page in ("results.html", "results.blind.html"):
+        text = (out / page).read_text()
+        assert "vision gain" in text and text.count(EVIDENCE_START) == 1 and "No samples were given" not in text, page
 
 
 def results_of(bench: str, per_type: dict[str, float], overall: float, *, blind: bool, model: str = "m") -> dict:
