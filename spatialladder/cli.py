@@ -204,7 +204,7 @@ def score_command(
     data: Path = typer.Option(
         ..., "--data", help="Benchmark folder; only its question file is read (videos and images may be absent)."
     ),
-    out: Path = typer.Option(Path("outputs/score"), "--out", help="Where results.json/.md/.png go."),
+    out: Path = typer.Option(Path("outputs/score"), "--out", help="Where results.json/.md/.png/.html go."),
     prompt: str = typer.Option("thinking", "--prompt", help="Prompt style the predictions were made with."),
     scoring: str = typer.Option(None, "--scoring", help="vsibench-2024 | lmms-eval | spatialladder."),
     official_quirks: bool = typer.Option(False, "--official-quirks", help="Official scorer bug for bug (SPAR)."),
