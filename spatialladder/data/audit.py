@@ -311,8 +311,9 @@ def row(key: tuple[str, str, str, str], scores: GroupScores, margin_pp: float) -
     if scores.reason is not None:
         return {**out, "chance": None, "majority": None, "forest": None, "flagged": False, "reason": scores.reason}
     assert scores.majority is not None and scores.forest is not None
+    flagged = bool(scores.gap_pp() > margin_pp)
     return {**out, "chance": _pct(scores.chance), "majority": _pct(scores.majority.mean()),
-            "forest": _pct(scores.forest.mean()), "flagged": bool(scores.gap_pp() > margin_pp), "reason": None}  # fmt: skip
+            "forest": _pct(scores.forest.mean()), "flagged": flagged, "reason": None}  # fmt: skip
 
 
 def not_audited_row(file: str, modality: str, qtype: str, n: int, n_scenes: int, reason: str) -> dict[str, Any]:
@@ -351,8 +352,15 @@ def audit_items(
 def items_from_records(kind: str, records: Sequence[Any]) -> list[Item]:
     """Audit items from build-data's strict spatial records (``SpatialRecord``)."""
     return [
-        Item(kind, r.modality, r.vsi_question_type, r.scene_id, r.question, tuple(r.options) if r.options else None,
-             r.answer)  # fmt: skip
+        Item(
+            kind,
+            r.modality,
+            r.vsi_question_type,
+            r.scene_id,
+            r.question,
+            tuple(r.options) if r.options else None,
+            r.answer,
+        )  # fmt: skip
         for r in records
     ]
 
@@ -404,7 +412,9 @@ def run_audit_data(files: Sequence[Path], out_dir: Path, *, folds: int = 5, seed
     """``spatialladder audit-data``: audit every file, write ``audit.json`` (byte-stable: no timing) and
     ``audit.md`` under ``out_dir``; returns the audit (with ``seconds``)."""
     if len({Path(f).name for f in files}) != len(files):
-        raise DataFormatError(f"audit-data: two files share a name ({', '.join(map(str, files))}); rows are keyed by it")
+        raise DataFormatError(
+            f"audit-data: two files share a name ({', '.join(map(str, files))}); rows are keyed by it"
+        )
     items: list[Item] = []
     extra: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()

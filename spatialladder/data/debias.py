@@ -83,7 +83,9 @@ def prune_records(
     coldstart = [
         c
         for c in records.get("coldstart", [])
-        if not any(q in c.prompt for q in gone_keys.get((c.scene_id, tuple(c.image), c.vsi_question_type, c.answer), []))
+        if not any(
+            q in c.prompt for q in gone_keys.get((c.scene_id, tuple(c.image), c.vsi_question_type, c.answer), [])
+        )
     ]
     kept = {**records, "spatial": [r for p, r in enumerate(spatial) if p not in dropped], "coldstart": coldstart}
     kept = {kind: [r.model_copy(update={"question_id": i}) for i, r in enumerate(rows)] for kind, rows in kept.items()}

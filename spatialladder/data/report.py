@@ -118,7 +118,8 @@ def audit_sections(manifest: dict[str, Any]) -> list[str]:
                   f"Pruned until the best non-visual score is within {d['margin_pp']} pp of chance or "
                   f"{d['max_removed_fraction']:.0%} of a type is removed; {d['rounds']} round(s) at most; "
                   f"{d.get('coldstart_removed', 0)} cold-start record(s) went with their spatial record.", "",
-                  "| modality | question type | before | after | stop |", "| --- | --- | ---: | ---: | --- |"]  # fmt: skip
+                  "| modality | question type | before | after | stop |",
+                  "| --- | --- | ---: | ---: | --- |"]  # fmt: skip
         lines += [f"| {g['modality']} | {g['question_type']} | {g['n_before']} | {g['n_after']} | {g['stop']} |"
                   for g in d.get("groups", [])]  # fmt: skip
     if "audit" in manifest:

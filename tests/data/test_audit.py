@@ -149,7 +149,9 @@ def _main(argv: list[str], monkeypatch) -> int:
 
 def test_audit_data_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "q", "answer": "1", "image": ["a/1.jpg"], "question_type": "object count"}\nnot json\n')
+    bad.write_text(
+        '{"question": "q", "answer": "1", "image": ["a/1.jpg"], "question_type": "object count"}\nnot json\n'
+    )
     no_type = tmp_path / "no_type.jsonl"
     no_type.write_text('{"question": "q", "answer": "1", "image": ["a/1.jpg"]}\n')
     for path, message in ((bad, "bad.jsonl:2: not valid JSON"), (no_type, "no_type.jsonl:1: a spatial record without")):
