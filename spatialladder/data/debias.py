@@ -29,7 +29,9 @@ def prune_group(
 ) -> tuple[list[int], dict[str, Any]]:
     """Positions (into ``items``) IBP removes from one group, and the group's summary."""
     n0 = len(items)
-    cap = min(int(settings.max_removed_fraction * n0), max(n0 - settings.min_per_type, 0))
+    budget, floor = int(settings.max_removed_fraction * n0), max(n0 - settings.min_per_type, 0)
+    cap = min(budget, floor)
+    cap_reason = "removal cap" if budget <= floor else f"min_per_type ({settings.min_per_type})"
     batch = max(1, math.ceil(settings.batch_fraction * n0))
     alive = list(range(n0))
     removed: list[int] = []
@@ -45,7 +47,7 @@ def prune_group(
             break
         take = min(batch, cap - len(removed))
         if take <= 0:
-            stop = "removal cap"
+            stop = cap_reason
             break
         _, bias = scores.best
         order = sorted(range(len(alive)), key=lambda r: (-round(float(bias[r]), 12), alive[r]))

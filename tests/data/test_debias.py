@@ -67,7 +67,7 @@ def test_floor_keeps_min_per_type():
     counts = [it for it in biased_items(24, scenes=4) if it.question_type == "count_biased"]
     settings = DebiasSettings(enabled=True, max_removed_fraction=1.0, min_per_type=20)
     removed, info = prune_group(counts, settings, AUDIT, seed=0)
-    assert len(removed) == 4 and info["n_after"] == 20 and info["stop"] == "removal cap"
+    assert len(removed) == 4 and info["n_after"] == 20 and info["stop"] == "min_per_type (20)"
 
 
 DEBIAS = {"enabled": True, "margin_pp": 0.0, "max_removed_fraction": 0.5, "min_per_type": 1, "batch_fraction": 0.25}
