@@ -65,14 +65,16 @@ def test_one_scene_is_not_audited_with_the_reason():
     assert scores.reason == "1 scene: scene-grouped folds need at least 2" and scores.majority is None
 
 
-def test_no_scene_is_in_train_and_test_folds(monkeypatch):
-    """The splitter the audit uses puts each scene in exactly one test fold."""
-    from sklearn.model_selection import GroupKFold
-
-    items = biased_items(60, scenes=7)
-    groups = [it.scene for it in items]
-    for train, test in GroupKFold(5, shuffle=True, random_state=0).split(np.zeros((len(items), 1)), groups=groups):
-        assert not {groups[i] for i in train} & {groups[i] for i in test}
+def test_no_scene_is_in_train_and_test_folds():
+    """Each scene names itself in its questions and has one answer of its own: a scene seen in training would be
+    answered exactly (forest 100); held out whole, its name is unseen and its answer unknowable."""
+    rng = np.random.default_rng(0)
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    answers = {name: f"{float(np.exp(rng.uniform(0.0, 6.0))):.1f}" for name in names}
+    items = [Item("f", "video", "t", name, f"How many chair(s) are in the {name} room?", None, answers[name])
+             for name in names for _ in range(6)]  # fmt: skip
+    scores = cross_validate(items, folds=5, seed=0, trees=20)
+    assert scores.folds == 5 and scores.forest.mean() < 0.5
 
 
 def test_biased_rows_flagged_and_random_controls_not():
@@ -111,6 +113,9 @@ def released(path: Path, items: list[Item]) -> Path:
         lines.append(json.dumps(row))
     lines.append(json.dumps({"question_id": 0, "question": "Find the chair.", "image": ["scene0000_00/1.jpg"],
                              "answer": [{"bbox_2d": [1, 2, 3, 4], "label": "chair"}]}))  # fmt: skip
+    coldstart = {"question_id": 0, "prompt": "How many chair(s)? Think first.", "image": ["scene0001_00/1.jpg"],
+                 "solution": "<think>…</think><answer>2</answer>", "data_type": "single_image"}  # fmt: skip
+    lines.append(json.dumps(coldstart))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -124,10 +129,11 @@ def test_audit_data_cli_on_released_records_is_deterministic(tmp_path):
         outs.append((tmp_path / name / "audit.json").read_bytes())
     assert outs[0] == outs[1]
     audit = json.loads(outs[0])
-    assert audit["scene_keys"] == {"ScanNet id in the image path": 241}
+    assert audit["scene_keys"] == {"ScanNet id in the image path": 242}
     rows = {r["question_type"]: r for r in audit["rows"]}
     assert rows["count_biased"]["flagged"] and rows["count_biased"]["modality"] == "multi_view"
     assert rows["localization"]["reason"].startswith("grounding") and rows["localization"]["n"] == 1
+    assert rows["(cold start)"]["reason"].startswith("cold start") and rows["(cold start)"]["n"] == 1
     assert rows["count_biased"]["n_scenes"] == 6 and rows["count_biased"]["folds"] == 3
     assert "| count_biased | na | 60 | 6 |" in result.output and "flagged" in result.output
     assert (tmp_path / "b" / "audit.md").read_text().startswith("# Shortcut audit")
