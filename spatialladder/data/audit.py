@@ -106,7 +106,8 @@ def na_chance() -> float:
     MRA depends on ``guess / truth`` only, so this is the same for every type and unit, as ``1 / #options`` is for
     multiple choice; unlike a guess drawn from the type's own answers it does not rise to 100 when every answer is
     the same (the shortcut it must expose). VSI-Bench defines no random chance for numbers (its table's
-    "Chance Level (Random)" row is blank there: thinking-in-space README / paper Table 1)."""
+    "Chance Level (Random)" row is blank in the numeric columns: Thinking in Space, arXiv 2412.14171, Table 1; its
+    "Chance Level (Frequency)" row is our majority predictor)."""
     return float(np.mean([mean_relative_accuracy(10.0**u, 1.0) for u in np.linspace(-0.5, 0.5, 1001)]))
 
 
