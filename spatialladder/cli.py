@@ -197,6 +197,27 @@ def build_data_command(
         raise typer.Exit(1)
 
 
+@app.command("audit-data")
+def audit_data_command(
+    files: list[Path] = typer.Argument(..., help="SpatialLadder-format JSONL files (ours or the released 26k)."),
+    out: Path = typer.Option(Path("outputs/audit"), "--out", help="Where audit.json and audit.md go."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Scene-grouped cross-validation folds."),
+    seed: int = typer.Option(0, "--seed", help="Fold shuffling and random-forest seed."),
+    margin_pp: float = typer.Option(10.0, "--margin-pp", min=0.0, help="Flag rows this far above chance (pp)."),
+    trees: int = typer.Option(100, "--trees", min=1, help="Random-forest trees (TsT's classifier: 100)."),
+) -> None:
+    """Audit QA for non-visual shortcuts: per modality and question type, how well the majority answer and a random
+    forest on the question text alone score on held-out scenes (VSI rules), against chance.
+
+    Example: spatialladder audit-data outputs/data/spld_spatial_data.jsonl --out outputs/audit --folds 5 --seed 0
+    """
+    from spatialladder.data.audit import render_audit, run_audit_data
+
+    audit = run_audit_data(files, out, folds=folds, seed=seed, margin_pp=margin_pp, trees=trees)
+    typer.echo("\n".join(render_audit(audit)))
+    typer.echo(f"{len(audit['rows'])} rows, {sum(r['flagged'] for r in audit['rows'])} flagged -> {out}")
+
+
 @app.command("score")
 def score_command(
     bench: str = typer.Option(..., "--bench", help="Benchmark name (see `spatialladder eval --help`)."),

@@ -70,6 +70,34 @@ class ColdStartSettings(Strict):
     """Stage-3 prompt wording (spatialladder.prompts): ``official`` keeps the training-only spelling drift."""
 
 
+class AuditSettings(Strict):
+    """The shortcut audit of the merged spatial records (``spatialladder.data.audit``): non-visual predictors
+    trained on the text alone with scene-grouped k-fold cross-validation, against chance."""
+
+    enabled: bool = True
+    folds: int = Field(5, ge=2)
+    """GroupKFold splits (fewer when a type spans fewer scenes; one scene: the row is not audited)."""
+    margin_pp: float = Field(10.0, ge=0.0, le=100.0)
+    """A row is flagged when its best non-visual score exceeds chance by more than this (percentage points)."""
+    trees: int = Field(100, ge=1)
+    """Random-forest size (TsT's classifier: 100, ``TsT/evaluators/rf.py``)."""
+
+
+class DebiasSettings(Strict):
+    """TsT's Iterative Bias Pruning over the spatial records (``spatialladder.data.debias``); off by default, the
+    paper's mixture. Uses ``audit.folds`` and ``audit.trees``."""
+
+    enabled: bool = False
+    margin_pp: float = Field(10.0, ge=0.0, le=100.0)
+    """Stop pruning a type when its best non-visual score is within this of chance (percentage points)."""
+    max_removed_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    """At most this fraction of a type's records is removed."""
+    batch_fraction: float = Field(0.05, gt=0.0, le=1.0)
+    """Records removed per round, as a fraction of the type's records before pruning (at least 1)."""
+    min_per_type: int = Field(10, ge=1)
+    """Never prune a type below this many records (TsT keeps 10 per VSI-Bench type)."""
+
+
 class DataConfig(Strict):
     """Everything ``build-data`` needs; every knob is saved in the manifest."""
 
@@ -101,6 +129,8 @@ class DataConfig(Strict):
     generator's ``Params`` by ``spatialladder.data.params.resolve_generator_params``, which build-data and
     ``config validate`` run before any work."""
     coldstart: ColdStartSettings = Field(default_factory=ColdStartSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    debias: DebiasSettings = Field(default_factory=DebiasSettings)
 
     @field_validator("generators", mode="before")
     @classmethod

@@ -79,9 +79,11 @@ RECORD_LAYOUT = 2
 
 
 def fingerprint(cfg: DataConfig, scene_id: str, quotas: dict[str, int]) -> str:
-    """Hash of everything that shapes a scene's shard (not paths, worker count or output format)."""
+    """Hash of everything that shapes a scene's shard (not paths, worker count, output format, nor the audit and
+    debias settings, which act on the merged records)."""
     settings = cfg.model_dump(
-        mode="json", exclude={"workers", "out_dir", "format", "hf_shard_records", "scannet_root", "scenes_file"}
+        mode="json",
+        exclude={"workers", "out_dir", "format", "hf_shard_records", "scannet_root", "scenes_file", "audit", "debias"},
     )
     blob = json.dumps([__version__, RECORD_LAYOUT, settings, scene_id, quotas], sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

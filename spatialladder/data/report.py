@@ -51,6 +51,16 @@ def write_outputs(
 ) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
     out_dir = Path(cfg.out_dir)
     records = merge_records(shards)
+    debias = audit = None
+    if cfg.debias.enabled:  # before the files are written: the manifest's counts are the final ones
+        from spatialladder.data.debias import prune_records
+
+        records, debias = prune_records(records, cfg.debias, cfg.audit, cfg.seed)
+    if cfg.audit.enabled:
+        from spatialladder.data.audit import audit_build
+
+        audit = audit_build(records, folds=cfg.audit.folds, seed=cfg.seed, margin_pp=cfg.audit.margin_pp,
+                            trees=cfg.audit.trees)  # fmt: skip
     files = {kind: write_jsonl(out_dir / FILES[kind][0], rows) for kind, rows in records.items()}
     counts = count_records(records)
     manifest = {
@@ -70,6 +80,7 @@ def write_outputs(
         "counts": counts,
         "scenes": {s: {"status": o.status, "reason": o.reason} for s, o in sorted(scenes.items())},
     }
+    manifest.update({k: v for k, v in (("audit", audit), ("debias", debias)) if v is not None})
     write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     write_atomic(out_dir / "build_report.md", render_report(manifest))
     files["manifest"] = out_dir / "manifest.json"
@@ -94,4 +105,24 @@ def render_report(manifest: dict[str, Any]) -> str:
     if failed:
         lines += ["| scene | reason |", "| --- | --- |"]
         lines += [f"| {s} | {r.replace('|', '/')} |" for s, r in failed.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + audit_sections(manifest)) + "\n"
+
+
+def audit_sections(manifest: dict[str, Any]) -> list[str]:
+    """The shortcut audit and the debiasing counts, when the build ran them."""
+    from spatialladder.data.audit import render_audit
+
+    lines: list[str] = []
+    if "debias" in manifest:
+        d = manifest["debias"]
+        lines += ["", "## Debiasing (Iterative Bias Pruning)", "",
+                  f"Pruned until the best non-visual score is within {d['margin_pp']} pp of chance or "
+                  f"{d['max_removed_fraction']:.0%} of a type is removed; {d['rounds']} round(s) at most; "
+                  f"{d.get('coldstart_removed', 0)} cold-start record(s) went with their spatial record.", "",
+                  "| modality | question type | before | after | stop |",
+                  "| --- | --- | ---: | ---: | --- |"]  # fmt: skip
+        lines += [f"| {g['modality']} | {g['question_type']} | {g['n_before']} | {g['n_after']} | {g['stop']} |"
+                  for g in d.get("groups", [])]  # fmt: skip
+    if "audit" in manifest:
+        lines += ["", "## Shortcut audit", "", *render_audit(manifest["audit"])]
+    return lines
