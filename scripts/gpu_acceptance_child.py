@@ -308,11 +308,11 @@ def _install_generation_probe() -> None:
     record = predict.prediction_record
 
     @functools.wraps(record)
-    def prediction_record(sample: Any, out: Any, key: str) -> dict[str, Any]:
+    def prediction_record(sample: Any, out: Any, key: str, **kwargs: Any) -> dict[str, Any]:
         steps = REC.pending.pop(id(out), None)
         if steps is not None and REC.generation is not None:
             REC.generation.setdefault("questions", {})[str(sample.id)] = steps
-        return record(sample, out, key)
+        return record(sample, out, key, **kwargs)
 
     LogitsProcessorList.__call__ = processed
     HFGenerator.__call__ = generator_call
