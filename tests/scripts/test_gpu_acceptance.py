@@ -709,7 +709,7 @@ def test_setup_inputs_are_full_size(child, tiny_family_dirs, tmp_path: Path, mon
     video = [json.loads(line)["data_type"] for line in Path(inputs["video"]).read_text().splitlines()]
     assert (images_only, video) == (["single_image", "multi_view"], ["video"])
     assert Image.open(Path(inputs["images"]) / spatial[0]["image"][0]).size == (1296, 968)
-    table = pd.read_parquet(Path(inputs["vsibench"]) / "test-00000-of-00001.parquet")
+    table = pd.read_json(Path(inputs["vsibench"]) / "test.jsonl", lines=True)  # the Hub's layout today
     assert len(table) == int(inputs["vsi_questions"]) == 6 and table["scene_name"].nunique() == 2
     with av.open(str(Path(inputs["vsibench"]) / "scannet" / "scene0000_00.mp4")) as container:
         frames = [f for f in container.decode(video=0)]
