@@ -88,6 +88,8 @@ class DataConfig(Strict):
     workers: int = Field(1, ge=1)
     format: Literal["jsonl", "hf"] = "jsonl"
     """``hf`` also writes parquet configs that ``datasets.load_dataset`` reads."""
+    html_report: bool = True
+    """Also write ``build_report.html``: sampled records with their frames, scene plans, answer histograms."""
     image_max_side: int = Field(640, ge=28)
     jpeg_quality: int = Field(90, ge=1, le=100)
     max_failure_fraction: float = Field(0.05, ge=0.0, le=1.0)
