@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from spatialladder.config.data import DataConfig
 from spatialladder.data.images import stored_size
-from spatialladder.data.plan import draw_plan
+from spatialladder.data.plan import draw_plans
 from spatialladder.figures import new_figure, save_png
 from spatialladder.models.boxes import rescale_box
 from spatialladder.records import write_atomic
@@ -77,7 +77,7 @@ def write_html_report(
     if not cfg.html_report:
         return {}
     out_dir = Path(cfg.out_dir)
-    path, stats = build_html_report(out_dir, manifest, records, shards, cfg.seed)
+    path, stats = build_html_report(out_dir, manifest, records, shards, cfg.seed, cfg.workers)
     logger.info(
         "build_report.html in %.2f s: %d thumbnails written, %d reused; %d figures drawn, %d reused",
         stats.seconds, stats.thumbs_written, stats.thumbs_reused, stats.figures_written, stats.figures_reused,
@@ -86,10 +86,16 @@ def write_html_report(
 
 
 def build_html_report(
-    out_dir: Path, manifest: dict[str, Any], records: dict[str, list], shards: list[dict[str, Any]], seed: int
+    out_dir: Path,
+    manifest: dict[str, Any],
+    records: dict[str, list],
+    shards: list[dict[str, Any]],
+    seed: int,
+    workers: int = 1,
 ) -> tuple[Path, ReportStats]:
     """The page and its files for merged ``records`` (per file, in ``merge_records`` order) and the ``shards``
-    they were merged from (in the same order: each shard's ``plan`` holds its records' named instances)."""
+    they were merged from (in the same order: each shard's ``plan`` holds its records' named instances). Plans
+    are drawn over ``workers`` processes when there are many."""
     t0 = time.perf_counter()
     stats = ReportStats()
     plans = {s["scene_id"]: s.get("plan") for s in shards}
@@ -97,7 +103,7 @@ def build_html_report(
     body = [_header(manifest, records)]
     body.append(_samples_section(out_dir, samples, stats))
     body.append(_answers_section(out_dir, records.get("spatial", []), stats))
-    body.append(_scenes_section(out_dir, plans, samples, manifest, stats))
+    body.append(_scenes_section(out_dir, plans, samples, manifest, stats, workers))
     if "audit" in manifest or "debias" in manifest:
         body.append(_audit_section(manifest))
     page = _page("build-data report", "\n".join(body))
@@ -357,6 +363,7 @@ def _scenes_section(
     samples: dict[tuple[str, str], list[Sample]],
     manifest: dict[str, Any],
     stats: ReportStats,
+    workers: int,
 ) -> str:
     by_scene: dict[str, list[Sample]] = {}
     for group in samples.values():
@@ -367,6 +374,7 @@ def _scenes_section(
         "labelled by category, the objects the sampled questions name in red, the cameras of the frames the "
         "scene's records show as blue dots pointing where they look.</p>"
     ]
+    jobs: list[tuple[dict[str, Any], set[int], str, Path]] = []
     for scene_id, plan in plans.items():
         named = by_scene.get(scene_id, [])
         parts.append(f'<div class="scene" id="scene-{escape(scene_id)}"><h3>{escape(scene_id)}</h3>')
@@ -376,7 +384,7 @@ def _scenes_section(
         highlight = {i for s in named for i in s.named}
         rel = _figure_path("plans", scene_id, [plan["objects"], plan.get("cameras"), sorted(highlight)])
         if not _reuse(out_dir / rel, stats):
-            draw_plan(plan, highlight, f"{scene_id} ({plan.get('dataset', '')})", out_dir / rel)
+            jobs.append((plan, highlight, f"{scene_id} ({plan.get('dataset', '')})", out_dir / rel))
         parts.append(f'<img class="plan" src="{_url(rel)}" alt="plan of {escape(scene_id)}" loading="lazy">')
         cameras = plan.get("cameras")
         if cameras is None:
@@ -386,6 +394,7 @@ def _scenes_section(
             parts.append(f"<p class=note>{len(plan['objects'])} objects, {len(cameras)} camera positions.</p>")
         links = ", ".join(f'<a href="#{s.anchor}">{escape(s.kind)} #{s.record.question_id}</a>' for s in named)
         parts.append(f"<p>Sampled questions: {links or 'none from this scene'}</p></div>")
+    draw_plans(jobs, workers)
     failed = {s: v.get("reason", "") for s, v in manifest.get("scenes", {}).items() if v.get("status") != "ok"}
     parts.append(f'<h2 id="failed">Failed scenes ({len(failed)})</h2>')
     if failed:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spatialladder.figures import new_figure, save_png
+from spatialladder.figures import new_figure
 from spatialladder.scannet.geometry import min_area_rectangle
 from spatialladder.scannet.types import FrameInfo, Instance, SceneMeta
 
@@ -72,7 +72,7 @@ def draw_plan(plan: dict[str, Any], highlight: set[int], title: str, path: Path)
     from matplotlib.patches import Polygon
 
     fig = new_figure(5.0, 5.0)
-    ax = fig.add_subplot()
+    ax = fig.add_axes((0.13, 0.1, 0.84, 0.83))  # fixed margins: no tight_layout, a third of a plan's time
     points = [np.zeros((0, 2))]
     for obj in plan["objects"]:
         xy = np.asarray(obj["xy"], dtype=float)
@@ -113,4 +113,23 @@ def draw_plan(plan: dict[str, Any], highlight: set[int], title: str, path: Path)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return save_png(fig, path, dpi=80)
+    fig.savefig(path, dpi=80, format="png")
+    return path
+
+
+def _draw_job(job: tuple[dict[str, Any], set[int], str, Path]) -> Path:
+    return draw_plan(*job)
+
+
+def draw_plans(jobs: list[tuple[dict[str, Any], set[int], str, Path]], workers: int) -> None:
+    """``draw_plan`` for each job; over ``workers`` spawned processes when there are enough plans to repay their
+    start-up (a plan is one per scene and ~0.1 s: a 1,201-scene build would otherwise wait minutes on one core)."""
+    if workers <= 1 or len(jobs) < 8 * workers:
+        for job in jobs:
+            draw_plan(*job)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for _ in pool.imap_unordered(_draw_job, jobs, chunksize=8):
+            pass

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from spatialladder.config.data import DataConfig
-from spatialladder.data.plan import HIGHLIGHT, draw_plan, footprint, scene_plan
+from spatialladder.data.plan import HIGHLIGHT, draw_plan, draw_plans, footprint, scene_plan
 from spatialladder.scannet.pipeline import build_scene_meta
 from spatialladder.scannet.types import Box3D, Instance
 from spatialladder.testing.synthetic_scannet import write_synthetic_scene
@@ -81,3 +81,14 @@ def test_draw_plan_highlights_the_named_objects(tmp_path):
     fill = 0.45 * red + 0.55 * 255  # the highlight's fill, alpha 0.45 over white
     reddish = (np.abs(rgb - fill).sum(axis=2) < 12).nonzero()[1]  # columns showing it
     assert len(reddish) > 500 and reddish.min() > rgb.shape[1] / 2  # only the chair (x 2.5..3.5, right half)
+
+
+def test_plans_drawn_over_workers_equal_the_serial_ones(tmp_path):
+    """Many plans go to a process pool; each PNG is byte-for-byte what one process draws."""
+    objects = [footprint(_instance([1.0 + i, 1.0, 0.4], [0.8, 0.8, 0.8])) for i in range(3)]
+    plan = {"objects": objects, "cameras": {"0": {"position": [2.0, 3.0, 1.5], "forward": [0.0, -1.0, 0.0]}}}
+    jobs = [(plan, {7}, f"scene{i}", tmp_path / "pool" / f"{i}.png") for i in range(16)]
+    draw_plans(jobs, workers=2)
+    draw_plans([(plan, {7}, "scene3", tmp_path / "serial.png")], workers=2)  # too few for a pool
+    assert sorted(p.name for p in (tmp_path / "pool").iterdir()) == sorted(f"{i}.png" for i in range(16))
+    assert (tmp_path / "pool" / "3.png").read_bytes() == (tmp_path / "serial.png").read_bytes()
