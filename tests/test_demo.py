@@ -33,6 +33,8 @@ def test_every_step_ran_and_report_is_complete(smoke_run) -> None:
     manifest = json.loads((plan.out_dir / "data" / "manifest.json").read_text())
     total = sum(n for types in manifest["counts"].values() for n in types.values())
     assert f"| **all** | | **{total}** |" in report
+    assert "[data/build_report.html](data/build_report.html)" in report
+    assert (plan.out_dir / "data" / "build_report.html").is_file()
 
 
 def test_ladder_chained_each_stage_from_the_previous(smoke_run) -> None:

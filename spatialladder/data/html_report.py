@@ -100,7 +100,7 @@ def build_html_report(
     stats = ReportStats()
     plans = {s["scene_id"]: s.get("plan") for s in shards}
     samples = sample_records(records, shards, seed)
-    body = [_header(manifest, records)]
+    body = [_header(manifest)]
     body.append(_samples_section(out_dir, samples, stats))
     body.append(_answers_section(out_dir, records.get("spatial", []), stats))
     body.append(_scenes_section(out_dir, plans, samples, manifest, stats, workers))
@@ -195,16 +195,28 @@ def _frames_html(out_dir: Path, sample: Sample, stats: ReportStats) -> str:
 # --- sections -----------------------------------------------------------------------------------------------------
 
 
-def _header(manifest: dict[str, Any], records: dict[str, list]) -> str:
+def _header(manifest: dict[str, Any]) -> str:
+    """Summary line, contents, and the counts as a question type × modality table whose cells link the samples."""
     scenes = manifest.get("scenes", {})
     failed = sum(v.get("status") != "ok" for v in scenes.values())
     files = ", ".join(f"{escape(f['path'])}: {f['records']}" for f in manifest.get("files", {}).values())
+    counts: dict[str, dict[str, int]] = manifest.get("counts", {})
+    order = [*MODALITIES, "coldstart"]
+    modalities = sorted(counts, key=lambda m: (order.index(m) if m in order else len(order), m))
+    qtypes = sorted({t for types in counts.values() for t in types})
     rows = []
-    for modality, types in manifest.get("counts", {}).items():
-        for qtype, n in types.items():
-            target = "" if modality == "coldstart" else f'<a href="#s-{_id(modality, qtype)}">samples</a>'
-            rows.append(f"<tr><td>{escape(modality)}</td><td>{escape(qtype)}</td><td class=n>{n}</td>"
-                        f"<td>{target}</td></tr>")  # fmt: skip
+    for qtype in qtypes:
+        cells = []
+        for modality in modalities:
+            n = counts[modality].get(qtype)
+            if n is None:
+                cells.append("<td></td>")
+            elif modality == "coldstart":
+                cells.append(f"<td class=n>{n}</td>")
+            else:
+                cells.append(f'<td class=n><a href="#s-{_id(modality, qtype)}">{n}</a></td>')
+        rows.append(f"<tr><td>{escape(qtype)}</td>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{escape(m)}</th>" for m in modalities)
     return (
         "<h1>build-data report</h1>"
         f"<p>seed {escape(str(manifest.get('seed')))}, "
@@ -213,11 +225,10 @@ def _header(manifest: dict[str, Any], records: dict[str, list]) -> str:
         '<nav><a href="#samples">samples</a> · <a href="#answers">answer distributions</a> · '
         '<a href="#scenes">scene plans</a> · <a href="#failed">failed scenes</a>'
         + (' · <a href="#audit">shortcut audit</a>' if "audit" in manifest or "debias" in manifest else "")
-        + "</nav><h2>Records per modality × question type</h2>"
-        "<table><tr><th>modality</th><th>question type</th><th>records</th><th></th></tr>"
-        + "".join(rows)
-        + "</table><p class=note>Cold-start records are spatial records with the stage-3 prompt and a rationale; "
-        "they are not sampled below.</p>"
+        + "</nav><h2>Records per question type × modality</h2>"
+        f"<table class=counts><tr><th>question type</th>{head}</tr>{''.join(rows)}</table>"
+        "<p class=note>Each count links to its samples. Cold-start records are spatial records with the stage-3 "
+        "prompt and a rationale; they are not sampled below.</p>"
     )
 
 
@@ -481,7 +492,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400px;color:#1f293
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #cbd2d9;padding:2px 8px;text-align:left}
 td.n{text-align:right}tr.flagged{background:#ffe3e3}.note{color:#52606d;font-size:.9em}
 .group{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
-.card{border:1px solid #cbd2d9;border-radius:6px;padding:8px;flex:0 1 440px}
+.card{border:1px solid #cbd2d9;border-radius:6px;padding:8px;flex:0 1 330px}
 .video .card{flex:1 1 100%}.meta{font-size:.85em;color:#52606d}
 .frames{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0}figcaption{font-size:.7em;color:#7b8794}
 .missing{font-size:.8em;border:1px dashed #9aa5b1;padding:4px}.q{font-weight:600}

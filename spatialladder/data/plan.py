@@ -71,12 +71,18 @@ def draw_plan(plan: dict[str, Any], highlight: set[int], title: str, path: Path)
     a short arrow along their viewing direction, x/y in metres in the axis-aligned world frame, equal scale."""
     from matplotlib.patches import Polygon
 
-    fig = new_figure(5.0, 5.0)
-    ax = fig.add_axes((0.13, 0.1, 0.84, 0.83))  # fixed margins: no tight_layout, a third of a plan's time
-    points = [np.zeros((0, 2))]
+    cameras = plan.get("cameras") or {}
+    pos = np.array([c["position"][:2] for c in cameras.values()], dtype=float).reshape(-1, 2)
+    every = np.concatenate([pos, *(np.asarray(o["xy"], dtype=float) for o in plan["objects"])])
+    lo, hi = (every.min(axis=0) - 0.3, every.max(axis=0) + 0.3) if len(every) else (np.zeros(2), np.ones(2))
+    # the figure takes the room's aspect (within 1:2 and 2:1), so an equal-scale plan fills it; fixed margins
+    # instead of tight_layout save a third of a plan's time
+    aspect = float(np.clip((hi[1] - lo[1]) / (hi[0] - lo[0]), 0.5, 2.0))
+    height = 0.8 + 4.2 * aspect
+    fig = new_figure(5.0, height)
+    ax = fig.add_axes((0.13, 0.45 / height, 0.84, 4.2 * aspect / height - 0.02))
     for obj in plan["objects"]:
         xy = np.asarray(obj["xy"], dtype=float)
-        points.append(xy)
         hot = obj["id"] in highlight
         ax.add_patch(
             Polygon(
@@ -89,24 +95,18 @@ def draw_plan(plan: dict[str, Any], highlight: set[int], title: str, path: Path)
             obj["category"], centre, ha="center", va="center", fontsize=7 if hot else 5.5,
             color="#7f0000" if hot else "#323f4b", fontweight="bold" if hot else "normal",
         )  # fmt: skip
-    cameras = plan.get("cameras") or {}
     if cameras:
-        pos = np.array([c["position"][:2] for c in cameras.values()], dtype=float)
         fwd = np.array([c["forward"][:2] for c in cameras.values()], dtype=float)
         norm = np.linalg.norm(fwd, axis=1, keepdims=True)
         fwd = np.divide(fwd, norm, out=np.zeros_like(fwd), where=norm > 1e-9) * 0.35
-        points.append(pos)
         ax.scatter(pos[:, 0], pos[:, 1], s=10, color=CAMERA, zorder=3, label=f"cameras ({len(pos)} frames)")
         ax.quiver(
             pos[:, 0], pos[:, 1], fwd[:, 0], fwd[:, 1], color=CAMERA, angles="xy", scale_units="xy", scale=1,
             width=0.004, zorder=3,
         )  # fmt: skip
         ax.legend(loc="upper right", fontsize=6)
-    every = np.concatenate(points)
-    if len(every):
-        lo, hi = every.min(axis=0) - 0.3, every.max(axis=0) + 0.3
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
