@@ -44,6 +44,8 @@ THUMB_QUALITY = 85
 BOX_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240))
 """Box outlines in drawing order; the caption repeats each box's colour beside its label."""
 BOX_WIDTH = 2
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+"""Frames shown as thumbnails; anything else a record lists (a ``--from-meta`` record's video) is shown as its path."""
 
 
 @dataclass
@@ -174,7 +176,8 @@ def _frames_html(out_dir: Path, sample: Sample, stats: ReportStats) -> str:
     cells = []
     for rel, frame in zip(record.image, record.frame_indices or [None] * len(record.image), strict=False):
         src = out_dir / "images" / rel
-        if not src.is_file():
+        inside = not Path(rel).is_absolute() and ".." not in Path(rel).parts
+        if not (inside and Path(rel).suffix.lower() in IMAGE_SUFFIXES and src.is_file()):
             stats.missing_frames += 1
             cells.append(f'<div class="missing">{escape(rel)}<br>(not in the output folder)</div>')
             continue
