@@ -63,8 +63,8 @@ def page_of(out: Path) -> Page:
 
 
 def local_files(page: Page) -> list[str]:
-    refs = [a["src"] for a in page.all("img")] + [a["href"] for a in page.all("a") if not a["href"].startswith("#")]
-    return refs
+    """Every file the page shows or links (images, and links that are not anchors on the page)."""
+    return [a["src"] for a in page.all("img")] + [a["href"] for a in page.all("a") if not a["href"].startswith("#")]
 
 
 def load_shards(out: Path) -> list[dict]:
@@ -120,7 +120,7 @@ def test_samples_are_seeded_three_per_group(built, tmp_path):
     expected = sum(min(3, n) for m, types in manifest["counts"].items() if m != "coldstart" for n in types.values())
     assert len(cards) == expected
     shards = load_shards(out)
-    again, _ = build_html_report(out, manifest, merge_records(shards), shards, seed=0)
+    build_html_report(out, manifest, merge_records(shards), shards, seed=0)  # same seed, same sample
     assert sorted(i for i in page_of(out).ids if i.startswith(("spatial-", "grounding-"))) == cards
     other = tmp_path / "other"
     shutil.copytree(out, other)
