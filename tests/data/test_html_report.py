@@ -167,8 +167,20 @@ def test_box_drawn_at_the_thumbnail_scale_on_a_known_frame(tmp_path):
             assert min(_colour_at(thumb, x, y)) > 200, (x, y)
 
 
-def test_grounding_thumbnails_draw_the_records_boxes(built):
-    """On the synthetic frames: each box's line lies where the record's bbox_2d lands at the thumbnail's scale."""
+def _assert_boxes_drawn(thumb: Image.Image, frame_size: tuple[int, int], boxes: list, where: str) -> None:
+    """Each box's 2 px line at its scaled place: the left side at its vertical middle, the bottom at its middle."""
+    sx, sy = thumb.width / frame_size[0], thumb.height / frame_size[1]
+    for k, box in enumerate(boxes):
+        x1, y1, x2, y2 = (round(v * s) for v, s in zip(box.bbox_2d, (sx, sy, sx, sy), strict=True))
+        x2, y2 = min(x2, thumb.width - 1), min(y2, thumb.height - 1)
+        mid_y, mid_x = (y1 + y2) // 2, (x1 + x2) // 2
+        assert _close(_colour_at(thumb, x1 + 1, mid_y), BOX_COLOURS[k]), (where, k, "left")
+        assert _close(_colour_at(thumb, mid_x, y2 - 1), BOX_COLOURS[k]), (where, k, "bottom")
+
+
+def test_grounding_thumbnails_draw_the_records_boxes(built, tmp_path):
+    """On the synthetic frames: each box's line lies where the record's bbox_2d lands at the thumbnail's scale —
+    the page's thumbnails (the 200×150 frames are never enlarged) and the same frames shrunk to 100×75."""
     _, out = built
     page = page_of(out)
     grounding = {r.question_id: r for r in read_records(out / "spld_grounding_data.jsonl", GroundingRecord)}
@@ -180,15 +192,15 @@ def test_grounding_thumbnails_draw_the_records_boxes(built):
         card = html.split(f'id="grounding-{qid}"', 1)[1]
         src = card.split('src="', 1)[1].split('"', 1)[0]
         assert src.startswith("report/thumbs/boxes/") and src in [a["src"] for a in page.all("img")]
-        with Image.open(out / "images" / record.image[0]) as frame, Image.open(out / src) as thumb:
-            assert frame.size == tuple(record.image_size) and thumb.size == (200, 150)  # never enlarged
-            sx, sy = thumb.width / frame.width, thumb.height / frame.height
-            for k, box in enumerate(record.answer):
-                x1, y1, x2, y2 = (round(v * s) for v, s in zip(box.bbox_2d, (sx, sy, sx, sy), strict=True))
-                mid_y, mid_x = (y1 + y2) // 2, (x1 + x2) // 2
-                colour = BOX_COLOURS[k]
-                assert _close(_colour_at(thumb, x1 + 1, mid_y), colour), (qid, k, "left")
-                assert _close(_colour_at(thumb, mid_x, y2 - 1), colour), (qid, k, "bottom")
+        frame_path = out / "images" / record.image[0]
+        with Image.open(frame_path) as frame, Image.open(out / src) as thumb:
+            assert frame.size == tuple(record.image_size) and thumb.size == (200, 150)
+            _assert_boxes_drawn(thumb, frame.size, record.answer, f"page {qid}")
+        small = tmp_path / f"{qid}.jpg"
+        thumbnail(frame_path, small, 100, [b.bbox_2d for b in record.answer], ReportStats())
+        with Image.open(small) as thumb:
+            assert thumb.size == (100, 75)
+            _assert_boxes_drawn(thumb, tuple(record.image_size), record.answer, f"half {qid}")
         checked += 1
     assert checked == 3
 
