@@ -2,7 +2,9 @@
 
 Usage: OMP_NUM_THREADS=1 python scripts/bench_build.py --scenes 4 --frames 300 --workers 1 2
 Each scene: the synthetic writer's furnished room, ``--frames`` .sens frames (``--unique-views`` distinct renders
-cycled, so writing stays quick), colour 1296×968 like ScanNet. Writes one JSON line per worker count to stdout.
+cycled, so writing stays quick), colour 1296×968 like ScanNet. Writes one JSON line per worker count to stdout,
+with the HTML build report's share of the build: the report is timed again on the built folder with its ``report/``
+folder removed (cold: every thumbnail and figure written) and once more as found (a rerun: all reused).
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from spatialladder.config.data import DataConfig
-from spatialladder.data.build import build_dataset
+from spatialladder.data.build import build_dataset, shard_path
+from spatialladder.data.html_report import REPORT_DIR, build_html_report
+from spatialladder.data.report import merge_records
 from spatialladder.scannet.pipeline import build_scene_meta
 from spatialladder.testing.synthetic_scannet import write_synthetic_scene
 
@@ -62,8 +67,29 @@ def main() -> None:
                 "seconds_per_scene": round(seconds / args.scenes, 2),
                 "scenes_per_minute": round(60 * args.scenes / seconds, 1), "peak_rss_mib_per_worker": round(peak_mib),
                 "failed": len(result.failed), "records": {k: sum(v.values()) for k, v in result.counts.items()},
+                **report_share(cfg, seconds),
             }  # fmt: skip
             print(json.dumps(row))
+
+
+def report_share(cfg: DataConfig, build_seconds: float) -> dict[str, float]:
+    """Seconds to write build_report.html from scratch and as a rerun, and the cold report's share of the build."""
+    out = Path(cfg.out_dir)
+    manifest = json.loads((out / "manifest.json").read_text())
+    shards = [json.loads(shard_path(out, s).read_text()) for s, v in manifest["scenes"].items() if v["status"] == "ok"]
+    records = merge_records(shards)
+    shutil.rmtree(out / REPORT_DIR)
+    t0 = time.perf_counter()
+    _, cold = build_html_report(out, manifest, records, shards, cfg.seed, cfg.workers)
+    cold_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_html_report(out, manifest, records, shards, cfg.seed, cfg.workers)
+    warm_s = time.perf_counter() - t0
+    return {
+        "report_seconds": round(cold_s, 2), "report_rerun_seconds": round(warm_s, 2),
+        "report_share_of_build": round(cold_s / build_seconds, 3), "report_thumbnails": cold.thumbs_written,
+        "report_figures": cold.figures_written,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ def write_report(plan: DemoPlan) -> None:
         "",
     ]
     lines += _counts_table(manifest)
+    if (out / "data" / "build_report.html").is_file():
+        lines += ["", "Look at the questions themselves — sampled records with their frames and boxes, a plan of "
+                  "each scene, answer histograms: [data/build_report.html](data/build_report.html)."]  # fmt: skip
     lines += ["", "## Scores on the held-out benchmarks", ""]
     scores = _collect_scores(plan)
     lines += _score_tables(scores)
@@ -53,7 +56,8 @@ def write_report(plan: DemoPlan) -> None:
         "## Where everything is",
         "",
         "- `scannet/train`, `scannet/heldout`: the synthetic scans (raw ScanNet layout)",
-        "- `data/`: build-data output (`spld_*_data.jsonl`, `images/`, `manifest.json`, `build_report.md`)",
+        "- `data/`: build-data output (`spld_*_data.jsonl`, `images/`, `manifest.json`, `build_report.md`, "
+        "`build_report.html` and its `report/` folder)",
         "- `benchmarks/`: the held-out VSI-Bench and SPBench folders in their Hub layouts",
         "- `checkpoints/<stage>/`: each rung's model, processor, `config.resolved.yaml`, `train_log.jsonl`",
         "- `eval/<model>-<prompt>/<bench>/`: `predictions.jsonl`, `results.json`, `results.md`, `results.html`",

@@ -34,6 +34,8 @@ def test_every_step_ran_and_report_is_complete(smoke_run) -> None:
     manifest = json.loads((plan.out_dir / "data" / "manifest.json").read_text())
     total = sum(n for types in manifest["counts"].values() for n in types.values())
     assert f"| **all** | | **{total}** |" in report
+    assert "[data/build_report.html](data/build_report.html)" in report
+    assert (plan.out_dir / "data" / "build_report.html").is_file()
 
 
 def test_report_links_every_eval_runs_page(smoke_run) -> None:

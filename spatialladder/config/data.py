@@ -119,6 +119,8 @@ class DataConfig(Strict):
     hf_shard_records: int = Field(500, ge=1)
     """Records per parquet shard of the ``hf`` export (``train-00000-of-0000N.parquet``), which bounds the files'
     size (a 16-frame video record at 640 px is ~1 MB of JPEG); memory is bounded by a 100-record row group."""
+    html_report: bool = True
+    """Also write ``build_report.html``: sampled records with their frames, scene plans, answer histograms."""
     image_max_side: int = Field(640, ge=28)
     jpeg_quality: int = Field(90, ge=1, le=100)
     max_failure_fraction: float = Field(0.05, ge=0.0, le=1.0)

@@ -21,6 +21,7 @@ from spatialladder import __version__
 from spatialladder.config.data import DataConfig
 from spatialladder.data.images import write_frame_images
 from spatialladder.data.params import resolve_generator_params
+from spatialladder.data.plan import scene_plan
 from spatialladder.data.report import write_outputs
 from spatialladder.data.select import allocate, scene_drafts
 from spatialladder.data.to_records import coldstart_records, draft_record
@@ -74,17 +75,16 @@ class BuildResult:
         return {s: o.reason for s, o in self.scenes.items() if o.status == "failed"}
 
 
-RECORD_LAYOUT = 2
-"""The records' field set, in the shard fingerprint: a shard of another layout (1: before ``fps``) is rebuilt."""
+RECORD_LAYOUT = 3
+"""The shard's layout, in the shard fingerprint: a shard of another layout is rebuilt (1: records before ``fps``;
+2: before the scene ``plan`` the HTML build report draws)."""
 
 
 def fingerprint(cfg: DataConfig, scene_id: str, quotas: dict[str, int]) -> str:
-    """Hash of everything that shapes a scene's shard (not paths, worker count, output format, nor the audit and
-    debias settings, which act on the merged records)."""
-    settings = cfg.model_dump(
-        mode="json",
-        exclude={"workers", "out_dir", "format", "hf_shard_records", "scannet_root", "scenes_file", "audit", "debias"},
-    )
+    """Hash of everything that shapes a scene's shard (not paths, worker count, output format or report, nor the
+    audit and debias settings, which act on the merged records)."""
+    output_only = {"workers", "out_dir", "format", "hf_shard_records", "scannet_root", "scenes_file", "html_report"}
+    settings = cfg.model_dump(mode="json", exclude=output_only | {"audit", "debias"})
     blob = json.dumps([__version__, RECORD_LAYOUT, settings, scene_id, quotas], sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -199,11 +199,14 @@ def build_shard(task: SceneTask) -> dict[str, Any]:
             Path(cfg.out_dir) / IMAGE_DIR, cfg.image_max_side, cfg.jpeg_quality, cfg.scannet.layout,
         )  # fmt: skip
     records: dict[str, list[dict]] = {"grounding": [], "spatial": []}
+    named: dict[str, list[list[int]]] = {"grounding": [], "spatial": []}  # the report highlights these objects
     for draft in drafts:
         kind, record = draft_record(scene, draft, sizes)
         records[kind].append(record)
+        named[kind].append([int(i) for i in draft.item.instance_ids])
     records["coldstart"] = coldstart_records(drafts, records["spatial"], cfg.coldstart, rng)
-    return {"fingerprint": task.fingerprint, "scene_id": task.scene_id, "records": records}
+    plan = scene_plan(scene, [f for d in drafts for f in d.frames], named)
+    return {"fingerprint": task.fingerprint, "scene_id": task.scene_id, "records": records, "plan": plan}
 
 
 def _run_all(tasks: list[SceneTask], workers: int, progress: bool) -> dict[str, SceneOutcome]:

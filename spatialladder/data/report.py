@@ -11,6 +11,7 @@ from typing import Any
 
 from spatialladder import __version__
 from spatialladder.config.data import DataConfig
+from spatialladder.data.html_report import write_html_report
 from spatialladder.data.hub import write_hf
 from spatialladder.records import FILES, write_atomic, write_jsonl
 
@@ -85,6 +86,7 @@ def write_outputs(
     write_atomic(out_dir / "build_report.md", render_report(manifest))
     files["manifest"] = out_dir / "manifest.json"
     files["report"] = out_dir / "build_report.md"
+    files.update(write_html_report(cfg, manifest, records, shards))
     if cfg.format == "hf":
         files["hf"] = write_hf(out_dir / "hf", records, manifest, out_dir / "images", cfg.hf_shard_records)
     return files, counts

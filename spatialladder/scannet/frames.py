@@ -295,9 +295,10 @@ def scan_frames(
 
     todo = [i for i in order]
     for i, depth in source.depth_m(i for i in todo if needed(i)):
+        camera_to_world = axis_alignment @ pose_of[i]
         vis = frame_visibility(
             pts,
-            axis_alignment @ pose_of[i],
+            camera_to_world,
             depth,
             source.intrinsic_depth,
             source.intrinsic_color,
@@ -319,7 +320,11 @@ def scan_frames(
                     visible_fraction=float(vis.visible[row] / vis.in_view[row]),
                     bbox_2d=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
                 )
-            frames.append(FrameInfo(i, i / fps, source.image_path(i), tuple(source.color_size), views))
+            position = tuple(float(v) for v in camera_to_world[:3, 3])
+            forward = tuple(float(v) for v in camera_to_world[:3, 2])  # OpenCV camera axes: +z looks ahead
+            frames.append(
+                FrameInfo(i, i / fps, source.image_path(i), tuple(source.color_size), views, position, forward)
+            )
         if i >= last_chosen and len(first) == len(categories):
             break
     return tuple(frames), first

@@ -1,7 +1,8 @@
 """meta.json in the VSI-Bench meta-info schema (+ our own fields), and a loader for ours and the released files.
 
 A file maps scene id → entry, exactly like thinking-in-space ``data/meta_info/*_meta_info_val.json``; our entries
-add a ``spatialladder`` block (instance ids, raw labels, frames with views and 2D boxes, first appearance, units).
+add a ``spatialladder`` block (instance ids, raw labels, frames with views, 2D boxes and camera pose, first
+appearance, units).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def scene_to_entry(scene: SceneMeta) -> dict[str, Any]:
                 }
                 for k, v in sorted(f.views.items())
             },
+            "camera_position": list(f.camera_position) if f.camera_position is not None else None,
+            "camera_forward": list(f.camera_forward) if f.camera_forward is not None else None,
         }
         for f in scene.frames
     ]
@@ -90,6 +93,11 @@ def scene_to_entry(scene: SceneMeta) -> dict[str, Any]:
             "frames": frames,
         },
     }
+
+
+def _vector3(value: list[float] | None) -> tuple[float, float, float] | None:
+    """A frame's camera vector as written by ``write_meta_json`` (absent in files from before it had one)."""
+    return None if value is None else (float(value[0]), float(value[1]), float(value[2]))
 
 
 def write_meta_json(scenes: SceneMeta | list[SceneMeta], path: Path | str) -> Path:
@@ -150,6 +158,8 @@ def entry_to_scene(scene_id: str, entry: dict[str, Any], source: str = "") -> Sc
                     )
                     for k, v in f.get("views", {}).items()
                 },
+                camera_position=_vector3(f.get("camera_position")),
+                camera_forward=_vector3(f.get("camera_forward")),
             )
             for f in ours.get("frames", [])
         )

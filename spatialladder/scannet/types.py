@@ -69,6 +69,8 @@ class FrameInfo:
     image_path: str | None  # colour image (exported) or None when only in the .sens
     image_size: tuple[int, int]  # (width, height) of the colour image
     views: dict[int, InstanceView] = field(default_factory=dict)  # instance_id -> view (visible ones only)
+    camera_position: tuple[float, float, float] | None = None  # camera centre, aligned world frame (m)
+    camera_forward: tuple[float, float, float] | None = None  # unit viewing direction (camera +z), same frame
 
 
 @dataclass(frozen=True)
