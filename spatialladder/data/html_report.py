@@ -426,7 +426,7 @@ def _audit_section(manifest: dict[str, Any]) -> str:
     if audit:
         parts.append(
             f"<p>Non-visual predictors trained on the text alone, scene-grouped {audit.get('folds')}-fold, seed "
-            f"{audit.get('seed')}, {float(audit.get('seconds', 0.0)):.1f} s. Scores in %, VSI rules (accuracy / MRA); "
+            f"{audit.get('seed')}{_seconds(audit)}. Scores in %, VSI rules (accuracy / MRA); "
             "flagged rows are well above chance.</p>"
         )
         head = ("file", "modality", "question type", "kind", "n", "scenes", "chance", "majority", "forest", "flagged")
@@ -461,6 +461,11 @@ def _audit_section(manifest: dict[str, Any]) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _seconds(audit: dict[str, Any]) -> str:
+    """The audit's time where it carries one (``audit-data``'s; a build logs it instead, so its page stays the same)."""
+    return f", {float(audit['seconds']):.1f} s" if "seconds" in audit else ""
 
 
 def _pct(value: Any) -> str:

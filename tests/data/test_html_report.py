@@ -255,7 +255,13 @@ def test_failed_scenes_and_audit_rendered_from_the_manifest(built, tmp_path):
     assert "5-fold" in html and "1.2 s" in html
     debias = html.split('<table class="debias">', 1)[1].split("</table>", 1)[0]
     assert "<td>video</td><td>object_counting</td><td class=n>40</td><td class=n>31</td><td class=n>9</td>" in debias
-    assert "Shortcut audit" not in (built_out / HTML_NAME).read_text()  # no audit in the manifest: no section
+    # the build's own audit (on by default) is on its page, one table row per audited row; without one, no section
+    built_page = (built_out / HTML_NAME).read_text()
+    built_rows = json.loads((built_out / "manifest.json").read_text())["audit"]["rows"]
+    assert built_page.split('<table class="audit">', 1)[1].split("</table>", 1)[0].count("<tr") == len(built_rows) + 1
+    del manifest["audit"], manifest["debias"]
+    build_html_report(out, manifest, merge_records(shards), shards, seed=0)
+    assert "Shortcut audit" not in (out / HTML_NAME).read_text()
 
 
 def test_from_meta_scenes_get_object_only_plans(tmp_path, vsi_meta_scannet):
