@@ -97,3 +97,21 @@ def tiny_family_dirs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: P
     for family in ("qwen3-vl", "qwen3.5"):
         dirs[family] = build_tiny(tmp_path_factory.mktemp(f"tiny-{family}"), family)
     return dirs
+
+
+@pytest.fixture
+def console(monkeypatch):
+    """The real console entry point as a function: ``console(["eval", ...])`` → exit code (error lines on stderr)."""
+    import sys
+
+    from spatialladder.cli import main
+
+    def run(argv: list[str]) -> int:
+        monkeypatch.setattr(sys, "argv", ["spatialladder", *argv])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    return run

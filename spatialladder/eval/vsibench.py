@@ -20,7 +20,6 @@ refreshed in place. ``vsibench-debiased`` reads ``test_debiased.parquet``, or ``
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from spatialladder.errors import DataFormatError
 from spatialladder.eval.base import BenchmarkSpec, EvalSample, read_parquet_rows
 from spatialladder.metrics.aggregate import per_source_aggregate, vsi_aggregate
 from spatialladder.metrics.core import vsi_sample_score
+from spatialladder.records import read_jsonl
 from spatialladder.vocab import ANSWER_KIND_OF_VSI_TYPE
 
 logger = logging.getLogger(__name__)
@@ -131,22 +131,14 @@ def question_file(data_dir: Path, subset: str = "full") -> QuestionFile:
 
 
 def read_jsonl_rows(path: Path, required: Sequence[str], bench: str) -> list[dict[str, Any]]:
-    """Every line of a JSONL question file as a dict; a bad line or a missing column names the file and line."""
+    """Every line of a JSONL question file as a dict (``records.read_jsonl``: a bad line names the file and line);
+    a missing column names them too."""
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{bench}: {path} line {n} is not JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise DataFormatError(f"{bench}: {path} line {n}: expected a JSON object, got {type(row).__name__}")
-            missing = [c for c in required if c not in row]
-            if missing:
-                raise DataFormatError(f"{bench}: {path} line {n} lacks {missing}; has {sorted(row)}")
-            rows.append(row)
+    for n, row in read_jsonl(path):
+        missing = [c for c in required if c not in row]
+        if missing:
+            raise DataFormatError(f"{bench}: {path} line {n} lacks {missing}; has {sorted(row)}")
+        rows.append(row)
     return rows
 
 

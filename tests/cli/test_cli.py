@@ -63,21 +63,7 @@ def test_make_tiny_model(tmp_path: Path) -> None:
         assert (tmp_path / "tiny" / name).is_file(), name
 
 
-def _main(argv: list[str], monkeypatch) -> int:
-    """Run the real console entry point (exit codes and error lines included)."""
-    import sys
-
-    from spatialladder.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spatialladder", *argv])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_command_exit_codes_reach_the_shell(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_command_exit_codes_reach_the_shell(tmp_path: Path, monkeypatch, capsys, console) -> None:
     """build-data exits 1 when too many scenes fail; main() must not swallow a command's typer.Exit code."""
     from spatialladder.testing.synthetic_scannet import write_synthetic_scene
 
@@ -86,10 +72,12 @@ def test_command_exit_codes_reach_the_shell(tmp_path: Path, monkeypatch, capsys)
     (scans / "scene0001_00").mkdir()  # no files: fails
     args = ["build-data", "--scannet-root", str(scans), "--out", str(tmp_path / "out")]
     args += ["--set", "scannet.num_frames=8", "--set", "modalities.video_frames=8"]
-    assert _main(args, monkeypatch) == 1
+    assert console(args) == 1
 
 
-def test_build_data_given_the_scannet_root_builds_its_scans_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_build_data_given_the_scannet_root_builds_its_scans_folder(
+    tmp_path: Path, monkeypatch, capsys, console
+) -> None:
     """A ScanNet download's top folder (scans/, an exported/ tree, the label tsv and split lists beside scans/) is
     read as its scans/ folder: neither ``scans`` nor ``exported`` is taken for a scene, the split list beside
     scans/ still refuses val scenes, and the manifest records the folder used."""
@@ -115,13 +103,13 @@ def test_build_data_given_the_scannet_root_builds_its_scans_folder(tmp_path: Pat
 
     # a folder that is neither: one line saying what to pass, exit 2, no scene reported as failed
     (tmp_path / "downloads" / "ScanNet").mkdir(parents=True)
-    code = _main(["build-data", "--scannet-root", str(tmp_path / "downloads"), "--out", str(out)], monkeypatch)
+    code = console(["build-data", "--scannet-root", str(tmp_path / "downloads"), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "pass the ScanNet root (the folder holding scans/) or its scans/ folder" in err
 
 
-def test_user_mistakes_are_one_line_errors(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_user_mistakes_are_one_line_errors(tmp_path: Path, monkeypatch, capsys, console) -> None:
     sft = tmp_path / "s2.yaml"
     sft.write_text(yaml.safe_dump(SFT))
     cases = [
@@ -134,7 +122,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, monkeypatch, capsys) 
         (["make-tiny-model", "/proc/no/such/dir"], "error:"),
     ]
     for argv, message in cases:
-        assert _main(argv, monkeypatch) == 2, argv
+        assert console(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
 

@@ -139,21 +139,7 @@ def test_audit_data_cli_on_released_records_is_deterministic(tmp_path):
     assert (tmp_path / "b" / "audit.md").read_text().startswith("# Shortcut audit")
 
 
-def _main(argv: list[str], monkeypatch) -> int:
-    """The real console entry point (as tests/cli/test_cli.py runs it): exit code, error line on stderr."""
-    import sys
-
-    from spatialladder.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spatialladder", *argv])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_audit_data_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
+def test_audit_data_bad_input_is_one_line(tmp_path, monkeypatch, capsys, console):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"question": "q", "answer": "1", "image": ["a/1.jpg"], "question_type": "object count"}\nnot json\n'
@@ -161,7 +147,7 @@ def test_audit_data_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
     no_type = tmp_path / "no_type.jsonl"
     no_type.write_text('{"question": "q", "answer": "1", "image": ["a/1.jpg"]}\n')
     for path, message in ((bad, "bad.jsonl:2: not valid JSON"), (no_type, "no_type.jsonl:1: a spatial record without")):
-        assert _main(["audit-data", str(path), "--out", str(tmp_path / "o")], monkeypatch) == 2
+        assert console(["audit-data", str(path), "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err and "Traceback" not in err
 

@@ -147,7 +147,7 @@ def test_id_and_options_columns_per_file(tmp_path: Path):
     assert [(s.id, s.options) for s in samples] == [("7", None), ("8", None)]
     assert [s.id for s in get_benchmark("vsi-debiased").load(data, media=False)] == ["7"]
     (data / "test.jsonl").write_text("{not json\n")
-    with pytest.raises(DataFormatError, match=r"test\.jsonl line 1 is not JSON"):
+    with pytest.raises(DataFormatError, match=r"test\.jsonl:1: not valid JSON"):
         get_benchmark("vsi").load(data, media=False)
 
 
