@@ -122,9 +122,9 @@ def question_key(question: str) -> str:
 
 
 def scene_key(raw: dict[str, Any], images: Sequence[str]) -> tuple[str, str]:
-    """(scene key, how it was found): ``scene_id`` when the record has one (ours); else the ScanNet id
-    ``scene<4 digits>_<2 digits>`` in the first image path (the released SpatialLadder-26k: ``scene0000_00/820.jpg``); else the
-    first image's folder; else the image path itself (each record its own group)."""
+    """(scene key, how it was found): ``scene_id`` when the record has one (ours); else the ScanNet id (``scene``,
+    4 digits, ``_``, 2 digits) in the first image path (the released SpatialLadder-26k: ``scene0000_00/820.jpg``);
+    else the first image's folder; else the image path itself (each record its own group)."""
     if raw.get("scene_id"):
         return str(raw["scene_id"]), "scene_id"
     first = str(images[0]) if images else ""
