@@ -184,20 +184,12 @@ def predict_shard(
 def prediction_record(sample: EvalSample, out: Any, key: str, *, blind: bool = False) -> dict[str, Any]:
     """One line of a predictions file: the question's id, type and answer, the output, its vision grids, the key;
     a blind run's records say ``"blind": true`` (and carry no grids: the model saw none)."""
-    if blind:
-        return {
-            "id": sample.id,
-            "question_type": sample.question_type,
-            "ground_truth": sample.ground_truth,
-            "prediction": out.text,
-            "blind": True,
-            "run_key": key,
-        }
+    vision = {"blind": True} if blind else out.grids
     return {
         "id": sample.id,
         "question_type": sample.question_type,
         "ground_truth": sample.ground_truth,
         "prediction": out.text,
-        **out.grids,
+        **vision,
         "run_key": key,
     }
