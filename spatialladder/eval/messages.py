@@ -28,19 +28,13 @@ def user_text(sample: EvalSample, spec: BenchmarkSpec, style: str) -> str:
     )
 
 
-BLIND_PROTOCOL = (
-    "vision-x-nyu/test-set-training@ef47fa7 (branch meta_nov25) "
-    "src/TsT/evaluators/llm/data/conversion.py get_blind_qa (18-81)"
-)
-"""Where TsT states its blind text: the question, its options and the post prompt, with no visual pre-prompt."""
-
-
 def blind_user_text(text: str) -> str:
     """The user text of a blind run (``eval --blind``): the sighted text less lmms-eval's visual pre-prompt
     ``"These are frames of a video."`` (its first line under ``prompt: lmms``), the rest word for word.
 
     TsT (arXiv 2511.04655) asks its blind models the question, its options and the post prompt only
-    (:data:`BLIND_PROTOCOL`: ``instruction_template`` "…{question}" + options + ``post_prompt``; the "blind QA"
+    (vision-x-nyu/test-set-training@ef47fa7, branch meta_nov25, ``src/TsT/evaluators/llm/data/conversion.py``
+    ``get_blind_qa``, lines 18-81: ``instruction_template`` "…{question}" + options + ``post_prompt``; the "blind QA"
     format "text-only, no visual information", ``CLAUDE.md`` 135); thinking-in-space's ``vsibench_doc_to_text`` has no
     blind mode. A sentence announcing frames that are not there would tell the model about missing input rather than
     ask the question, so it goes; every other word (the ``direct`` / ``thinking`` templates, a benchmark's own
